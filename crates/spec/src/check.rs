@@ -1,0 +1,543 @@
+//! Checks within one workflow: step references, cycles, rework targets,
+//! roles, expressions and their scope, schedule inputs, and SMM warnings.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::decode::Sp;
+use crate::diag::{Code, Pos, Sink, did_you_mean};
+use crate::duration::Duration;
+use crate::escalation::{Auto, Escalation};
+use crate::expr::{self, Expr, Template};
+use crate::field;
+use crate::recipient::Recipient;
+use crate::step::approval::Then;
+use crate::step::task::Assign;
+use crate::step::{Step, StepKind};
+use crate::workflow::Workflow;
+
+/// What an expression may see at a given place.
+#[derive(Clone, Copy, Default)]
+struct Scope<'a> {
+    /// The step the expression belongs to (for upstream checks).
+    step: Option<&'a Step>,
+    /// `item` and `index` (inside a `for_each` step).
+    item: bool,
+    /// `task` and `event` (notification templates).
+    event: bool,
+}
+
+struct Checker<'a> {
+    wf: &'a Workflow,
+    sink: &'a mut Sink,
+    env: minijinja::Environment<'static>,
+    ids: Vec<&'a str>,
+    /// Transitive predecessors of each step through `after`.
+    ancestors: HashMap<&'a str, HashSet<&'a str>>,
+    used_roles: HashSet<&'a str>,
+}
+
+/// Runs every check of one workflow.
+pub fn check_workflow(wf: &Workflow, sink: &mut Sink) {
+    let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.value.as_str()).collect();
+    let mut c =
+        Checker { wf, sink, env: expr::environment(), ids, ancestors: HashMap::new(), used_roles: HashSet::new() };
+    c.step_references();
+    c.cycles();
+    c.compute_ancestors();
+    for step in &wf.steps {
+        c.step(step);
+    }
+    c.workflow_level();
+}
+
+impl<'a> Checker<'a> {
+    fn unknown_step(&mut self, r: &Sp<String>, what: &str) {
+        let hint = did_you_mean(&r.value, self.ids.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        self.sink.push_hint(
+            Code::UnknownStep,
+            r.pos,
+            format!("{what} names `{}`, which is not a step of this workflow", r.value),
+            hint,
+        );
+    }
+
+    fn known(&self, id: &str) -> bool {
+        self.ids.contains(&id)
+    }
+
+    fn step_references(&mut self) {
+        for step in &self.wf.steps {
+            for a in &step.common.after {
+                if !self.known(&a.value) {
+                    self.unknown_step(a, "`after`");
+                }
+            }
+        }
+    }
+
+    /// Reports each cycle of `after` edges once.
+    fn cycles(&mut self) {
+        let wf = self.wf;
+        let index: HashMap<&str, usize> = self.ids.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        let edges: Vec<Vec<usize>> = wf
+            .steps
+            .iter()
+            .map(|s| s.common.after.iter().filter_map(|a| index.get(a.value.as_str()).copied()).collect())
+            .collect();
+        // 0 = unvisited, 1 = on the stack, 2 = done.
+        let mut state = vec![0u8; edges.len()];
+        for start in 0..edges.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            state[start] = 1;
+            while let Some((node, next)) = stack.pop() {
+                if let Some(&to) = edges[node].get(next) {
+                    stack.push((node, next + 1));
+                    match state[to] {
+                        0 => {
+                            state[to] = 1;
+                            stack.push((to, 0));
+                        }
+                        1 => {
+                            let from = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
+                            let mut path: Vec<&str> = stack[from..].iter().map(|(n, _)| self.ids[*n]).collect();
+                            path.push(self.ids[to]);
+                            let cycle = path.join(" -> ");
+                            self.sink.push(
+                                Code::Cycle,
+                                wf.steps[to].id.pos,
+                                format!("steps wait for each other in a cycle: {cycle} (each comes `after` the next)"),
+                            );
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[node] = 2;
+                }
+            }
+        }
+    }
+
+    fn compute_ancestors(&mut self) {
+        let wf = self.wf;
+        for step in &wf.steps {
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut todo: Vec<&str> = step.common.after.iter().map(|a| a.value.as_str()).collect();
+            while let Some(id) = todo.pop() {
+                if !seen.insert(id) {
+                    continue;
+                }
+                if let Some(s) = wf.step(id) {
+                    todo.extend(s.common.after.iter().map(|a| a.value.as_str()));
+                }
+            }
+            self.ancestors.insert(step.id.value.as_str(), seen);
+        }
+    }
+
+    fn is_upstream(&self, of: &str, id: &str) -> bool {
+        self.ancestors.get(of).is_some_and(|a| a.contains(id))
+    }
+
+    fn role(&mut self, role: &'a Sp<String>) {
+        self.used_roles.insert(role.value.as_str());
+        if !self.wf.has_role(&role.value) {
+            let hint = did_you_mean(&role.value, self.wf.roles.iter().map(|r| r.name.value.as_str()))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("declare it under `roles:` (e.g. `{}: what this role does`)", role.value));
+            self.sink.push_hint(
+                Code::UndeclaredRole,
+                role.pos,
+                format!("role `{}` is not declared under `roles`", role.value),
+                Some(hint),
+            );
+        }
+    }
+
+    fn recipient(&mut self, r: &'a Sp<Recipient>, scope: Scope<'a>) {
+        match &r.value {
+            Recipient::Role(name) => {
+                self.used_roles.insert(name.as_str());
+                if !self.wf.has_role(name) {
+                    let hint = did_you_mean(name, self.wf.roles.iter().map(|r| r.name.value.as_str()))
+                        .map(|s| format!("did you mean `role:{s}`?"));
+                    self.sink.push_hint(
+                        Code::UndeclaredRole,
+                        r.pos,
+                        format!("`role:{name}` names a role that is not declared under `roles`"),
+                        hint,
+                    );
+                }
+            }
+            Recipient::Template(t) => self.template(t, scope),
+            _ => {}
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, scope: Scope<'a>) {
+        match expr::expression_vars(&self.env, &e.source) {
+            Ok(vars) => self.vars(vars, e.pos, scope),
+            Err(msg) => self.sink.push(
+                Code::ExpressionSyntax,
+                e.pos,
+                format!("the expression `{}` does not compile: {msg}", e.source),
+            ),
+        }
+    }
+
+    fn template(&mut self, t: &Template, scope: Scope<'a>) {
+        if t.is_literal() {
+            return;
+        }
+        match expr::template_vars(&self.env, &t.source) {
+            Ok(vars) => self.vars(vars, t.pos, scope),
+            Err(msg) => self.sink.push(Code::ExpressionSyntax, t.pos, format!("the template does not compile: {msg}")),
+        }
+    }
+
+    fn vars(&mut self, vars: BTreeSet<String>, pos: Pos, scope: Scope<'a>) {
+        for path in vars {
+            let parts: Vec<&str> = path.split('.').collect();
+            let second = parts.get(1).copied();
+            match parts[0] {
+                "inputs" => {
+                    if let Some(name) = second
+                        && !self.wf.inputs.iter().any(|(n, _)| n.value == name)
+                    {
+                        let hint = did_you_mean(name, self.wf.inputs.iter().map(|(n, _)| n.value.as_str()))
+                            .map(|s| format!("did you mean `inputs.{s}`?"));
+                        self.sink.push_hint(
+                            Code::ExpressionUnknownInput,
+                            pos,
+                            format!("`inputs.{name}` is not an input of this workflow"),
+                            hint,
+                        );
+                    }
+                }
+                "steps" => {
+                    let Some(id) = second else { continue };
+                    if !self.known(id) {
+                        let hint =
+                            did_you_mean(id, self.ids.iter().copied()).map(|s| format!("did you mean `steps.{s}`?"));
+                        self.sink.push_hint(
+                            Code::ExpressionUnknownStep,
+                            pos,
+                            format!("`steps.{id}` is not a step of this workflow"),
+                            hint,
+                        );
+                        continue;
+                    }
+                    if let Some(field) = parts.get(2)
+                        && !matches!(*field, "output" | "status" | "completed_by")
+                    {
+                        self.sink.push_hint(
+                            Code::ExpressionOutOfScope,
+                            pos,
+                            format!("`steps.{id}.{field}` does not exist"),
+                            Some("a step has `output`, `status` and `completed_by`"),
+                        );
+                    }
+                    if let Some(step) = scope.step
+                        && step.id.value != id
+                        && !self.is_upstream(&step.id.value, id)
+                    {
+                        self.sink.push_hint(
+                            Code::NotUpstream,
+                            pos,
+                            format!(
+                                "step `{}` reads `steps.{id}`, which is not upstream of it and may not have run yet",
+                                step.id.value
+                            ),
+                            Some(format!("add `{id}` to this step's `after` (directly or through another step)")),
+                        );
+                    }
+                }
+                "item" | "index" if !scope.item => {
+                    self.sink.push_hint(
+                        Code::ExpressionOutOfScope,
+                        pos,
+                        format!("`{}` is only defined inside a `for_each` step", parts[0]),
+                        Some("add `for_each` to the step, or read the value from `steps.<id>.output`"),
+                    );
+                }
+                "instance" => {
+                    if let Some(f) = second
+                        && !matches!(f, "id" | "workspace" | "started_at" | "started_by")
+                    {
+                        self.sink.push_hint(
+                            Code::ExpressionOutOfScope,
+                            pos,
+                            format!("`instance.{f}` does not exist"),
+                            Some("an instance has id, workspace, started_at and started_by"),
+                        );
+                    }
+                }
+                "task" | "event" if !scope.event => {
+                    self.sink.push_hint(
+                        Code::ExpressionOutOfScope,
+                        pos,
+                        format!("`{}` is only defined in notification templates", parts[0]),
+                        None::<String>,
+                    );
+                }
+                "item" | "index" | "now" | "task" | "event" => {}
+                other => {
+                    let hint = did_you_mean(other, ["inputs", "steps", "item", "index", "instance", "now"])
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "expressions see inputs, steps, item, index, instance and now".into());
+                    self.sink.push_hint(
+                        Code::ExpressionOutOfScope,
+                        pos,
+                        format!("unknown variable `{other}`"),
+                        Some(hint),
+                    );
+                }
+            }
+        }
+    }
+
+    fn step_ids(&mut self, refs: &[Sp<String>], what: &str) {
+        for r in refs {
+            if !self.known(&r.value) {
+                self.unknown_step(r, what);
+            }
+        }
+    }
+
+    fn escalation(&mut self, chain: &'a [Escalation], step: Option<&'a Step>) {
+        for e in chain {
+            for r in &e.notify {
+                self.recipient(r, Scope { step, ..Scope::default() });
+            }
+            if let Some(r) = &e.reassign {
+                self.recipient(r, Scope { step, ..Scope::default() });
+            }
+            if let (Some(auto), Some(step)) = (&e.auto, step) {
+                let fits = matches!(
+                    (&step.kind, auto.value),
+                    (StepKind::Approval(_), Auto::Approve | Auto::Reject) | (StepKind::Task(_), Auto::Skip)
+                );
+                if !fits {
+                    let word = match auto.value {
+                        Auto::Approve => "approve",
+                        Auto::Reject => "reject",
+                        Auto::Skip => "skip",
+                    };
+                    self.sink.push_hint(
+                        Code::InvalidValue,
+                        auto.pos,
+                        format!("`auto: {word}` does not apply to a `{}` step", step.kind.type_name()),
+                        Some("approvals take approve or reject; tasks take skip"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, step: &'a Step) {
+        let c = &step.common;
+        let own = Scope { step: Some(step), item: false, event: false };
+        let inner = Scope { item: c.for_each.is_some(), ..own };
+        for role in step.roles() {
+            self.role(role);
+        }
+        if let Some(t) = &c.title {
+            self.template(t, inner);
+        }
+        if let Some(t) = &c.instructions {
+            self.template(t, inner);
+        }
+        if let Some(e) = &c.if_ {
+            self.expr(e, own);
+        }
+        if let Some(e) = &c.for_each {
+            self.expr(e, own);
+        }
+        if let Some(at) = c.start.as_ref().and_then(|s| s.at.as_ref()) {
+            self.expr(at, own);
+        }
+        if let Some(rep) = &c.repeat {
+            if let Some(u) = &rep.until {
+                self.expr(u, own);
+            }
+            if rep.until.is_none() && rep.count.is_none() {
+                self.sink.push_hint(
+                    Code::EndlessRepeat,
+                    rep.pos,
+                    format!("`repeat` of step `{}` has neither `until` nor `count`", step.id.value),
+                    Some("the series, and so the instance, then runs until someone cancels it"),
+                );
+            }
+        }
+        if c.due.is_none() && (c.remind.is_some() || c.escalation.is_some()) {
+            self.sink.push_hint(
+                Code::NothingToCountFrom,
+                step.id.pos,
+                format!("step `{}` has `remind` or `escalation` but no `due`: they never fire", step.id.value),
+                Some("add `due:`"),
+            );
+        }
+        if let Some(chain) = &c.escalation {
+            self.escalation(chain, Some(step));
+        }
+        match &step.kind {
+            StepKind::Task(t) => {
+                if let Some(d) = &t.distinct_from {
+                    self.step_ids(d, "`distinct_from`");
+                }
+                if let Assign::Expression(tpl) = &t.assign {
+                    self.template(tpl, inner);
+                }
+            }
+            StepKind::Approval(a) => {
+                if let Some(d) = &a.distinct_from {
+                    self.step_ids(d, "`distinct_from`");
+                }
+                match &a.on_reject {
+                    None => self.sink.push_hint(
+                        Code::NoReworkPath,
+                        step.id.pos,
+                        format!("a rejection of `{}` ends the whole instance as rejected", step.id.value),
+                        Some("add `on_reject: {goto: <step>, max_rounds: N}` to send the work back for rework"),
+                    ),
+                    Some(r) => {
+                        if !self.known(&r.goto.value) {
+                            self.unknown_step(&r.goto, "`on_reject.goto`");
+                        } else if !self.is_upstream(&step.id.value, &r.goto.value) {
+                            self.sink.push_hint(
+                                Code::ReworkNotUpstream,
+                                r.goto.pos,
+                                format!(
+                                    "`on_reject.goto` names `{}`, which is not upstream of the approval `{}`",
+                                    r.goto.value, step.id.value
+                                ),
+                                Some("rework goes back to a step this approval (directly or indirectly) comes `after`"),
+                            );
+                        }
+                        if let Some(Then::Reassign(to)) = &r.then {
+                            self.recipient(to, own);
+                        }
+                    }
+                }
+            }
+            StepKind::Notify(n) => {
+                for r in &n.to {
+                    self.recipient(r, inner);
+                }
+                for t in [&n.subject, &n.body].into_iter().flatten() {
+                    self.template(t, inner);
+                }
+            }
+            StepKind::Wait(w) => {
+                if let Some(u) = &w.until {
+                    self.expr(u, own);
+                }
+            }
+            StepKind::Subflow(s) => {
+                for (_, v) in &s.inputs {
+                    self.value_templates(&v.value, v.pos, inner);
+                }
+            }
+        }
+    }
+
+    /// Strings inside a literal value (subflow inputs) are templates.
+    fn value_templates(&mut self, v: &serde_json::Value, pos: Pos, scope: Scope<'a>) {
+        match v {
+            serde_json::Value::String(s) => self.template(&Template::new(s, pos), scope),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| self.value_templates(i, pos, scope)),
+            serde_json::Value::Object(m) => m.values().for_each(|i| self.value_templates(i, pos, scope)),
+            _ => {}
+        }
+    }
+
+    fn workflow_level(&mut self) {
+        let wf = self.wf;
+        for rule in &wf.notify {
+            if let Some(s) = &rule.step
+                && !self.known(&s.value)
+            {
+                self.unknown_step(s, "`step`");
+            }
+            let scope = Scope { event: true, ..Scope::default() };
+            for r in &rule.to {
+                self.recipient(r, scope);
+            }
+            for t in [&rule.subject, &rule.body].into_iter().flatten() {
+                self.template(t, scope);
+            }
+        }
+        for (_, t) in &wf.outputs {
+            self.template(t, Scope::default());
+        }
+        self.escalation(&wf.escalation, None);
+        self.schedules();
+        let human: Vec<&Step> = wf.steps.iter().filter(|s| s.kind.is_human()).collect();
+        if !human.is_empty() && human.iter().all(|s| s.common.due.is_none()) {
+            self.sink.push_hint(
+                Code::NoDueTimes,
+                wf.key.pos,
+                format!("no human step of `{}` has a `due` time, so nothing is ever overdue", wf.key.value),
+                Some("clients expect dates: add `due:` to the tasks and approvals"),
+            );
+        }
+        if wf.calendar.is_none()
+            && let Some(pos) = self.first_business_duration()
+        {
+            self.sink.push_hint(
+                Code::DefaultCalendar,
+                pos,
+                "business time is counted without a calendar: the parent's calendar, else Mon-Fri 09:00-18:00 UTC",
+                Some("set `calendar:` on the workflow"),
+            );
+        }
+        for role in &wf.roles {
+            if !self.used_roles.contains(role.name.value.as_str()) {
+                self.sink.push(
+                    Code::UnusedRole,
+                    role.name.pos,
+                    format!("role `{}` is declared but no step or recipient uses it", role.name.value),
+                );
+            }
+        }
+    }
+
+    fn first_business_duration(&self) -> Option<Pos> {
+        let wf = self.wf;
+        let business = |d: &Sp<Duration>| d.is_business().then_some(d.pos);
+        let chain = |c: &[Escalation]| c.iter().find_map(|e| business(&e.after));
+        let from_steps = wf.steps.iter().find_map(|s| {
+            let c = &s.common;
+            c.due
+                .as_ref()
+                .and_then(business)
+                .or_else(|| c.remind.as_ref().and_then(|r| r.iter().find_map(business)))
+                .or_else(|| c.escalation.as_deref().and_then(chain))
+                .or_else(|| c.start.as_ref().and_then(|st| st.after.as_ref()).and_then(business))
+                .or_else(|| match &s.kind {
+                    StepKind::Wait(w) => w.duration.as_ref().and_then(business),
+                    _ => None,
+                })
+        });
+        from_steps.or_else(|| wf.remind.iter().find_map(business)).or_else(|| chain(&wf.escalation))
+    }
+
+    fn schedules(&mut self) {
+        let wf = self.wf;
+        for s in &wf.schedules {
+            let given = s.inputs.as_ref().and_then(|i| i.value.as_object().cloned()).unwrap_or_default();
+            let pos = s.inputs.as_ref().map_or(s.pos, |i| i.pos);
+            let mut errors = Vec::new();
+            field::check_fields(&wf.inputs, &given, &[], &mut errors);
+            for e in errors {
+                self.sink.push(
+                    Code::ScheduleInputs,
+                    pos,
+                    format!("the schedule's inputs do not fit the workflow: `{}` {}", e.path.join("."), e.message),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `type: approval`: a human gate with levels, quorum, four-eyes and rework.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::decode::{self, MapReader, Sp};
+use crate::diag::{Code, Pos, Sink};
+use crate::recipient::Recipient;
+use crate::step::task::decode_step_ids;
+use crate::yaml::{Kind, Node};
+
+/// How many approvers of a level must approve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Quorum {
+    /// One approval decides the level (default).
+    #[default]
+    Any,
+    /// Every member of the role.
+    All,
+    /// This many members.
+    Count(u32),
+}
+
+impl JsonSchema for Quorum {
+    fn schema_name() -> Cow<'static, str> {
+        "Quorum".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "`any` (default), `all`, or a number of approvals.",
+            "oneOf": [{"type": "string", "enum": ["any", "all"]}, {"type": "integer", "minimum": 1}]
+        })
+    }
+}
+
+/// One level of an approval, decided in order.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    /// The role whose members decide this level.
+    pub role: Sp<String>,
+    /// How many must approve. Default: any.
+    #[serde(default)]
+    pub quorum: Quorum,
+    /// A stakeholder without an account decides from a signed link sent by e-mail.
+    #[serde(default)]
+    pub external: bool,
+}
+
+/// What a rejection at the last allowed round does.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Then {
+    /// The instance ends `cancelled`.
+    Cancel,
+    /// The instance ends `failed`.
+    Fail,
+    /// This recipient makes one final decision.
+    Reassign(Sp<Recipient>),
+}
+
+/// The rework loop of an approval.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnReject {
+    /// The step to reopen; it and every step between it and the approval get new tasks.
+    pub goto: Sp<String>,
+    /// The highest round; a rejection in it applies `then`.
+    #[serde(default)]
+    pub max_rounds: Option<u32>,
+    /// `cancel`, `fail`, or `{reassign: RECIPIENT}`. Without it the instance ends `rejected`.
+    #[serde(default)]
+    pub then: Option<Then>,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+/// A human approval gate.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Shorthand for one level: the deciding role.
+    #[serde(default)]
+    pub role: Option<Sp<String>>,
+    /// Shorthand for one level: how many must approve.
+    #[serde(default)]
+    pub quorum: Option<Quorum>,
+    /// Shorthand for one level: decided from a signed e-mail link.
+    #[serde(default)]
+    pub external: Option<bool>,
+    /// Levels decided in order (the shorthand becomes one level).
+    #[serde(default)]
+    pub levels: Vec<Level>,
+    /// Approvers may not be anyone who completed these steps. Default: the step's direct predecessors (no self-approval).
+    #[serde(default)]
+    pub distinct_from: Option<Vec<Sp<String>>>,
+    /// Rework on rejection. Without it a rejection ends the instance `rejected`.
+    #[serde(default)]
+    pub on_reject: Option<OnReject>,
+}
+
+pub const KEYS: &[&str] = &["role", "quorum", "external", "levels", "distinct_from", "on_reject"];
+
+fn decode_quorum(node: &Node, sink: &mut Sink) -> Option<Quorum> {
+    match node.as_scalar() {
+        Some("any") => Some(Quorum::Any),
+        Some("all") => Some(Quorum::All),
+        _ if matches!(node.kind, Kind::Scalar { plain: true, .. }) && node.to_json().is_i64() => {
+            decode::integer_at_least(node, 1, sink).map(|n| Quorum::Count(n.min(u32::MAX as i64) as u32))
+        }
+        _ => {
+            sink.push_hint(
+                Code::InvalidValue,
+                node.pos,
+                "a quorum is `any`, `all` or a number",
+                Some("e.g. quorum: 2"),
+            );
+            None
+        }
+    }
+}
+
+fn decode_level(node: &Node, sink: &mut Sink) -> Option<Level> {
+    let mut r = MapReader::new(node, "an approval level", sink)?;
+    let role = r.required("role", sink).and_then(|n| decode::sp_string(n, sink));
+    let quorum = r.get("quorum").and_then(|n| decode_quorum(n, sink)).unwrap_or_default();
+    let external = r.get("external").and_then(|n| decode::boolean(n, sink)).unwrap_or(false);
+    r.finish(sink);
+    Some(Level { role: role?, quorum, external })
+}
+
+fn decode_then(node: &Node, sink: &mut Sink) -> Option<Then> {
+    if let Some(word) = node.as_scalar() {
+        return match decode::one_of(node, &["cancel", "fail"], sink)? {
+            "cancel" => Some(Then::Cancel),
+            _ if word == "fail" => Some(Then::Fail),
+            _ => None,
+        };
+    }
+    let mut r = MapReader::new(node, "`then`", sink)?;
+    let to = r.required("reassign", sink).and_then(|n| Recipient::decode(n, sink));
+    r.finish(sink);
+    to.map(Then::Reassign)
+}
+
+fn decode_on_reject(node: &Node, owner: Pos, sink: &mut Sink) -> Option<OnReject> {
+    let mut r = MapReader::at(node, "`on_reject`", sink, owner)?;
+    let goto = r.required("goto", sink).and_then(|n| decode::sp_string(n, sink));
+    let max_rounds =
+        r.get("max_rounds").and_then(|n| decode::integer_at_least(n, 1, sink)).map(|n| n.min(u32::MAX as i64) as u32);
+    let then = r.get("then").and_then(|n| decode_then(n, sink));
+    r.finish(sink);
+    Some(OnReject { goto: goto?, max_rounds, then, pos: owner })
+}
+
+impl Approval {
+    pub fn decode(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Approval> {
+        let role = r.get("role").and_then(|n| decode::sp_string(n, sink));
+        let quorum = r.get("quorum").and_then(|n| decode_quorum(n, sink));
+        let external = r.get("external").and_then(|n| decode::boolean(n, sink));
+        let levels_node = r.get_entry("levels");
+        let distinct_from = decode_step_ids(r, "distinct_from", sink);
+        let on_reject = r.get_entry("on_reject").and_then(|(pos, n)| decode_on_reject(n, pos, sink));
+        let shorthand = role.is_some() || quorum.is_some() || external.is_some();
+        let levels = match (levels_node, shorthand) {
+            (Some((pos, _)), true) => {
+                sink.push(
+                    Code::ConflictingKeys,
+                    pos,
+                    "use either `levels` or the one-level shorthand (`role`, `quorum`, `external`), not both",
+                );
+                return None;
+            }
+            (Some((pos, n)), false) => {
+                let levels: Vec<Level> =
+                    decode::list(n, sink).unwrap_or_default().iter().filter_map(|l| decode_level(l, sink)).collect();
+                if levels.is_empty() {
+                    sink.push(Code::MissingKey, pos, "`levels` needs at least one level");
+                }
+                levels
+            }
+            (None, _) => match &role {
+                Some(role) => vec![Level {
+                    role: role.clone(),
+                    quorum: quorum.unwrap_or_default(),
+                    external: external.unwrap_or(false),
+                }],
+                None => {
+                    sink.push(Code::MissingKey, r.pos, "an approval needs `role` (one level) or `levels`");
+                    return None;
+                }
+            },
+        };
+        Some(Approval { role, quorum, external, levels, distinct_from, on_reject })
+    }
+}

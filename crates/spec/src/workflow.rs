@@ -1,0 +1,172 @@
+//! The workflow document: roles, inputs, schedules, outputs, steps, and the
+//! workflow-wide notification rules, escalation chain and reminders.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+
+use crate::decode::{self, IDENT_PATTERN, KEY_PATTERN, MapReader, Sp, is_ident, is_key};
+use crate::diag::{Code, Pos, Sink};
+use crate::duration::Duration;
+use crate::escalation::{self, Escalation};
+use crate::expr::Template;
+use crate::field::{self, FieldSpec, Fields};
+use crate::notify::NotifyRule;
+use crate::schedule::Schedule;
+use crate::step::Step;
+use crate::yaml::Node;
+
+/// A role (swimlane) with what it does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    pub name: Sp<String>,
+    pub description: String,
+}
+
+/// A workflow document.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    /// The workflow's key: unique, lower case with dashes, e.g. `content-week`.
+    #[serde(rename = "workflow")]
+    #[schemars(with = "String", regex(pattern = r"^[a-z][a-z0-9-]{1,62}$"))]
+    pub key: Sp<String>,
+    /// A readable name.
+    pub name: String,
+    /// What the workflow is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The business calendar for `business hours|days` (a `calendar:` document's key).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub calendar: Option<Sp<String>>,
+    /// The swimlanes: role name -> what the role does. Every step role must be listed.
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub roles: Vec<Role>,
+    /// Typed inputs, validated when an instance starts.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, FieldSpec>")]
+    pub inputs: Fields,
+    /// Start instances on a cron calendar.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    /// What a parent sees when this runs as a subflow: name -> template.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Template>")]
+    pub outputs: Vec<(Sp<String>, Template)>,
+    /// The steps, in order: step id -> step.
+    #[schemars(with = "BTreeMap<String, Step>")]
+    pub steps: Vec<Step>,
+    /// Notification rules.
+    #[serde(default)]
+    pub notify: Vec<NotifyRule>,
+    /// The default escalation chain for overdue human tasks (steps with `due`).
+    #[serde(default)]
+    pub escalation: Vec<Escalation>,
+    /// Default reminders before a human task's due time.
+    #[serde(default)]
+    pub remind: Vec<Sp<Duration>>,
+    /// Where the document starts.
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+impl Workflow {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id.value == id)
+    }
+
+    pub fn has_role(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r.name.value == name)
+    }
+
+    /// Decodes the document; `None` when a required part is unusable (the
+    /// problems are in `sink`).
+    pub fn decode(node: &Node, sink: &mut Sink) -> Option<Workflow> {
+        let mut r = MapReader::new(node, "a workflow", sink)?;
+        let key = r.required("workflow", sink).and_then(|n| decode::sp_string(n, sink));
+        if let Some(k) = &key
+            && !is_key(k)
+        {
+            sink.push(
+                Code::InvalidName,
+                k.pos,
+                format!("`{}` is not a valid workflow key: it must match {KEY_PATTERN}", k.value),
+            );
+        }
+        let name = r.required("name", sink).and_then(|n| decode::string(n, sink));
+        let description = r.get("description").and_then(|n| decode::string(n, sink));
+        let calendar = r.get("calendar").and_then(|n| decode::sp_string(n, sink));
+        let roles = r
+            .required("roles", sink)
+            .map(|n| {
+                decode::named_entries(n, "roles", is_ident, IDENT_PATTERN, sink)
+                    .into_iter()
+                    .map(|(name, d)| Role { name, description: d.as_scalar().unwrap_or_default().to_string() })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let inputs = r.get("inputs").map(|n| field::decode_fields(n, "inputs", sink)).unwrap_or_default();
+        let schedules = r
+            .get("schedules")
+            .and_then(|n| decode::list(n, sink))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| Schedule::decode(n, sink))
+            .collect();
+        let outputs = r
+            .get("outputs")
+            .map(|n| {
+                decode::named_entries(n, "outputs", is_ident, IDENT_PATTERN, sink)
+                    .into_iter()
+                    .filter_map(|(k, v)| decode::string(v, sink).map(|s| (k, Template::new(&s, v.pos))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let steps_entry = r.get_entry("steps");
+        let steps: Vec<Step> = steps_entry
+            .map(|(_, n)| {
+                decode::named_entries(n, "step ids", is_ident, IDENT_PATTERN, sink)
+                    .into_iter()
+                    .filter_map(|(id, v)| Step::decode(id, v, sink))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match steps_entry {
+            None => sink.push(Code::MissingKey, r.pos, "a workflow needs the key `steps`"),
+            Some((pos, n)) if n.as_scalar().is_none() && steps.is_empty() && !sink.has_errors() => {
+                sink.push(Code::MissingKey, pos, "a workflow needs at least one step")
+            }
+            _ => {}
+        }
+        if roles.is_empty() && r.has("roles") {
+            sink.push(Code::MissingKey, r.pos, "declare at least one role under `roles`");
+        }
+        let notify = r
+            .get("notify")
+            .and_then(|n| decode::list(n, sink))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| NotifyRule::decode(n, sink))
+            .collect();
+        let escalation = r.get("escalation").map(|n| escalation::decode_chain(n, sink)).unwrap_or_default();
+        let remind = r.get("remind").map(|n| escalation::decode_remind(n, sink)).unwrap_or_default();
+        let pos = r.pos;
+        r.finish(sink);
+        Some(Workflow {
+            key: key?,
+            name: name?,
+            description,
+            calendar,
+            roles,
+            inputs,
+            schedules,
+            outputs,
+            steps,
+            notify,
+            escalation,
+            remind,
+            pos,
+        })
+    }
+}

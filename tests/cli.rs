@@ -1,0 +1,104 @@
+//! The `smmflow` binary as team leads use it: validate, graph, schema.
+
+#![allow(clippy::unwrap_used)] // test helpers may panic on broken fixtures
+
+use std::path::Path;
+use std::process::Command;
+
+fn smmflow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smmflow"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the smmflow binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("smmflow-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn validate_defaults_to_the_workflows_folder_and_passes_the_library() {
+    let (code, out, err) = smmflow(&["validate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+}
+
+#[test]
+fn validate_json_lists_diagnostics_and_exits_1_on_errors() {
+    let bad = temp_file(
+        "bad.yaml",
+        "workflow: bad-one\nname: Bad\nroles: {writer: Writes}\nsteps:\n  draft: {role: writer, afer: [x], due: 1d}\n",
+    );
+    let (code, out, _) = smmflow(&["validate", bad.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("validate --format json prints JSON");
+    assert_eq!(json["valid"], false);
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "E002");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["line"], 5);
+    assert_eq!(d["column"], 25);
+    assert!(d["file"].as_str().unwrap().ends_with("bad.yaml"));
+    assert!(d["message"].as_str().unwrap().contains("afer"));
+    assert_eq!(d["hint"], "did you mean `after`?");
+}
+
+#[test]
+fn validate_text_shows_the_line_and_a_caret() {
+    let bad = temp_file(
+        "caret.yaml",
+        "workflow: caret-one\nname: Bad\nroles: {writer: Writes}\nsteps:\n  draft: {role: writr, due: 1d}\n",
+    );
+    let (code, out, _) = smmflow(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("error[E013]: role `writr` is not declared under `roles`"), "{out}");
+    assert!(out.contains("5 |   draft: {role: writr, due: 1d}\n  |                 ^"), "{out}");
+    assert!(out.contains("hint: did you mean `writer`?"), "{out}");
+}
+
+#[test]
+fn validate_reports_a_missing_path_clearly() {
+    let (code, _, err) = smmflow(&["validate", "no/such/folder"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no/such/folder"), "{err}");
+}
+
+#[test]
+fn graph_prints_a_mermaid_flowchart_with_lanes_and_rework() {
+    let (code, out, err) = smmflow(&["graph", "workflows/client-onboarding.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("flowchart TB\n"), "{out}");
+    assert!(out.contains("subgraph lane_client"), "{out}");
+    assert!(out.contains("-. \"rework"), "{out}");
+}
+
+#[test]
+fn graph_refuses_an_invalid_file_with_diagnostics() {
+    let bad = temp_file("graph-bad.yaml", "workflow: x\n");
+    let (code, out, err) = smmflow(&["graph", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.contains("E004") || err.contains("E007"), "{err}");
+}
+
+#[test]
+fn schema_prints_the_committed_json_schema() {
+    let (code, out, _) = smmflow(&["schema"]);
+    assert_eq!(code, 0);
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/workflow.schema.json")).unwrap();
+    assert_eq!(
+        out, committed,
+        "docs/workflow.schema.json is stale: run `cargo run -- schema > docs/workflow.schema.json`"
+    );
+}
