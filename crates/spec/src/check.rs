@@ -22,8 +22,10 @@ struct Scope<'a> {
     step: Option<&'a Step>,
     /// `item` and `index` (inside a `for_each` step).
     item: bool,
-    /// `task` and `event` (notification templates).
+    /// `event` (notification templates).
     event: bool,
+    /// `task` (notification templates of task events).
+    task: bool,
 }
 
 struct Checker<'a> {
@@ -255,12 +257,22 @@ impl<'a> Checker<'a> {
                     }
                 }
                 "item" | "index" if !scope.item => {
-                    self.sink.push_hint(
-                        Code::ExpressionOutOfScope,
-                        pos,
-                        format!("`{}` is only defined inside a `for_each` step", parts[0]),
-                        Some("add `for_each` to the step, or read the value from `steps.<id>.output`"),
-                    );
+                    let fans_out = scope.step.is_some_and(|s| s.common.for_each.is_some());
+                    let (message, hint) = if fans_out {
+                        (
+                            format!(
+                                "`{}` is not defined here: `if`, `for_each`, `start`, `until` and escalations are evaluated once for the whole step, before it fans out",
+                                parts[0]
+                            ),
+                            "use `item` in the title, instructions, assignment, subflow inputs or messages",
+                        )
+                    } else {
+                        (
+                            format!("`{}` is only defined inside a `for_each` step", parts[0]),
+                            "add `for_each` to the step, or read the value from `steps.<id>.output`",
+                        )
+                    };
+                    self.sink.push_hint(Code::ExpressionOutOfScope, pos, message, Some(hint));
                 }
                 "instance" => {
                     if let Some(f) = second
@@ -274,12 +286,20 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
-                "task" | "event" if !scope.event => {
+                "event" if !scope.event => {
                     self.sink.push_hint(
                         Code::ExpressionOutOfScope,
                         pos,
-                        format!("`{}` is only defined in notification templates", parts[0]),
+                        "`event` is only defined in notification rules",
                         None::<String>,
+                    );
+                }
+                "task" if !scope.task => {
+                    self.sink.push_hint(
+                        Code::ExpressionOutOfScope,
+                        pos,
+                        "`task` is only defined in rules whose events all concern a task",
+                        Some("task.created, task.assigned, task.due_soon, task.overdue, task.rejected and approval.requested have a task"),
                     );
                 }
                 "item" | "index" | "now" | "task" | "event" => {}
@@ -338,7 +358,7 @@ impl<'a> Checker<'a> {
 
     fn step(&mut self, step: &'a Step) {
         let c = &step.common;
-        let own = Scope { step: Some(step), item: false, event: false };
+        let own = Scope { step: Some(step), ..Scope::default() };
         let inner = Scope { item: c.for_each.is_some(), ..own };
         for role in step.roles() {
             self.role(role);
@@ -358,18 +378,8 @@ impl<'a> Checker<'a> {
         if let Some(at) = c.start.as_ref().and_then(|s| s.at.as_ref()) {
             self.expr(at, own);
         }
-        if let Some(rep) = &c.repeat {
-            if let Some(u) = &rep.until {
-                self.expr(u, own);
-            }
-            if rep.until.is_none() && rep.count.is_none() {
-                self.sink.push_hint(
-                    Code::EndlessRepeat,
-                    rep.pos,
-                    format!("`repeat` of step `{}` has neither `until` nor `count`", step.id.value),
-                    Some("the series, and so the instance, then runs until someone cancels it"),
-                );
-            }
+        if let Some(u) = c.repeat.as_ref().and_then(|r| r.until.as_ref()) {
+            self.expr(u, own);
         }
         if c.due.is_none() && (c.remind.is_some() || c.escalation.is_some()) {
             self.sink.push_hint(
@@ -461,7 +471,8 @@ impl<'a> Checker<'a> {
             {
                 self.unknown_step(s, "`step`");
             }
-            let scope = Scope { event: true, ..Scope::default() };
+            let has_task = !rule.on.is_empty() && rule.on.iter().all(|e| e.value.has_task());
+            let scope = Scope { event: true, task: has_task, ..Scope::default() };
             for r in &rule.to {
                 self.recipient(r, scope);
             }

@@ -291,6 +291,13 @@ fn article(t: FieldType) -> String {
     }
 }
 
+/// "a `string`", "an `integer`".
+fn article_name(t: FieldType) -> String {
+    let name = t.name();
+    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{a} `{name}`")
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -334,7 +341,7 @@ pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec
     let min = r.get("min");
     let max = r.get("max");
     let count = |r: &mut MapReader, key, sink: &mut Sink| {
-        r.get(key).and_then(|n| decode::integer_at_least(n, 0, sink)).map(|n| n as u64)
+        r.get_entry(key).and_then(|(pos, n)| decode::integer_at_least(n, 0, sink).map(|v| (v as u64, pos)))
     };
     let min_length = count(&mut r, "min_length", sink);
     let max_length = count(&mut r, "max_length", sink);
@@ -353,9 +360,22 @@ pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec
         sink.push(
             Code::ConflictingKeys,
             pos,
-            format!("`{key}` does not apply to a `{}` field; it applies to {applies}", ty.name()),
+            format!("`{key}` does not apply to {} field; it applies to {applies}", article_name(ty)),
         );
     };
+    // Length bounds apply to text, item bounds to lists.
+    let keep = |bound: Option<(u64, Pos)>, key: &str, fits: bool, applies: &str, sink: &mut Sink| match bound {
+        Some((_, pos)) if !fits => {
+            misplaced(key, pos, applies, sink);
+            None
+        }
+        other => other.map(|(v, _)| v),
+    };
+    let textual = ty.is_textual() || ty == FieldType::User;
+    let min_length = keep(min_length, "min_length", textual, "string, text, url, email and user", sink);
+    let max_length = keep(max_length, "max_length", textual, "string, text, url, email and user", sink);
+    let min_items = keep(min_items, "min_items", ty == FieldType::List, "list", sink);
+    let max_items = keep(max_items, "max_items", ty == FieldType::List, "list", sink);
     let values: Vec<String> = match values_node {
         Some((pos, _)) if ty != FieldType::Enum => {
             misplaced("values", pos, "enum", sink);
@@ -399,7 +419,7 @@ pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec
             FieldType::Integer | FieldType::Number => v.is_number(),
             FieldType::Date | FieldType::Datetime => v.as_str().is_some_and(|s| time::DateOrTime::parse(s).is_ok()),
             _ => {
-                sink.push(Code::ConflictingKeys, node.pos, format!("`{key}` does not apply to a `{}` field; use min_length/max_length for text, min_items/max_items for lists", ty.name()));
+                sink.push(Code::ConflictingKeys, node.pos, format!("`{key}` does not apply to {} field; use min_length/max_length for text, min_items/max_items for lists", article_name(ty)));
                 return None;
             }
         };

@@ -94,8 +94,9 @@ pub enum Message {
     },
 }
 
-/// Reads `template` or `subject` + `body` from a rule or a notify step.
-pub fn decode_message(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Message> {
+/// Reads `template` or `subject` + `body` from a rule or a notify step. With
+/// `required: false` (rules), neither means "the built-in message of the event".
+pub fn decode_message(r: &mut MapReader<'_>, required: bool, sink: &mut Sink) -> Option<Message> {
     let template = r.get("template").and_then(|n| decode::sp_string(n, sink));
     let subject = r.get("subject").and_then(|n| decode::string(n, sink).map(|s| Template::new(&s, n.pos)));
     let body = r.get("body").and_then(|n| decode::string(n, sink).map(|s| Template::new(&s, n.pos)));
@@ -124,7 +125,9 @@ pub fn decode_message(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Message>
             None
         }
         (None, None, None) => {
-            sink.push(Code::MissingKey, r.pos, "a message needs `template`, or `subject` and `body`");
+            if required {
+                sink.push(Code::MissingKey, r.pos, "a message needs `template`, or `subject` and `body`");
+            }
             None
         }
     }
@@ -144,6 +147,7 @@ pub struct NotifyRule {
     #[serde(default)]
     pub step: Option<Sp<String>>,
     /// A template name in `workflows/templates/` (instead of `subject` + `body`).
+    /// Without a message the event's built-in message is sent.
     #[serde(default)]
     pub template: Option<Sp<String>>,
     /// An inline subject template (with `body`).
@@ -195,7 +199,7 @@ impl NotifyRule {
             .unwrap_or_default();
         let to = r.required("to", sink).map(|n| recipient::decode_list(n, sink)).unwrap_or_default();
         let step = r.get("step").and_then(|n| decode::sp_string(n, sink));
-        let message = decode_message(&mut r, sink);
+        let message = decode_message(&mut r, false, sink);
         let pos = r.pos;
         r.finish(sink);
         let completed = on.iter().any(|e| e.value == Event::StepCompleted);
@@ -212,6 +216,7 @@ impl NotifyRule {
         Some(NotifyRule { on, to, step, template, subject, body, pos })
     }
 
+    /// The rule's message; `None` means the event's built-in message.
     pub fn message(&self) -> Option<Message> {
         message_of(&self.template, &self.subject, &self.body)
     }

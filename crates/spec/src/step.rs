@@ -262,6 +262,14 @@ fn decode_repeat(node: &Node, owner: Pos, sink: &mut Sink) -> Option<Repeat> {
     let until = expr_at(&mut r, "until", sink);
     let count =
         r.get("count").and_then(|n| decode::integer_at_least(n, 1, sink)).map(|n| n.min(u32::MAX as i64) as u32);
+    if !r.has("until") && !r.has("count") {
+        sink.push_hint(
+            Code::EndlessRepeat,
+            owner,
+            "`repeat` has neither `until` nor `count`",
+            Some("the series, and so the instance, then runs until someone cancels it"),
+        );
+    }
     r.finish(sink);
     Some(Repeat { cron: cron?, timezone, until, count, pos: owner })
 }

@@ -51,3 +51,51 @@ fn a_file_reports_all_its_problems_in_one_pass() {
         assert!(codes.contains(c), "{c} missing from {codes:?}");
     }
 }
+
+/// Forms the language accepts that a strict reader might refuse: each must
+/// validate with no diagnostic at all.
+#[test]
+fn lenient_forms_validate_cleanly() {
+    let text = r#"workflow: lenient-forms
+name: Lenient forms
+calendar: office
+roles: {writer: Writes, lead: Leads}
+inputs:
+  posts: {type: list, items: {type: string}, default: []}
+  ends_on: {type: datetime, required: true}
+notify:
+  - on: [task.assigned, task.due_soon]   # no message: the event's built-in one
+    to: assignee                          # one recipient without a list
+steps:
+  plan:
+    role: writer
+    due: 1h30m
+  write:
+    after: plan                           # one step id without a list
+    for_each: "{{ inputs.posts }}"        # a single {{ }} is accepted for expressions
+    role: writer
+    title: "Post {{ index + 1 }}: {{ item }}"
+    due: 2 business days
+    remind: 1 business hour
+  check:
+    type: approval
+    after: [write]
+    role: lead
+    due: 1 day 4 hours
+    on_reject: {goto: write, max_rounds: 2, then: {reassign: "user:{{ instance.started_by }}"}}
+  watch:
+    after: [check]
+    role: writer
+    due: 2h
+    repeat: {cron: "0 9 * * 1-5", timezone: Europe/Berlin, until: "{{ inputs.ends_on }}"}
+"#;
+    let calendar = "calendar: office\ntimezone: Europe/Berlin\nhours: {mon-fri: \"09:00-13:00, 14:00-18:00\"}\n";
+    let project = Project::from_sources(vec![
+        smmflow_spec::Source { path: "lenient.yaml".into(), text: text.into() },
+        smmflow_spec::Source { path: "office.yaml".into(), text: calendar.into() },
+    ]);
+    assert!(project.diagnostics.is_empty(), "{}", common::render(&project));
+    let wf = &project.workflows[0];
+    assert_eq!(wf.step("write").unwrap().common.for_each.as_ref().unwrap().source, "inputs.posts");
+    assert!(wf.notify[0].message().is_none());
+}

@@ -60,3 +60,56 @@ fn json_schema_accepts_the_library_and_names_every_step_key() {
         assert_eq!(in_schema, decoded, "schema and decoder disagree on the keys of {ty} steps");
     }
 }
+
+/// What an editor's YAML language server does with the schema: every library
+/// file passes it, and a typo in a key fails it.
+#[test]
+fn json_schema_validates_the_library_and_rejects_typos() {
+    let schema: serde_json::Value = serde_json::from_str(&schema::json_schema()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the generated schema is a valid JSON Schema");
+    let root = common::repo_root();
+    let mut checked = 0;
+    for src in common::sources(&root.join("workflows"), &root) {
+        if !src.path.ends_with(".yaml") {
+            continue;
+        }
+        let mut sink = smmflow_spec::diag::Sink::new(src.path.clone());
+        let tree = smmflow_spec::yaml::parse(&src.text, &mut sink).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&tree.to_json()).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{} fails the JSON Schema:\n{}", src.path, errors.join("\n"));
+        checked += 1;
+    }
+    assert!(checked >= 9);
+    let typo = serde_json::json!({"workflow": "x-y", "name": "n", "roles": {"a": "b"}, "steps": {"s": {"role": "a", "afer": ["t"]}}});
+    assert!(!validator.is_valid(&typo), "the schema must refuse unknown step keys");
+    let approval_with_form = serde_json::json!({"workflow": "x-y", "name": "n", "roles": {"a": "b"}, "steps": {"s": {"type": "approval", "role": "a", "form": {}}}});
+    assert!(!validator.is_valid(&approval_with_form), "the schema must refuse task keys on approvals");
+}
+
+/// The reference's complete examples (YAML blocks that start with `workflow:`
+/// or `calendar:`) stay valid; only references to other files may be missing.
+#[test]
+fn reference_examples_validate() {
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/workflow-language.md")).unwrap();
+    let mut checked = 0;
+    for (i, block) in doc.split("```yaml\n").skip(1).enumerate() {
+        let text = block.split("```").next().unwrap();
+        let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or_default();
+        if !(first.starts_with("workflow:") || first.starts_with("calendar:")) {
+            continue;
+        }
+        let project =
+            Project::from_sources(vec![smmflow_spec::Source { path: format!("example-{i}.yaml"), text: text.into() }]);
+        let cross_file = ["E040", "E041", "E042", "E044"];
+        let errors: Vec<String> = project
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && !cross_file.contains(&d.code.as_str()))
+            .map(|d| d.render(Some(text)))
+            .collect();
+        assert!(errors.is_empty(), "example {i} in docs/workflow-language.md:\n{}\n{}", text, errors.join("\n"));
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} complete examples found");
+}

@@ -31,7 +31,7 @@ pub const KEYS: &[&str] = &["to", "template", "subject", "body"];
 impl NotifyStep {
     pub fn decode(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<NotifyStep> {
         let to = r.required("to", sink).map(|n| recipient::decode_list(n, sink));
-        let (template, subject, body) = message_keys(decode_message(r, sink));
+        let (template, subject, body) = message_keys(decode_message(r, true, sink));
         Some(NotifyStep { to: to?, template, subject, body })
     }
 
