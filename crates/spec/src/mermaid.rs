@@ -1,4 +1,4 @@
-//! Mermaid flowcharts of workflows: one lane per role, approvals drawn apart
+//! Mermaid flowcharts of workflows (checked to render with Mermaid 11): one lane per role, approvals drawn apart
 //! from tasks, rework edges dashed and labelled, and `for_each`, `repeat`,
 //! `wait` and subflows marked.
 
@@ -40,7 +40,7 @@ fn title(step: &Step) -> String {
         s.push_str("<br/>× for each item");
     }
     if let Some(r) = &c.repeat {
-        let _ = write!(s, "<br/>⟳ {}", label(r.cron.source()));
+        let _ = write!(s, "<br/>repeats {}", label(r.cron.source()));
     }
     if let Some(d) = &c.due {
         let _ = write!(s, "<br/>due {}", d.value);
@@ -63,11 +63,11 @@ fn node(step: &Step) -> String {
         StepKind::Notify(_) => format!("{id}[/\"✉ {t}\"/]"),
         StepKind::Wait(w) => {
             let how = w.duration.as_ref().map(|d| d.value.to_string()).unwrap_or_else(|| "until …".into());
-            format!("{id}([\"⏱ {t}<br/>{how}\"])")
+            format!("{id}([\"wait: {t}<br/>{how}\"])")
         }
         StepKind::Subflow(f) => {
             let wait = if f.wait { "" } else { " (no wait)" };
-            format!("{id}[[\"⧉ {t}<br/>runs {}{wait}\"]]", label(&f.workflow.value))
+            format!("{id}[[\"subflow: {t}<br/>runs {}{wait}\"]]", label(&f.workflow.value))
         }
     }
 }
