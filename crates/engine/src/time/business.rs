@@ -1,0 +1,213 @@
+//! Business time: durations counted in a calendar's open hours.
+//!
+//! - `N business hours` consume open minutes; closing time is a valid due time
+//!   (16:00 + 2 business hours on a day closing at 18:00 is 18:00 that day).
+//! - `N business days` land on the same local time N open days later.
+//! - A start outside open hours counts from the next opening.
+
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use smmflow_spec::{Calendar, Duration};
+
+use super::local_to_utc;
+
+/// How far ahead an open moment is looked for before giving up (a calendar
+/// with no open hours at all).
+const MAX_DAYS: i64 = 3 * 366;
+
+/// `start + d`, in wall-clock time or in the calendar's open hours.
+pub fn add(start: DateTime<Utc>, d: Duration, cal: &Calendar) -> DateTime<Utc> {
+    match d {
+        Duration::Wall(secs) => start + ChronoDuration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
+        Duration::BusinessHours(h) => add_open_minutes(start, i64::from(h) * 60, cal),
+        Duration::BusinessDays(n) => add_open_days(start, n, cal),
+    }
+}
+
+/// `start - d` for reminders before a due time; business time counts back through open hours.
+pub fn sub(end: DateTime<Utc>, d: Duration, cal: &Calendar) -> DateTime<Utc> {
+    match d {
+        Duration::Wall(secs) => end - ChronoDuration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
+        Duration::BusinessHours(h) => sub_open_minutes(end, i64::from(h) * 60, cal),
+        Duration::BusinessDays(n) => sub_open_minutes(end, i64::from(n) * open_minutes_per_day(cal), cal),
+    }
+}
+
+fn open_minutes_per_day(cal: &Calendar) -> i64 {
+    let week: i64 = cal.hours.iter().flatten().map(|(a, b)| i64::from(b - a)).sum();
+    let days = cal.hours.iter().filter(|d| !d.is_empty()).count().max(1) as i64;
+    (week / days).max(1)
+}
+
+/// Open intervals of a local date, as local date-times (none on holidays).
+fn intervals(cal: &Calendar, date: NaiveDate) -> Vec<(NaiveDateTime, NaiveDateTime)> {
+    if cal.is_holiday(date) {
+        return Vec::new();
+    }
+    let at = |minutes: u16| -> NaiveDateTime {
+        if minutes >= 24 * 60 {
+            date.and_time(NaiveTime::MIN) + ChronoDuration::days(1)
+        } else {
+            date.and_time(
+                NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0).unwrap_or(NaiveTime::MIN),
+            )
+        }
+    };
+    cal.day(date.weekday()).iter().map(|(a, b)| (at(*a), at(*b))).collect()
+}
+
+/// The first open local moment at or after `local` (an interval's end is not open).
+fn next_open(cal: &Calendar, local: NaiveDateTime) -> Option<NaiveDateTime> {
+    let mut date = local.date();
+    for _ in 0..MAX_DAYS {
+        for (a, b) in intervals(cal, date) {
+            if local < b {
+                return Some(local.max(a));
+            }
+        }
+        date = date.succ_opt()?;
+    }
+    None
+}
+
+fn add_open_minutes(start: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> DateTime<Utc> {
+    let tz = cal.timezone;
+    let Some(mut local) = next_open(cal, start.with_timezone(&tz).naive_local()) else { return start };
+    let mut date = local.date();
+    for _ in 0..MAX_DAYS {
+        for (a, b) in intervals(cal, date) {
+            if b <= local {
+                continue;
+            }
+            let from = local.max(a);
+            let available = (b - from).num_minutes();
+            if minutes <= available {
+                return local_to_utc(tz, from + ChronoDuration::minutes(minutes));
+            }
+            minutes -= available;
+            local = b;
+        }
+        let Some(next) = date.succ_opt() else { break };
+        date = next;
+        local = local.max(date.and_time(NaiveTime::MIN));
+    }
+    start
+}
+
+fn sub_open_minutes(end: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> DateTime<Utc> {
+    let tz = cal.timezone;
+    let mut local = end.with_timezone(&tz).naive_local();
+    let mut date = local.date();
+    for _ in 0..MAX_DAYS {
+        for (a, b) in intervals(cal, date).into_iter().rev() {
+            if a >= local {
+                continue;
+            }
+            let to = local.min(b);
+            let available = (to - a).num_minutes();
+            if minutes <= available {
+                return local_to_utc(tz, to - ChronoDuration::minutes(minutes));
+            }
+            minutes -= available;
+            local = a;
+        }
+        let Some(prev) = date.pred_opt() else { break };
+        date = prev;
+        local = local.min(date.and_time(NaiveTime::MIN) + ChronoDuration::days(1));
+    }
+    end
+}
+
+fn add_open_days(start: DateTime<Utc>, days: u32, cal: &Calendar) -> DateTime<Utc> {
+    let tz = cal.timezone;
+    let Some(from) = next_open(cal, start.with_timezone(&tz).naive_local()) else { return start };
+    let mut date = from.date();
+    let mut left = days;
+    for _ in 0..MAX_DAYS {
+        if left == 0 {
+            break;
+        }
+        let Some(next) = date.succ_opt() else { break };
+        date = next;
+        if !intervals(cal, date).is_empty() {
+            left -= 1;
+        }
+    }
+    let wanted = date.and_time(from.time());
+    // On a day with other hours, the same time may be closed: take the next opening.
+    let landed = next_open(cal, wanted).unwrap_or(wanted);
+    let landed = if intervals(cal, date).iter().any(|(_, b)| *b == wanted) { wanted } else { landed };
+    local_to_utc(tz, landed)
+}
+
+/// True when the instant falls inside open hours.
+pub fn is_open(at: DateTime<Utc>, cal: &Calendar) -> bool {
+    let local = at.with_timezone(&cal.timezone).naive_local();
+    intervals(cal, local.date()).iter().any(|(a, b)| *a <= local && local < *b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn agency() -> Calendar {
+        let mut c = Calendar::default_business();
+        c.timezone = "Europe/Moscow".parse().unwrap();
+        let day = vec![(9 * 60 + 30, 18 * 60 + 30)];
+        c.hours = [day.clone(), day.clone(), day.clone(), day.clone(), day, Vec::new(), Vec::new()];
+        c.holidays = vec![NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()];
+        c
+    }
+
+    /// Moscow is UTC+3 all year.
+    fn msk(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap() - ChronoDuration::hours(3)
+    }
+
+    fn check(start: DateTime<Utc>, d: &str, expect: DateTime<Utc>) {
+        let got = add(start, Duration::parse(d).unwrap(), &agency());
+        assert_eq!(got, expect, "{start} + {d}");
+    }
+
+    #[test]
+    fn business_hours_count_only_open_time() {
+        // Wed 2026-12-02 16:30 + 2 business hours = 18:30 the same day (closing time is valid).
+        check(msk(2026, 12, 2, 16, 30), "2 business hours", msk(2026, 12, 2, 18, 30));
+        // Wed 17:30 + 2 business hours: 1h today, 1h tomorrow from 09:30.
+        check(msk(2026, 12, 2, 17, 30), "2 business hours", msk(2026, 12, 3, 10, 30));
+        // Friday 17:00 + 4 business hours crosses the weekend.
+        check(msk(2026, 12, 4, 17, 0), "4 business hours", msk(2026, 12, 7, 12, 0));
+        // Saturday counts from Monday's opening.
+        check(msk(2026, 12, 5, 11, 0), "3 business hours", msk(2026, 12, 7, 12, 30));
+        // 2027-01-01 is a holiday (a Friday): Thursday 18:00 + 1h lands on Monday.
+        check(msk(2026, 12, 31, 18, 0), "1 business hour", msk(2027, 1, 4, 10, 0));
+        // Wall-clock durations ignore the calendar.
+        check(msk(2026, 12, 5, 11, 0), "1d", msk(2026, 12, 6, 11, 0));
+    }
+
+    #[test]
+    fn business_days_keep_the_time_of_day() {
+        check(msk(2026, 12, 2, 16, 0), "2 business days", msk(2026, 12, 4, 16, 0));
+        check(msk(2026, 12, 4, 16, 0), "1 business day", msk(2026, 12, 7, 16, 0));
+        // From Saturday: count from Monday 09:30.
+        check(msk(2026, 12, 5, 11, 0), "1 business day", msk(2026, 12, 8, 9, 30));
+    }
+
+    #[test]
+    fn reminders_count_back_through_open_hours() {
+        let cal = agency();
+        // Due Monday 10:30; 2 business hours earlier is Friday 17:30.
+        let got = sub(msk(2026, 12, 7, 10, 30), Duration::BusinessHours(2), &cal);
+        assert_eq!(got, msk(2026, 12, 4, 17, 30));
+        assert!(is_open(msk(2026, 12, 7, 10, 30), &cal));
+        assert!(!is_open(msk(2026, 12, 5, 10, 30), &cal));
+    }
+
+    #[test]
+    fn a_calendar_with_no_open_hours_does_not_loop_forever() {
+        let mut cal = agency();
+        cal.hours = Default::default();
+        let start = msk(2026, 12, 2, 10, 0);
+        assert_eq!(add(start, Duration::BusinessHours(1), &cal), start);
+    }
+}
