@@ -1,4 +1,20 @@
 //! smmflow-engine: the deciding core. Given an instance's state, a command and
-//! the time, it returns events and actions, and does no IO.
+//! the time, it returns events and actions, and does no IO: no clock, no
+//! database, no network. The runtime executes the actions.
+//!
+//! - [`decide::start`] and [`decide::handle`] decide;
+//! - [`apply::apply`] folds an event into the state, and [`apply::replay`]
+//!   rebuilds an instance from its log;
+//! - [`time`] holds the business-hours and cron maths.
 
+pub mod apply;
+pub mod command;
+pub mod decide;
+pub mod eval;
+pub mod event;
+pub mod model;
 pub mod time;
+
+pub use command::{Action, Command, Directory, Env, Error, Notice, Outcome, Start};
+pub use event::{Event, EventKind};
+pub use model::{Instance, InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};

@@ -133,6 +133,9 @@ impl FieldSpec {
             }
             return;
         }
+        if self.required && value.as_str().is_some_and(|s| s.trim().is_empty()) {
+            return fail("is required".into());
+        }
         match self.ty {
             t if t.is_textual() || t == FieldType::User => {
                 let Some(s) = value.as_str() else {
@@ -322,6 +325,53 @@ pub fn is_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A value that fits the spec: the default, else a plausible sample (for
+/// simulated people in the demo, tests and benchmarks).
+pub fn sample(spec: &FieldSpec) -> Value {
+    if let Some(d) = &spec.default
+        && !d.is_null()
+    {
+        return d.clone();
+    }
+    let text = |fallback: &str| {
+        let base = spec.label.clone().unwrap_or_else(|| fallback.to_string());
+        let min = spec.min_length.unwrap_or(0) as usize;
+        let max = spec.max_length.map_or(usize::MAX, |m| m as usize);
+        let mut t = base;
+        while t.chars().count() < min {
+            t.push('.');
+        }
+        Value::String(t.chars().take(max).collect())
+    };
+    let bound = |b: &Option<Value>| b.as_ref().and_then(Value::as_f64);
+    match spec.ty {
+        FieldType::String | FieldType::Text => text("Sample text"),
+        FieldType::User => Value::String("sample.user".into()),
+        FieldType::Url => Value::String("https://example.com/sample".into()),
+        FieldType::Email => Value::String("someone@example.com".into()),
+        FieldType::Boolean => Value::Bool(true),
+        FieldType::Integer => {
+            let n = bound(&spec.min).map_or(1.0, f64::ceil).max(bound(&spec.max).map_or(f64::MIN, |m| m.min(1.0)));
+            serde_json::json!(n as i64)
+        }
+        FieldType::Number => serde_json::json!(bound(&spec.min).unwrap_or(1.0)),
+        FieldType::Date => spec.min.clone().unwrap_or_else(|| Value::String("2027-01-15".into())),
+        FieldType::Datetime => Value::String("2027-01-15T10:00:00Z".into()),
+        FieldType::Enum => spec.values.first().map_or(Value::Null, |v| Value::String(v.clone())),
+        FieldType::List => {
+            let n = spec.min_items.unwrap_or(1).max(1).min(spec.max_items.unwrap_or(u64::MAX));
+            let item = spec.items.as_deref().map_or(Value::Null, sample);
+            Value::Array((0..n).map(|_| item.clone()).collect())
+        }
+        FieldType::Object => sample_fields(&spec.fields),
+    }
+}
+
+/// A sample value for every field: a form a simulated person fills in.
+pub fn sample_fields(fields: &Fields) -> Value {
+    Value::Object(fields.iter().map(|(n, s)| (n.value.clone(), sample(s))).collect())
 }
 
 /// Decodes a mapping of named fields (`inputs:` or a task `form:`).
@@ -531,6 +581,19 @@ mod tests {
         );
         check(&s, json!([{}]), &["0.platform: is required"]);
         check(&s, json!("x"), &["expected a list, found text"]);
+    }
+
+    #[test]
+    fn samples_fit_their_specs() {
+        for yaml in [
+            "{type: list, min_items: 3, items: {type: object, fields: {a: {type: enum, values: [x, y], required: true}, n: {type: integer, min: 5, max: 9}}}}",
+            "{type: string, min_length: 20, max_length: 25, required: true}",
+            "{type: date, min: 2027-03-01}",
+            "{type: url, required: true}",
+        ] {
+            let s = spec(yaml);
+            check(&s, sample(&s), &[]);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::recipient::{self, Recipient};
 use crate::yaml::Node;
 
 /// The events a rule can watch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     #[serde(rename = "task.created")]
     TaskCreated,

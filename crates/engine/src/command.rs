@@ -1,0 +1,193 @@
+//! What goes into the engine (commands, the environment) and what comes out
+//! (outcomes: the new state, events and actions), and its errors.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use smmflow_spec::field::FieldError;
+use smmflow_spec::notify::Event as NotifyEvent;
+use smmflow_spec::{Calendar, Workflow};
+use uuid::Uuid;
+
+use crate::event::Event;
+use crate::model::{Instance, InstanceStatus, ParentRef, ScheduleRef};
+
+/// Who is in the instance's workspace: the engine's only view of people.
+/// The runtime fills it from the store before a command.
+pub trait Directory {
+    /// Logins of the role's members in the instance's workspace, sorted.
+    fn members(&self, role: &str) -> Vec<String>;
+    fn has_role(&self, user: &str, role: &str) -> bool {
+        self.members(role).iter().any(|m| m == user)
+    }
+    /// Open and claimed tasks of the user across the workspace (`least_busy`).
+    fn open_tasks(&self, user: &str) -> usize;
+    /// The member who last got a task of this role by `round_robin`.
+    fn last_assigned(&self, role: &str) -> Option<String>;
+}
+
+/// What a command is decided with: the time, the definition, the calendar, the people.
+pub struct Env<'a> {
+    pub now: DateTime<Utc>,
+    pub workflow: &'a Workflow,
+    pub version: i32,
+    /// The workflow's calendar, or the default one.
+    pub calendar: &'a Calendar,
+    pub directory: &'a dyn Directory,
+}
+
+/// Starting an instance.
+#[derive(Clone, Debug)]
+pub struct Start {
+    pub id: Uuid,
+    pub workspace: String,
+    pub inputs: Value,
+    pub parent: Option<ParentRef>,
+    pub schedule: Option<ScheduleRef>,
+}
+
+/// A command on a running instance, by `actor`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Claim {
+        task: u32,
+    },
+    Release {
+        task: u32,
+    },
+    Complete {
+        task: u32,
+        output: Value,
+    },
+    Approve {
+        task: u32,
+        comment: Option<String>,
+    },
+    Reject {
+        task: u32,
+        comment: String,
+    },
+    Reassign {
+        task: u32,
+        user: String,
+    },
+    Comment {
+        task: u32,
+        body: String,
+    },
+    Cancel {
+        reason: String,
+    },
+    Suspend,
+    Resume,
+    RetryStep {
+        step: String,
+    },
+    /// A durable timer came due (at least once; applied once).
+    TimerFired {
+        key: String,
+    },
+    /// A child instance of a subflow step ended.
+    ChildFinished {
+        child: Uuid,
+        status: InstanceStatus,
+        outputs: Value,
+    },
+}
+
+/// Side effects the runtime performs in the same transaction as the events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// A durable timer of this instance; setting an existing key moves it.
+    SetTimer {
+        key: String,
+        at: DateTime<Utc>,
+    },
+    /// Drops this instance's timers whose key starts with `prefix` (`""`: all of them).
+    ClearTimers {
+        prefix: String,
+    },
+    StartChild {
+        id: Uuid,
+        workflow: String,
+        inputs: Value,
+        parent: ParentRef,
+    },
+    CancelChild {
+        id: Uuid,
+        reason: String,
+    },
+    /// Tell the parent instance that this child ended.
+    NotifyParent {
+        parent: ParentRef,
+        child: Uuid,
+        status: InstanceStatus,
+        outputs: Value,
+    },
+    Notify(Notice),
+}
+
+/// A notification to resolve against the workflow's rules and defaults, or
+/// to send as written (notify steps, escalations).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    Event {
+        event: NotifyEvent,
+        task: Option<u32>,
+        step: Option<String>,
+        comment: Option<String>,
+    },
+    Send {
+        step: Option<String>,
+        task: Option<u32>,
+        /// Recipients as written, templates rendered (`user:anna`, `role:client`, `email:x@y.z`).
+        to: Vec<String>,
+        template: Option<String>,
+        subject: Option<String>,
+        body: Option<String>,
+        /// The scope the message is rendered with.
+        context: Value,
+    },
+}
+
+/// The result of a command: the new state, the events it appended, the actions to run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub state: Instance,
+    pub events: Vec<Event>,
+    pub actions: Vec<Action>,
+}
+
+/// Why a command was refused; nothing changed. Codes are the API's.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the task is already {0}")]
+    TaskAlreadyCompleted(String),
+    #[error("{message}")]
+    BadUserInput { message: String, fields: Vec<FieldError> },
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Conflict(_) => "CONFLICT",
+            Error::TaskAlreadyCompleted(_) => "TASK_ALREADY_COMPLETED",
+            Error::BadUserInput { .. } => "BAD_USER_INPUT",
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Error {
+        Error::BadUserInput { message: message.into(), fields: Vec::new() }
+    }
+}

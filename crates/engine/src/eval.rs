@@ -1,0 +1,152 @@
+//! Evaluating expressions and templates against an instance's scope.
+//! Sandboxed (minijinja has no IO), bounded by fuel and output size; an
+//! error is returned as text for the caller to raise as an incident.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::model::Instance;
+
+/// Rendered text longer than this is refused.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+fn environment() -> &'static minijinja::Environment<'static> {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(smmflow_spec::expr::environment)
+}
+
+/// What expressions see: `inputs`, `steps`, `instance`, `now`, and `item`/`index` in fan-outs.
+pub fn scope(state: &Instance, now: DateTime<Utc>, item: Option<(usize, &Value)>) -> Value {
+    let steps: Map<String, Value> = state
+        .steps
+        .iter()
+        .map(|(id, st)| {
+            (
+                id.clone(),
+                json!({
+                    "output": st.output.clone().unwrap_or(Value::Null),
+                    "status": st.status.as_str(),
+                    "completed_by": st.completed_by.clone().unwrap_or(Value::Null),
+                }),
+            )
+        })
+        .collect();
+    let mut scope = json!({
+        "inputs": state.inputs,
+        "steps": steps,
+        "instance": {
+            "id": state.id.to_string(),
+            "workspace": state.workspace,
+            "started_at": state.started_at.to_rfc3339(),
+            "started_by": state.started_by,
+        },
+        "now": now.to_rfc3339(),
+    });
+    if let (Some((index, item)), Some(map)) = (item, scope.as_object_mut()) {
+        map.insert("item".into(), item.clone());
+        map.insert("index".into(), json!(index));
+    }
+    scope
+}
+
+fn to_json(v: &minijinja::Value) -> Result<Value, String> {
+    serde_json::to_value(v).map_err(|e| format!("the result cannot be stored: {e}"))
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+/// Evaluates a bare expression.
+pub fn expr(source: &str, scope: &Value) -> Result<Value, String> {
+    let env = environment();
+    let compiled = env.compile_expression(source).map_err(|e| describe(&e))?;
+    let value = compiled.eval(minijinja::Value::from(minijinja::value::Serde(scope))).map_err(|e| describe(&e))?;
+    let out = to_json(&value)?;
+    if out.to_string().len() > MAX_OUTPUT {
+        return Err(format!("the result is larger than {MAX_OUTPUT} bytes"));
+    }
+    Ok(out)
+}
+
+/// Renders a template; exactly one `{{ expr }}` keeps the expression's type.
+pub fn template(source: &str, scope: &Value) -> Result<Value, String> {
+    if let Some(inner) = smmflow_spec::expr::Template::new(source, Default::default()).single_expression() {
+        return expr(inner, scope);
+    }
+    let text = environment()
+        .render_str(source, minijinja::Value::from(minijinja::value::Serde(scope)))
+        .map_err(|e| describe(&e))?;
+    if text.len() > MAX_OUTPUT {
+        return Err(format!("the text is longer than {MAX_OUTPUT} bytes"));
+    }
+    Ok(Value::String(text))
+}
+
+/// Renders a template as text.
+pub fn text(source: &str, scope: &Value) -> Result<String, String> {
+    Ok(match template(source, scope)? {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
+}
+
+/// Truthiness as Jinja sees it.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A value as a point in time: an RFC 3339 string, or a date (midnight UTC).
+pub fn datetime(v: &Value) -> Result<DateTime<Utc>, String> {
+    let Some(s) = v.as_str() else { return Err(format!("expected a date-time, found {v}")) };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| format!("`{s}` is not a date-time (RFC 3339) or a date (YYYY-MM-DD)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_single_expressions_and_text() {
+        let scope = json!({"inputs": {"posts": [1, 2], "name": "ACME"}});
+        assert_eq!(template("{{ inputs.posts }}", &scope).unwrap(), json!([1, 2]));
+        assert_eq!(template("Posts for {{ inputs.name }}", &scope).unwrap(), json!("Posts for ACME"));
+        assert_eq!(expr("inputs.posts | length > 1", &scope).unwrap(), json!(true));
+        assert!(expr("inputs.name +", &scope).is_err());
+    }
+
+    #[test]
+    fn runaway_expressions_are_stopped() {
+        let scope = json!({});
+        let err = text("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &scope)
+            .unwrap_err();
+        assert!(err.contains("fuel") || err.contains("longer"), "{err}");
+    }
+
+    #[test]
+    fn datetimes_parse_from_strings() {
+        assert_eq!(datetime(&json!("2027-01-31")).unwrap().to_rfc3339(), "2027-01-31T00:00:00+00:00");
+        assert_eq!(datetime(&json!("2027-01-31T10:00:00+03:00")).unwrap().to_rfc3339(), "2027-01-31T07:00:00+00:00");
+        assert!(datetime(&json!(5)).is_err());
+    }
+}

@@ -1,0 +1,273 @@
+//! An in-memory driver for engine scenarios: it does what the runtime does
+//! (runs actions, keeps timers, starts children) without a database, on a
+//! manual clock. Every outcome is checked against a replay of its log.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use smmflow_engine::{Action, Command, Directory, Env, Error, Event, Instance, Notice, Start, apply, decide};
+use smmflow_spec::{Calendar, Project, Source, Workflow};
+use uuid::Uuid;
+
+#[derive(Default, Clone)]
+pub struct People {
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+impl People {
+    pub fn with(mut self, role: &str, users: &[&str]) -> Self {
+        self.roles.insert(role.into(), users.iter().map(|s| s.to_string()).collect());
+        self
+    }
+}
+
+struct Dir<'a> {
+    people: &'a People,
+    open: HashMap<String, usize>,
+    last: HashMap<String, String>,
+}
+
+impl Directory for Dir<'_> {
+    fn members(&self, role: &str) -> Vec<String> {
+        let mut m = self.people.roles.get(role).cloned().unwrap_or_default();
+        m.sort();
+        m
+    }
+    fn open_tasks(&self, user: &str) -> usize {
+        self.open.get(user).copied().unwrap_or(0)
+    }
+    fn last_assigned(&self, role: &str) -> Option<String> {
+        self.last.get(role).cloned()
+    }
+}
+
+pub struct Driver {
+    pub project: Project,
+    pub people: People,
+    pub now: DateTime<Utc>,
+    pub instances: BTreeMap<Uuid, Instance>,
+    pub logs: BTreeMap<Uuid, Vec<Event>>,
+    /// (due, instance, key)
+    pub timers: BTreeSet<(DateTime<Utc>, Uuid, String)>,
+    pub notices: Vec<(Uuid, Notice)>,
+    pub last_rr: HashMap<String, String>,
+    next_id: u128,
+}
+
+pub fn library() -> Project {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows");
+    let mut sources = Vec::new();
+    let mut todo = vec![root.clone()];
+    while let Some(p) = todo.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let name = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                sources.push(Source { path: name, text: std::fs::read_to_string(&path).unwrap() });
+            }
+        }
+    }
+    let p = Project::from_sources(sources);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    p
+}
+
+pub fn project(files: &[(&str, &str)]) -> Project {
+    let p =
+        Project::from_sources(files.iter().map(|(n, t)| Source { path: n.to_string(), text: t.to_string() }).collect());
+    assert!(!p.has_errors(), "{:#?}", p.diagnostics);
+    p
+}
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+impl Driver {
+    pub fn new(project: Project, people: People, now: &str) -> Self {
+        Driver {
+            project,
+            people,
+            now: at(now),
+            instances: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            notices: Vec::new(),
+            last_rr: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    fn workflow(&self, key: &str) -> Workflow {
+        self.project.workflow(key).unwrap_or_else(|| panic!("no workflow {key}")).clone()
+    }
+
+    fn calendar(&self, wf: &Workflow) -> Calendar {
+        wf.calendar
+            .as_ref()
+            .and_then(|c| self.project.calendar(&c.value))
+            .cloned()
+            .unwrap_or_else(Calendar::default_business)
+    }
+
+    fn directory(&self) -> Dir<'_> {
+        let mut open = HashMap::new();
+        for i in self.instances.values() {
+            for t in i.active_tasks() {
+                if let Some(a) = &t.assignee {
+                    *open.entry(a.clone()).or_default() += 1;
+                }
+            }
+        }
+        Dir { people: &self.people, open, last: self.last_rr.clone() }
+    }
+
+    pub fn start(&mut self, key: &str, inputs: Value, actor: &str) -> Result<Uuid, Error> {
+        let id = Uuid::from_u128(self.next_id);
+        self.next_id += 1;
+        self.start_with(key, inputs, actor, id, None)
+    }
+
+    fn start_with(
+        &mut self,
+        key: &str,
+        inputs: Value,
+        actor: &str,
+        id: Uuid,
+        parent: Option<smmflow_engine::model::ParentRef>,
+    ) -> Result<Uuid, Error> {
+        let wf = self.workflow(key);
+        let cal = self.calendar(&wf);
+        let dir = self.directory();
+        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
+        let out = decide::start(&env, actor, Start { id, workspace: "acme".into(), inputs, parent, schedule: None })?;
+        drop(dir);
+        self.absorb(id, out);
+        Ok(id)
+    }
+
+    pub fn command(&mut self, id: Uuid, actor: &str, cmd: Command) -> Result<(), Error> {
+        let state = self.instances.get(&id).cloned().ok_or_else(|| Error::NotFound("instance".into()))?;
+        let wf = self.workflow(&state.workflow);
+        let cal = self.calendar(&wf);
+        let dir = self.directory();
+        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
+        let before = state.clone();
+        let out = decide::handle(&env, actor, state, cmd);
+        drop(dir);
+        match out {
+            Ok(out) => {
+                self.absorb(id, out);
+                Ok(())
+            }
+            Err(e) => {
+                assert_eq!(self.instances[&id], before, "a refused command changed nothing");
+                Err(e)
+            }
+        }
+    }
+
+    fn absorb(&mut self, id: Uuid, out: smmflow_engine::Outcome) {
+        let log = self.logs.entry(id).or_default();
+        log.extend(out.events.iter().cloned());
+        let replayed = apply::replay(log.iter()).unwrap();
+        assert_eq!(replayed, out.state, "replaying the log rebuilds the state");
+        for e in &out.events {
+            if let smmflow_engine::EventKind::TaskCreated { task } = &e.kind
+                && let (Some(role), Some(a)) = (&task.role, &task.assignee)
+            {
+                self.last_rr.insert(role.clone(), a.clone());
+            }
+        }
+        self.instances.insert(id, out.state);
+        for a in out.actions {
+            self.run_action(id, a);
+        }
+    }
+
+    fn run_action(&mut self, id: Uuid, a: Action) {
+        match a {
+            Action::SetTimer { key, at } => {
+                self.timers.retain(|(_, i, k)| !(*i == id && *k == key));
+                self.timers.insert((at, id, key));
+            }
+            Action::ClearTimers { prefix } => self.timers.retain(|(_, i, k)| !(*i == id && k.starts_with(&prefix))),
+            Action::StartChild { id: child, workflow, inputs, parent } => {
+                let starter = self.instances[&id].started_by.clone();
+                if let Err(e) = self.start_with(&workflow, inputs, &starter, child, Some(parent.clone())) {
+                    // The runtime reports a child that cannot start to its parent.
+                    let _ = self.command(
+                        parent.instance,
+                        "system",
+                        Command::ChildFinished {
+                            child,
+                            status: smmflow_engine::InstanceStatus::Failed,
+                            outputs: Value::String(e.to_string()),
+                        },
+                    );
+                }
+            }
+            Action::CancelChild { id: child, reason } => {
+                let _ = self.command(child, "system", Command::Cancel { reason });
+            }
+            Action::NotifyParent { parent, child, status, outputs } => {
+                let _ = self.command(parent.instance, "system", Command::ChildFinished { child, status, outputs });
+            }
+            Action::Notify(n) => self.notices.push((id, n)),
+        }
+    }
+
+    /// Moves the clock, firing every timer due on the way, in order.
+    pub fn advance_to(&mut self, to: DateTime<Utc>) {
+        while let Some(first) = self.timers.iter().next().cloned() {
+            if first.0 > to {
+                break;
+            }
+            self.timers.remove(&first);
+            self.now = self.now.max(first.0);
+            let _ = self.command(first.1, "system", Command::TimerFired { key: first.2 });
+        }
+        self.now = to;
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        let to = self.now + d;
+        self.advance_to(to);
+    }
+
+    pub fn inst(&self, id: Uuid) -> &Instance {
+        &self.instances[&id]
+    }
+
+    /// Active tasks of an instance (and its children): (instance, task no, step).
+    pub fn open(&self, id: Uuid) -> Vec<(Uuid, u32, String)> {
+        let mut out: Vec<(Uuid, u32, String)> =
+            self.inst(id).active_tasks().map(|t| (id, t.no, t.step.clone())).collect();
+        for c in &self.inst(id).children {
+            if self.instances.contains_key(&c.id) {
+                out.extend(self.open(c.id));
+            }
+        }
+        out
+    }
+
+    /// The one active task of a step (panics if there is not exactly one).
+    pub fn task(&self, id: Uuid, step: &str) -> u32 {
+        let found: Vec<u32> = self.inst(id).active_tasks().filter(|t| t.step == step).map(|t| t.no).collect();
+        assert_eq!(found.len(), 1, "active tasks of {step}: {found:?}; open: {:?}", self.open(id));
+        found[0]
+    }
+
+    pub fn step_status(&self, id: Uuid, step: &str) -> &'static str {
+        self.inst(id).step(step).unwrap().status.as_str()
+    }
+
+    pub fn events(&self, id: Uuid) -> Vec<&'static str> {
+        self.logs[&id].iter().map(|e| e.kind_name()).collect()
+    }
+}
