@@ -271,3 +271,83 @@ impl Driver {
         self.logs[&id].iter().map(|e| e.kind_name()).collect()
     }
 }
+
+/// How a simulated person answers a task.
+pub enum Answer {
+    /// Complete with this output (tasks) or approve (approvals).
+    Done(Value),
+    Reject(String),
+}
+
+impl Driver {
+    /// Who could act on a task: its assignee, else its candidates, else its role's members.
+    pub fn eligible(&self, id: Uuid, no: u32) -> Vec<String> {
+        let t = self.inst(id).task(no).unwrap();
+        if let Some(a) = &t.assignee {
+            return vec![a.clone()];
+        }
+        let mut out = t.candidates.clone();
+        if let Some(role) = &t.role {
+            out.extend(self.people.roles.get(role).cloned().unwrap_or_default());
+        }
+        out
+    }
+
+    /// A form filled with valid sample values.
+    pub fn sample_output(&self, id: Uuid, no: u32) -> Value {
+        let inst = self.inst(id);
+        let t = inst.task(no).unwrap();
+        let wf = self.project.workflow(&inst.workflow).unwrap();
+        match &wf.step(&t.step).unwrap().kind {
+            smmflow_spec::StepKind::Task(task) => smmflow_spec::field::sample_fields(&task.form),
+            _ => Value::Null,
+        }
+    }
+
+    /// The first eligible person who is allowed to does the task; four-eyes
+    /// refusals make the next person try. Returns who did it.
+    pub fn answer(&mut self, id: Uuid, no: u32, answer: Answer) -> String {
+        let is_approval = self.inst(id).task(no).unwrap().is_approval();
+        for user in self.eligible(id, no) {
+            let cmd = match (&answer, is_approval) {
+                (Answer::Done(_), true) => Command::Approve { task: no, comment: Some("Looks good".into()) },
+                (Answer::Done(out), false) => Command::Complete { task: no, output: out.clone() },
+                (Answer::Reject(c), _) => Command::Reject { task: no, comment: c.clone() },
+            };
+            match self.command(id, &user, cmd) {
+                Ok(()) => return user,
+                Err(Error::Forbidden(_)) => continue,
+                Err(e) => panic!("{user} on task {no} of {}: {e}", self.inst(id).workflow),
+            }
+        }
+        panic!("nobody may act on task {no} ({:?})", self.inst(id).task(no));
+    }
+
+    /// Works every open task of the instance and its children until none is
+    /// left, moving the clock as far as the next timer when people are idle.
+    /// `how` decides each answer (None: a valid sample).
+    pub fn work_through(
+        &mut self,
+        id: Uuid,
+        limit: DateTime<Utc>,
+        mut how: impl FnMut(&Driver, Uuid, &smmflow_engine::Task) -> Option<Answer>,
+    ) {
+        loop {
+            let open = self.open(id);
+            if let Some((inst, no, _)) = open.first().cloned() {
+                let task = self.inst(inst).task(no).unwrap().clone();
+                let answer = how(self, inst, &task).unwrap_or_else(|| Answer::Done(self.sample_output(inst, no)));
+                self.answer(inst, no, answer);
+                continue;
+            }
+            if self.inst(id).status.is_finished() {
+                return;
+            }
+            let Some(next) = self.timers.iter().next().map(|t| t.0) else { return };
+            if next > limit {
+                return;
+            }
+            self.advance_to(next);
+        }
+    }
+}
