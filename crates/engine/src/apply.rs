@@ -51,6 +51,12 @@ fn with_step(s: &mut Instance, id: &str, f: impl FnOnce(&mut StepState)) {
     }
 }
 
+/// A value as an optional field: JSON `null` is "none", so that the state
+/// survives a round trip through JSON unchanged.
+fn present(v: &Value) -> Option<Value> {
+    (!v.is_null()).then(|| v.clone())
+}
+
 /// Where a task's result goes among its step's results.
 fn result_slot(item: Option<usize>, occurrence: Option<u32>) -> usize {
     item.or(occurrence.map(|o| o.saturating_sub(1) as usize)).unwrap_or(0)
@@ -62,7 +68,7 @@ fn finish_task(s: &mut Instance, no: u32, status: TaskStatus, output: Value, e: 
     t.completed_at = Some(e.at);
     t.completed_by = Some(e.actor.clone());
     t.assignee.get_or_insert_with(|| e.actor.clone());
-    t.output = Some(output.clone());
+    t.output = present(&output);
     let (step_id, slot, is_task) = (t.step.clone(), result_slot(t.item, t.occurrence), !t.is_approval());
     if is_task {
         let by = Some(e.actor.clone());
@@ -91,8 +97,8 @@ pub fn apply(s: &mut Instance, e: &Event) {
         }),
         StepCompleted { step: id, output, completed_by } => with_step(s, id, |st| {
             st.status = StepStatus::Done;
-            st.output = Some(output.clone());
-            st.completed_by = Some(completed_by.clone());
+            st.output = present(output);
+            st.completed_by = present(completed_by);
             st.completed_at = Some(e.at);
             st.not_before = None;
         }),
@@ -215,7 +221,7 @@ pub fn apply(s: &mut Instance, e: &Event) {
         InstanceCompleted { outputs } => {
             s.status = InstanceStatus::Completed;
             s.completed_at = Some(e.at);
-            s.outputs = Some(outputs.clone());
+            s.outputs = present(outputs);
         }
         InstanceCancelled { reason } | InstanceFailed { reason } => {
             s.status = if matches!(e.kind, InstanceCancelled { .. }) {

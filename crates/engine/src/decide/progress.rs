@@ -413,7 +413,8 @@ impl<'a> Run<'_, 'a> {
         let prefill = match (&st.previous_output, &d.item) {
             (Some(Value::Array(list)), Some((i, _))) => list.get(*i).cloned(),
             (other, _) => other.clone(),
-        };
+        }
+        .filter(|v| !v.is_null());
         let status = if d.assignee.is_some() { TaskStatus::Claimed } else { TaskStatus::Open };
         let priority = format!("{:?}", step.common.priority).to_lowercase();
         let is_approval = matches!(d.kind, TaskKind::Approval { .. });

@@ -177,6 +177,10 @@ impl Driver {
         log.extend(out.events.iter().cloned());
         let replayed = apply::replay(log.iter()).unwrap();
         assert_eq!(replayed, out.state, "replaying the log rebuilds the state");
+        let stored: Instance = serde_json::from_value(serde_json::to_value(&out.state).unwrap()).unwrap();
+        assert_eq!(stored, out.state, "the state survives a round trip through JSON");
+        let logged: Vec<Event> = serde_json::from_value(serde_json::to_value(&out.events).unwrap()).unwrap();
+        assert_eq!(logged, out.events, "events survive a round trip through JSON");
         for e in &out.events {
             if let smmflow_engine::EventKind::TaskCreated { task } = &e.kind
                 && let (Some(role), Some(a)) = (&task.role, &task.assignee)

@@ -1,0 +1,163 @@
+//! smmflow-runtime: runs the engine's decisions durably.
+//!
+//! A command is one database transaction: load the instance (locked), let
+//! the engine decide, run its actions in the same transaction (timers,
+//! outbox rows, children and parents, which are decided in turn), save the
+//! instances with a version check, append the events, commit. Only then are
+//! the events published to subscribers.
+//!
+//! `Options -> Runtime::open -> Runtime`: the runtime owns the store, the
+//! definition cache, the clock and the event channel.
+
+mod clock;
+mod defs;
+mod directory;
+mod timers;
+mod work;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+use smmflow_engine::{Command, Instance};
+use smmflow_spec::Diagnostic;
+use smmflow_store::Store;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
+pub use timers::TimerService;
+pub use work::Committed;
+
+/// Why a request was refused or failed. `code()` is the API's error code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Engine(#[from] smmflow_engine::Error),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the definition has errors")]
+    Invalid(Vec<Diagnostic>),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("storage: {0}")]
+    Store(#[from] smmflow_store::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Engine(e) => e.code(),
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Conflict(_) => "CONFLICT",
+            Error::Invalid(_) | Error::BadInput(_) => "BAD_USER_INPUT",
+            Error::Store(smmflow_store::Error::Conflict(_)) => "CONFLICT",
+            Error::Store(smmflow_store::Error::NotFound(_)) => "NOT_FOUND",
+            Error::Store(smmflow_store::Error::AlreadyExists(_)) => "CONFLICT",
+            Error::Store(_) | Error::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to run.
+pub struct Options {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub database_url: String,
+    /// Deployed at open (a new version only for changed files).
+    pub workflows: Option<PathBuf>,
+    pub clock: Arc<dyn Clock>,
+    /// Names this process in timer and outbox leases.
+    pub node: String,
+}
+
+/// What starting an instance needs.
+#[derive(Clone, Debug)]
+pub struct StartRequest {
+    pub workflow: String,
+    pub workspace: String,
+    pub inputs: Value,
+    pub actor: String,
+    pub idempotency_key: Option<String>,
+}
+
+pub struct Runtime {
+    pub(crate) store: Store,
+    pub(crate) defs: defs::Cache,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) node: String,
+    pub(crate) events: broadcast::Sender<Committed>,
+}
+
+impl Runtime {
+    /// Connects, migrates, and deploys the workflows folder.
+    pub async fn open(opts: Options) -> Result<(Arc<Runtime>, Option<DeployReport>)> {
+        let store = Store::connect(&opts.database_url).await?;
+        store.migrate().await?;
+        let (events, _) = broadcast::channel(4096);
+        let rt = Arc::new(Runtime { store, defs: defs::Cache::default(), clock: opts.clock, node: opts.node, events });
+        let report = match &opts.workflows {
+            Some(dir) => Some(rt.deploy_folder(dir, "system").await?),
+            None => None,
+        };
+        Ok((rt, report))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Committed events, as they are committed (for subscriptions).
+    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
+        self.events.subscribe()
+    }
+
+    /// Deploys a folder of workflow files; invalid files are refused and reported.
+    pub async fn deploy_folder(&self, dir: &std::path::Path, by: &str) -> Result<DeployReport> {
+        let sources = read_folder(dir).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
+        let report = defs::deploy_sources(&self.store, sources, by, self.now()).await?;
+        for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+            tracing::warn!(file = %d.file, line = d.pos.line, code = %d.code, "{}", d.message);
+        }
+        Ok(report)
+    }
+
+    /// Deploys one workflow or calendar file, checked against what is deployed.
+    pub async fn deploy(&self, source: &str, by: &str) -> Result<(Deployed, Vec<Diagnostic>)> {
+        defs::deploy_one(&self.store, source, by, self.now()).await
+    }
+
+    /// Starts an instance; with an idempotency key a retry returns the first instance.
+    pub async fn start(&self, req: StartRequest) -> Result<Instance> {
+        let id = self.execute_start(req).await?;
+        self.instance(id).await
+    }
+
+    /// Runs one command on an instance, by `actor`.
+    pub async fn command(&self, instance: Uuid, actor: &str, command: Command) -> Result<Instance> {
+        self.execute(work::Work::Command { id: instance, actor: actor.to_string(), command }, true).await?;
+        self.instance(instance).await
+    }
+
+    /// A deployed workflow version (the latest when `version` is None).
+    pub async fn definition(&self, key: &str, version: Option<i32>) -> Result<Arc<Def>> {
+        let tx = self.store.begin().await?;
+        let def = self.defs.get(&tx, key, version).await;
+        drop(tx);
+        def
+    }
+
+    pub async fn instance(&self, id: Uuid) -> Result<Instance> {
+        self.store.instance(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))
+    }
+}

@@ -1,0 +1,63 @@
+//! Firing durable timers: claim the due ones with a lease, and fire each in
+//! its own unit of work that also deletes it. At least once; the engine
+//! makes every firing apply once.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use crate::{Result, Runtime};
+
+/// How long a claimed timer stays leased to this node.
+const LEASE_SECONDS: i64 = 60;
+const BATCH: u64 = 200;
+
+impl Runtime {
+    /// Fires every timer due now; returns how many fired.
+    pub async fn fire_due_timers(&self) -> Result<usize> {
+        let mut fired = 0;
+        loop {
+            let now = self.now();
+            let due =
+                self.store.claim_due_timers(now, &self.node, chrono::Duration::seconds(LEASE_SECONDS), BATCH).await?;
+            if due.is_empty() {
+                return Ok(fired);
+            }
+            for t in due {
+                match self.execute_timer(&t).await {
+                    Ok(true) => fired += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(instance = %t.instance, key = %t.key, "timer failed: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Fires timers in the background until stopped.
+pub struct TimerService {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl TimerService {
+    pub fn spawn(rt: Arc<Runtime>, poll: StdDuration) -> TimerService {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(async move {
+            loop {
+                if let Err(e) = rt.fire_due_timers().await {
+                    tracing::warn!("firing timers: {e}");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        TimerService { stop, handle }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
+}

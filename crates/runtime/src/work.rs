@@ -1,0 +1,271 @@
+//! The unit of work: one command (and everything it sets off in other
+//! instances: children started or cancelled, parents told) in one
+//! transaction, retried on a version conflict, published after commit.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::json;
+use smmflow_engine::model::ParentRef;
+use smmflow_engine::{Action, Command, Env, Event, Instance, InstanceStatus, Start, decide};
+use smmflow_store::Tx;
+use uuid::Uuid;
+
+use crate::directory::People;
+use crate::{Error, Result, Runtime, StartRequest};
+
+/// Events of one instance, as committed.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub instance: Uuid,
+    pub workspace: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Work {
+    Start {
+        id: Uuid,
+        workflow: String,
+        workspace: String,
+        inputs: serde_json::Value,
+        actor: String,
+        parent: Option<ParentRef>,
+    },
+    Command {
+        id: Uuid,
+        actor: String,
+        command: Command,
+    },
+}
+
+struct Loaded {
+    /// The stored version, or None for an instance created in this unit.
+    stored_seq: Option<u64>,
+    state: Instance,
+    events: Vec<Event>,
+}
+
+const ATTEMPTS: usize = 5;
+
+impl Runtime {
+    pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<Uuid> {
+        let key = req.idempotency_key.as_ref().map(|k| format!("{}:{k}", req.actor));
+        if let Some(k) = &key {
+            let tx = self.store.begin().await?;
+            if let Some(id) = tx.idempotent("start", k).await? {
+                return id.parse().map_err(|_| Error::Internal("bad idempotency record".into()));
+            }
+            drop(tx);
+        }
+        if !self.store.workspace_exists(&req.workspace).await? {
+            return Err(Error::NotFound(format!("workspace `{}`", req.workspace)));
+        }
+        let id = Uuid::now_v7();
+        let work = Work::Start {
+            id,
+            workflow: req.workflow,
+            workspace: req.workspace,
+            inputs: req.inputs,
+            actor: req.actor,
+            parent: None,
+        };
+        self.execute_with(work, true, key.as_deref().map(|k| ("start", k, id)), None).await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn execute(&self, work: Work, strict: bool) -> Result<()> {
+        self.execute_with(work, strict, None, None).await.map(|_| ())
+    }
+
+    /// Fires a claimed timer: the timer row is taken in the same transaction
+    /// as its effects. False when it was already taken or moved.
+    pub(crate) async fn execute_timer(&self, timer: &smmflow_store::DueTimer) -> Result<bool> {
+        let work = Work::Command {
+            id: timer.instance,
+            actor: "system".into(),
+            command: Command::TimerFired { key: timer.key.clone() },
+        };
+        self.execute_with(work, false, None, Some(timer)).await
+    }
+
+    /// Runs `work` and its cascade in one transaction, retrying on conflicts.
+    /// `strict`: an engine refusal of the first item is the caller's error.
+    /// Returns false when a timer to take was gone (nothing done).
+    async fn execute_with(
+        &self,
+        work: Work,
+        strict: bool,
+        remember: Option<(&str, &str, Uuid)>,
+        timer: Option<&smmflow_store::DueTimer>,
+    ) -> Result<bool> {
+        let mut last = None;
+        for attempt in 0..ATTEMPTS {
+            let tx = self.store.begin().await?;
+            if let Some((scope, key, _)) = remember
+                && tx.idempotent(scope, key).await?.is_some()
+            {
+                return Ok(true);
+            }
+            if let Some(t) = timer
+                && !tx.take_timer(t.instance, &t.key, t.due_at).await?
+            {
+                return Ok(false);
+            }
+            match self.run_unit(&tx, work.clone(), strict).await {
+                Ok(loaded) => {
+                    if let Some((scope, key, id)) = remember {
+                        tx.remember(scope, key, &id.to_string(), self.now()).await?;
+                    }
+                    match tx.commit().await {
+                        Ok(()) => {
+                            self.publish(loaded);
+                            return Ok(true);
+                        }
+                        Err(e) => last = Some(Error::from(e)),
+                    }
+                }
+                Err(Error::Store(smmflow_store::Error::Conflict(m))) => last = Some(Error::Conflict(m)),
+                Err(e) => return Err(e),
+            }
+            tracing::debug!(attempt, "retrying after a conflict");
+            tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
+        }
+        Err(last.unwrap_or_else(|| Error::Conflict("gave up after repeated conflicts".into())))
+    }
+
+    fn publish(&self, loaded: HashMap<Uuid, Loaded>) {
+        for (id, l) in loaded {
+            if !l.events.is_empty() {
+                let _ = self.events.send(Committed {
+                    instance: id,
+                    workspace: l.state.workspace.clone(),
+                    events: l.events,
+                });
+            }
+        }
+    }
+
+    async fn run_unit(&self, tx: &Tx, first: Work, strict: bool) -> Result<HashMap<Uuid, Loaded>> {
+        let now = self.now();
+        let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
+        let mut queue = VecDeque::from([(first, strict)]);
+        while let Some((work, strict)) = queue.pop_front() {
+            let (id, outcome) = match self.decide(tx, &mut loaded, work.clone()).await {
+                Ok(r) => r,
+                Err(e) if strict => return Err(e),
+                Err(e) => {
+                    // A cascade step the engine refuses (e.g. cancelling a child
+                    // that already ended) changes nothing; a child that cannot
+                    // start is reported to its parent as failed.
+                    if let Work::Start { id, parent: Some(p), .. } = &work {
+                        tracing::warn!(child = %id, "child instance could not start: {e}");
+                        let command = Command::ChildFinished {
+                            child: *id,
+                            status: InstanceStatus::Failed,
+                            outputs: json!(e.to_string()),
+                        };
+                        queue.push_back((Work::Command { id: p.instance, actor: "system".into(), command }, false));
+                    }
+                    continue;
+                }
+            };
+            let last_seq = outcome.events.last().map_or(0, |e| e.seq);
+            for (i, action) in outcome.actions.iter().enumerate() {
+                match action {
+                    Action::SetTimer { key, at } => tx.set_timer(id, key, *at).await?,
+                    Action::ClearTimers { prefix } => tx.clear_timers(id, prefix).await?,
+                    Action::StartChild { id: child, workflow, inputs, parent } => {
+                        let starter = outcome.state.started_by.clone();
+                        let work = Work::Start {
+                            id: *child,
+                            workflow: workflow.clone(),
+                            workspace: outcome.state.workspace.clone(),
+                            inputs: inputs.clone(),
+                            actor: starter,
+                            parent: Some(parent.clone()),
+                        };
+                        queue.push_back((work, false));
+                    }
+                    Action::CancelChild { id: child, reason } => {
+                        let command = Command::Cancel { reason: reason.clone() };
+                        queue.push_back((Work::Command { id: *child, actor: "system".into(), command }, false));
+                    }
+                    Action::NotifyParent { parent, child, status, outputs } => {
+                        let command =
+                            Command::ChildFinished { child: *child, status: *status, outputs: outputs.clone() };
+                        queue
+                            .push_back((Work::Command { id: parent.instance, actor: "system".into(), command }, false));
+                    }
+                    Action::Notify(notice) => {
+                        let payload = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
+                        tx.enqueue(&format!("notice:{id}:{last_seq}:{i}"), Some(id), "notice", payload, now).await?;
+                    }
+                }
+            }
+            let entry = loaded.get_mut(&id).ok_or_else(|| Error::Internal("lost an instance in the unit".into()))?;
+            entry.state = outcome.state;
+            entry.events.extend(outcome.events);
+        }
+        for l in loaded.values() {
+            match l.stored_seq {
+                None => tx.insert_instance(&l.state, &l.events, now).await?,
+                Some(seq) => tx.save_instance(seq, &l.state, &l.events, now).await?,
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Lets the engine decide one item of the unit.
+    async fn decide(
+        &self,
+        tx: &Tx,
+        loaded: &mut HashMap<Uuid, Loaded>,
+        work: Work,
+    ) -> Result<(Uuid, smmflow_engine::Outcome)> {
+        let now = self.now();
+        match work {
+            Work::Start { id, workflow, workspace, inputs, actor, parent } => {
+                if loaded.contains_key(&id) || tx.load(id).await?.is_some() {
+                    return Err(Error::Conflict(format!("instance {id} exists already")));
+                }
+                let def = self.defs.get(tx, &workflow, None).await?;
+                let people = People::load(tx, &workspace, def.needs_load, &roles(&def)).await?;
+                let env = Env {
+                    now,
+                    workflow: &def.workflow,
+                    version: def.version,
+                    calendar: &def.calendar,
+                    directory: &people,
+                };
+                let out = decide::start(&env, &actor, Start { id, workspace, inputs, parent, schedule: None })?;
+                loaded.insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new() });
+                Ok((id, out))
+            }
+            Work::Command { id, actor, command } => {
+                if !loaded.contains_key(&id) {
+                    let state = tx.load(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))?;
+                    loaded.insert(id, Loaded { stored_seq: Some(state.seq), state, events: Vec::new() });
+                }
+                let state = loaded
+                    .get(&id)
+                    .map(|l| l.state.clone())
+                    .ok_or_else(|| Error::Internal("instance vanished".into()))?;
+                let def: Arc<crate::Def> = self.defs.get(tx, &state.workflow, Some(state.version)).await?;
+                let people = People::load(tx, &state.workspace, def.needs_load, &roles(&def)).await?;
+                let env = Env {
+                    now,
+                    workflow: &def.workflow,
+                    version: def.version,
+                    calendar: &def.calendar,
+                    directory: &people,
+                };
+                Ok((id, decide::handle(&env, &actor, state, command)?))
+            }
+        }
+    }
+}
+
+fn roles(def: &crate::Def) -> Vec<String> {
+    def.workflow.roles.iter().map(|r| r.name.value.clone()).collect()
+}

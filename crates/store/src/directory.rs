@@ -1,0 +1,166 @@
+//! People: workspaces, users, memberships and API tokens.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+
+use crate::entity::{api_token, membership, user, workspace};
+use crate::{Error, Result, Store};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub login: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    pub notification_mode: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub workspace: String,
+    pub user: String,
+    pub role: String,
+}
+
+fn unique(e: sea_orm::DbErr, what: String) -> Error {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(what),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::NotFound(what),
+        _ => Error::Db(e),
+    }
+}
+
+impl From<user::Model> for User {
+    fn from(m: user::Model) -> Self {
+        User {
+            login: m.login,
+            email: m.email,
+            name: m.name,
+            is_admin: m.is_admin,
+            notification_mode: m.notification_mode,
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_workspace(&self, key: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
+        workspace::ActiveModel { key: Set(key.into()), name: Set(name.into()), created_at: Set(now) }
+            .insert(self.conn())
+            .await
+            .map_err(|e| unique(e, format!("workspace `{key}`")))?;
+        Ok(())
+    }
+
+    /// Workspaces by key, with names.
+    pub async fn workspaces(&self) -> Result<Vec<(String, String)>> {
+        let rows = workspace::Entity::find().order_by_asc(workspace::Column::Key).all(self.conn()).await?;
+        Ok(rows.into_iter().map(|w| (w.key, w.name)).collect())
+    }
+
+    pub async fn workspace_exists(&self, key: &str) -> Result<bool> {
+        Ok(workspace::Entity::find_by_id(key.to_string()).one(self.conn()).await?.is_some())
+    }
+
+    pub async fn create_user(&self, u: &User, now: DateTime<Utc>) -> Result<()> {
+        user::ActiveModel {
+            login: Set(u.login.clone()),
+            email: Set(u.email.clone()),
+            name: Set(u.name.clone()),
+            is_admin: Set(u.is_admin),
+            notification_mode: Set(u.notification_mode.clone()),
+            created_at: Set(now),
+        }
+        .insert(self.conn())
+        .await
+        .map_err(|e| unique(e, format!("user `{}` or e-mail `{}`", u.login, u.email)))?;
+        Ok(())
+    }
+
+    pub async fn user(&self, login: &str) -> Result<Option<User>> {
+        Ok(user::Entity::find_by_id(login.to_string()).one(self.conn()).await?.map(User::from))
+    }
+
+    pub async fn user_count(&self) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(user::Entity::find().count(self.conn()).await?)
+    }
+
+    pub async fn add_member(&self, workspace: &str, login: &str, role: &str, now: DateTime<Utc>) -> Result<()> {
+        let r = membership::ActiveModel {
+            workspace: Set(workspace.into()),
+            user_login: Set(login.into()),
+            role: Set(role.into()),
+            created_at: Set(now),
+        }
+        .insert(self.conn())
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
+            Err(e) => Err(unique(e, format!("workspace `{workspace}` or user `{login}`"))),
+        }
+    }
+
+    pub async fn remove_member(&self, workspace: &str, login: &str, role: &str) -> Result<bool> {
+        let r = membership::Entity::delete_many()
+            .filter(membership::Column::Workspace.eq(workspace))
+            .filter(membership::Column::UserLogin.eq(login))
+            .filter(membership::Column::Role.eq(role))
+            .exec(self.conn())
+            .await?;
+        Ok(r.rows_affected > 0)
+    }
+
+    /// Every membership of a workspace, by user then role.
+    pub async fn members(&self, workspace: &str) -> Result<Vec<Member>> {
+        members_in(self.conn(), workspace).await
+    }
+
+    /// Every membership of a user.
+    pub async fn memberships(&self, login: &str) -> Result<Vec<Member>> {
+        let rows = membership::Entity::find()
+            .filter(membership::Column::UserLogin.eq(login))
+            .order_by_asc(membership::Column::Workspace)
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(|m| Member { workspace: m.workspace, user: m.user_login, role: m.role }).collect())
+    }
+
+    /// Stores a token by its hash (the token itself is never stored).
+    pub async fn add_token(&self, token_hash: &str, login: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
+        api_token::ActiveModel {
+            token_hash: Set(token_hash.into()),
+            user_login: Set(login.into()),
+            name: Set(name.into()),
+            created_at: Set(now),
+        }
+        .insert(self.conn())
+        .await
+        .map_err(|e| unique(e, format!("user `{login}`")))?;
+        Ok(())
+    }
+
+    pub async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let Some(t) = api_token::Entity::find_by_id(token_hash.to_string()).one(self.conn()).await? else {
+            return Ok(None);
+        };
+        self.user(&t.user_login).await
+    }
+}
+
+pub(crate) async fn members_in<C: sea_orm::ConnectionTrait>(c: &C, workspace: &str) -> Result<Vec<Member>> {
+    let rows = membership::Entity::find()
+        .filter(membership::Column::Workspace.eq(workspace))
+        .order_by_asc(membership::Column::UserLogin)
+        .order_by_asc(membership::Column::Role)
+        .all(c)
+        .await?;
+    Ok(rows.into_iter().map(|m| Member { workspace: m.workspace, user: m.user_login, role: m.role }).collect())
+}
+
+impl crate::Tx {
+    /// Every membership of a workspace, read in this transaction.
+    pub async fn members(&self, workspace: &str) -> Result<Vec<Member>> {
+        members_in(self.conn(), workspace).await
+    }
+}

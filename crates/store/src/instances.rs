@@ -1,0 +1,436 @@
+//! Instances in one write transaction: load (locked), save with an
+//! optimistic version check, append events, keep the task read table, set
+//! and clear timers, queue outbox rows, remember idempotency keys.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, LockType, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
+use serde_json::Value;
+use smmflow_engine::{Event, Instance, TaskKind};
+use uuid::Uuid;
+
+use crate::entity::{event, idempotency, instance, outbox, task, timer};
+use crate::{Error, Result, Store, db_time};
+
+/// An instance as stored: its state snapshot (the fold of its events).
+pub type StoredInstance = Instance;
+
+/// A row of the task read table, for inbox queries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRow {
+    pub instance_id: Uuid,
+    pub no: u32,
+    pub workspace: String,
+    pub workflow: String,
+    pub step: String,
+    pub kind: String,
+    pub status: String,
+    pub role: Option<String>,
+    pub assignee: Option<String>,
+    pub candidates: Vec<String>,
+    pub title: String,
+    pub priority: String,
+    pub round: u32,
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Which tasks to list.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub instance: Option<Uuid>,
+    pub workspace: Option<String>,
+    pub statuses: Vec<String>,
+    pub role: Option<String>,
+    pub assignee: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub limit: Option<u64>,
+}
+
+pub struct Tx {
+    txn: DatabaseTransaction,
+    pg: bool,
+}
+
+fn corrupt(e: serde_json::Error) -> Error {
+    Error::Corrupt(e.to_string())
+}
+
+fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::ActiveModel {
+    task::ActiveModel {
+        instance_id: Set(state.id.to_string()),
+        no: Set(t.no as i32),
+        workspace: Set(state.workspace.clone()),
+        workflow: Set(state.workflow.clone()),
+        step: Set(t.step.clone()),
+        kind: Set(match t.kind {
+            TaskKind::Task => "task".into(),
+            TaskKind::Approval { .. } => "approval".into(),
+        }),
+        status: Set(t.status.as_str().into()),
+        role: Set(t.role.clone()),
+        assignee: Set(t.assignee.clone()),
+        candidates: Set(Value::from(t.candidates.clone())),
+        title: Set(t.title.clone()),
+        priority: Set(t.priority.clone()),
+        round: Set(t.round as i32),
+        due_at: Set(t.due_at.map(db_time)),
+        created_at: Set(db_time(t.created_at)),
+        completed_at: Set(t.completed_at.map(db_time)),
+    }
+}
+
+fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<instance::ActiveModel> {
+    Ok(instance::ActiveModel {
+        id: Set(state.id.to_string()),
+        workflow: Set(state.workflow.clone()),
+        version: Set(state.version),
+        workspace: Set(state.workspace.clone()),
+        status: Set(state.status.as_str().into()),
+        started_at: Set(db_time(state.started_at)),
+        started_by: Set(state.started_by.clone()),
+        completed_at: Set(state.completed_at.map(db_time)),
+        parent_id: Set(state.parent.as_ref().map(|p| p.instance.to_string())),
+        schedule_id: Set(state.schedule.as_ref().map(|s| s.schedule.clone())),
+        scheduled_for: Set(state.schedule.as_ref().map(|s| db_time(s.scheduled_for))),
+        seq: Set(state.seq as i64),
+        state: Set(serde_json::to_value(state).map_err(corrupt)?),
+        updated_at: Set(db_time(now)),
+    })
+}
+
+impl Tx {
+    pub(crate) fn new(txn: DatabaseTransaction, pg: bool) -> Self {
+        Tx { txn, pg }
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Loads an instance, locking its row until commit on PostgreSQL (SQLite
+    /// transactions are already serialized).
+    pub async fn load(&self, id: Uuid) -> Result<Option<Instance>> {
+        let mut q = instance::Entity::find_by_id(id.to_string());
+        if self.pg {
+            q = q.lock(LockType::Update);
+        }
+        match q.one(&self.txn).await? {
+            None => Ok(None),
+            Some(m) => serde_json::from_value(m.state).map(Some).map_err(corrupt),
+        }
+    }
+
+    /// Stores a new instance with its first events.
+    pub async fn insert_instance(&self, state: &Instance, events: &[Event], now: DateTime<Utc>) -> Result<()> {
+        let r = instance::Entity::insert(instance_model(state, now)?).exec_without_returning(&self.txn).await;
+        if let Err(e) = r {
+            return Err(match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(format!("instance {}", state.id)),
+                _ => Error::Db(e),
+            });
+        }
+        self.append(state, events).await
+    }
+
+    /// Saves a changed instance whose stored version was `expected_seq`;
+    /// someone else's change in between is a conflict.
+    pub async fn save_instance(
+        &self,
+        expected_seq: u64,
+        state: &Instance,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut m = instance_model(state, now)?;
+        let r = instance::Entity::update_many()
+            .col_expr(instance::Column::Status, Expr::value(state.status.as_str()))
+            .col_expr(instance::Column::CompletedAt, Expr::value(state.completed_at.map(db_time)))
+            .col_expr(instance::Column::Seq, Expr::value(state.seq as i64))
+            .col_expr(instance::Column::State, Expr::value(m.state.take().unwrap_or_default()))
+            .col_expr(instance::Column::UpdatedAt, Expr::value(db_time(now)))
+            .filter(instance::Column::Id.eq(state.id.to_string()))
+            .filter(instance::Column::Seq.eq(expected_seq as i64))
+            .exec(&self.txn)
+            .await?;
+        if r.rows_affected != 1 {
+            return Err(Error::Conflict(format!("instance {} was changed by someone else; try again", state.id)));
+        }
+        self.append(state, events).await
+    }
+
+    async fn append(&self, state: &Instance, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let id = state.id.to_string();
+        let rows = events
+            .iter()
+            .map(|e| {
+                Ok(event::ActiveModel {
+                    instance_id: Set(id.clone()),
+                    seq: Set(e.seq as i64),
+                    kind: Set(e.kind_name().into()),
+                    at: Set(db_time(e.at)),
+                    actor: Set(e.actor.clone()),
+                    data: Set(serde_json::to_value(e).map_err(corrupt)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        event::Entity::insert_many(rows).exec_without_returning(&self.txn).await?;
+        let mut touched: Vec<u32> = events.iter().filter_map(|e| e.kind.task()).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let tasks: Vec<task::ActiveModel> =
+            touched.iter().filter_map(|no| state.task(*no)).map(|t| task_model(state, t)).collect();
+        if !tasks.is_empty() {
+            task::Entity::insert_many(tasks)
+                .on_conflict(
+                    OnConflict::columns([task::Column::InstanceId, task::Column::No])
+                        .update_columns([
+                            task::Column::Status,
+                            task::Column::Role,
+                            task::Column::Assignee,
+                            task::Column::Candidates,
+                            task::Column::CompletedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.txn)
+                .await?;
+        }
+        // A finished instance's task rows are all final (the engine cancelled the open ones).
+        Ok(())
+    }
+
+    /// Sets (or moves) a timer.
+    pub async fn set_timer(&self, instance: Uuid, key: &str, at: DateTime<Utc>) -> Result<()> {
+        timer::Entity::insert(timer::ActiveModel {
+            instance_id: Set(instance.to_string()),
+            key: Set(key.into()),
+            due_at: Set(db_time(at)),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+        })
+        .on_conflict(
+            OnConflict::columns([timer::Column::InstanceId, timer::Column::Key])
+                .update_columns([timer::Column::DueAt, timer::Column::LeaseOwner, timer::Column::LeaseUntil])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops an instance's timers whose key starts with `prefix`.
+    pub async fn clear_timers(&self, instance: Uuid, prefix: &str) -> Result<()> {
+        let mut q = timer::Entity::delete_many().filter(timer::Column::InstanceId.eq(instance.to_string()));
+        if !prefix.is_empty() {
+            q = q.filter(timer::Column::Key.starts_with(prefix));
+        }
+        q.exec(&self.txn).await?;
+        Ok(())
+    }
+
+    /// Deletes a fired timer unless it was moved meanwhile; false when it is gone or moved.
+    pub async fn take_timer(&self, instance: Uuid, key: &str, due_at: DateTime<Utc>) -> Result<bool> {
+        let r = timer::Entity::delete_many()
+            .filter(timer::Column::InstanceId.eq(instance.to_string()))
+            .filter(timer::Column::Key.eq(key))
+            .filter(timer::Column::DueAt.eq(db_time(due_at)))
+            .exec(&self.txn)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Queues an outbox row; the same idempotency key is queued once.
+    pub async fn enqueue(
+        &self,
+        key: &str,
+        instance: Option<Uuid>,
+        kind: &str,
+        payload: Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        outbox::Entity::insert(outbox::ActiveModel {
+            id: Set(Uuid::now_v7().to_string()),
+            idempotency_key: Set(key.into()),
+            instance_id: Set(instance.map(|i| i.to_string())),
+            kind: Set(kind.into()),
+            payload: Set(payload),
+            status: Set("pending".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(db_time(now)),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(db_time(now)),
+            sent_at: Set(None),
+        })
+        .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// The remembered result of an idempotent command.
+    pub async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        Ok(idempotency::Entity::find_by_id((scope.to_string(), key.to_string()))
+            .one(&self.txn)
+            .await?
+            .map(|r| r.result))
+    }
+
+    pub async fn remember(&self, scope: &str, key: &str, result: &str, now: DateTime<Utc>) -> Result<()> {
+        idempotency::Entity::insert(idempotency::ActiveModel {
+            scope: Set(scope.into()),
+            key: Set(key.into()),
+            result: Set(result.into()),
+            created_at: Set(db_time(now)),
+        })
+        .exec_without_returning(&self.txn)
+        .await?;
+        Ok(())
+    }
+}
+
+fn task_row(m: task::Model) -> Result<TaskRow> {
+    Ok(TaskRow {
+        instance_id: m.instance_id.parse().map_err(|e: uuid::Error| Error::Corrupt(e.to_string()))?,
+        no: m.no as u32,
+        workspace: m.workspace,
+        workflow: m.workflow,
+        step: m.step,
+        kind: m.kind,
+        status: m.status,
+        role: m.role,
+        assignee: m.assignee,
+        candidates: serde_json::from_value(m.candidates).map_err(corrupt)?,
+        title: m.title,
+        priority: m.priority,
+        round: m.round as u32,
+        due_at: m.due_at,
+        created_at: m.created_at,
+        completed_at: m.completed_at,
+    })
+}
+
+impl Store {
+    pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
+        match instance::Entity::find_by_id(id.to_string()).one(self.conn()).await? {
+            None => Ok(None),
+            Some(m) => serde_json::from_value(m.state).map(Some).map_err(corrupt),
+        }
+    }
+
+    /// An instance's event log, in order.
+    pub async fn events(&self, id: Uuid) -> Result<Vec<Event>> {
+        let rows = event::Entity::find()
+            .filter(event::Column::InstanceId.eq(id.to_string()))
+            .order_by_asc(event::Column::Seq)
+            .all(self.conn())
+            .await?;
+        rows.into_iter().map(|r| serde_json::from_value(r.data).map_err(corrupt)).collect()
+    }
+
+    /// Every instance id (oldest first), for audits and replay checks.
+    pub async fn instance_ids(&self) -> Result<Vec<Uuid>> {
+        let ids: Vec<String> = instance::Entity::find()
+            .select_only()
+            .column(instance::Column::Id)
+            .order_by_asc(instance::Column::StartedAt)
+            .order_by_asc(instance::Column::Id)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        ids.iter().map(|s| s.parse().map_err(|e: uuid::Error| Error::Corrupt(e.to_string()))).collect()
+    }
+
+    pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRow>> {
+        let mut q = task::Entity::find();
+        if let Some(i) = f.instance {
+            q = q.filter(task::Column::InstanceId.eq(i.to_string()));
+        }
+        if let Some(w) = &f.workspace {
+            q = q.filter(task::Column::Workspace.eq(w.as_str()));
+        }
+        if !f.statuses.is_empty() {
+            q = q.filter(task::Column::Status.is_in(f.statuses.clone()));
+        }
+        if let Some(r) = &f.role {
+            q = q.filter(task::Column::Role.eq(r.as_str()));
+        }
+        if let Some(a) = &f.assignee {
+            q = q.filter(task::Column::Assignee.eq(a.as_str()));
+        }
+        if let Some(d) = f.due_before {
+            q = q.filter(task::Column::DueAt.lt(db_time(d)));
+        }
+        if let Some(l) = f.limit {
+            q = q.limit(l);
+        }
+        let rows = q
+            .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::InstanceId)
+            .order_by_asc(task::Column::No)
+            .all(self.conn())
+            .await?;
+        rows.into_iter().map(task_row).collect()
+    }
+
+    /// Outbox rows of an instance (kind, idempotency key, payload), oldest first.
+    pub async fn outbox_of(&self, instance: Uuid) -> Result<Vec<(String, String, Value)>> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::InstanceId.eq(instance.to_string()))
+            .order_by_asc(outbox::Column::CreatedAt)
+            .order_by_asc(outbox::Column::Id)
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.kind, r.idempotency_key, r.payload)).collect())
+    }
+}
+
+impl Tx {
+    /// Active tasks per assignee in a workspace (for `least_busy`).
+    pub async fn open_task_counts(&self, workspace: &str) -> Result<Vec<(String, i64)>> {
+        let rows: Vec<(Option<String>, i64)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Assignee)
+            .column_as(task::Column::No.count(), "n")
+            .filter(task::Column::Workspace.eq(workspace))
+            .filter(task::Column::Status.is_in(["open", "claimed"]))
+            .filter(task::Column::Assignee.is_not_null())
+            .group_by(task::Column::Assignee)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().filter_map(|(a, n)| a.map(|a| (a, n))).collect())
+    }
+
+    /// Who last got a task of this role in the workspace (for `round_robin`).
+    pub async fn last_assigned(&self, workspace: &str, role: &str) -> Result<Option<String>> {
+        let row: Option<Option<String>> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Assignee)
+            .filter(task::Column::Workspace.eq(workspace))
+            .filter(task::Column::Role.eq(role))
+            .filter(task::Column::Assignee.is_not_null())
+            .order_by_desc(task::Column::CreatedAt)
+            .order_by_desc(task::Column::No)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(row.flatten())
+    }
+}

@@ -1,0 +1,122 @@
+//! smmflow-store: the only crate that names sea-orm. Entities are private;
+//! the API speaks engine types (instances, events, tasks) and plain data.
+//!
+//! The same code and migrations run on SQLite (a file in WAL mode, writes
+//! in `BEGIN IMMEDIATE` transactions so writers queue instead of failing)
+//! and PostgreSQL (row locks, `FOR UPDATE SKIP LOCKED` claims).
+
+mod directory;
+mod documents;
+mod entity;
+mod instances;
+mod timers;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use smmflow_migrations::{Migrator, MigratorTrait};
+
+pub use directory::{Member, User};
+pub use documents::{Document, DocumentKind};
+pub use instances::{StoredInstance, TaskFilter, TaskRow, Tx};
+pub use timers::DueTimer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// Someone else changed it first; retry on fresh state.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A connection pool to the one database.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let sqlite = url.starts_with("sqlite:");
+        let mut opt = ConnectOptions::new(url.to_string());
+        opt.max_connections(if sqlite { 4 } else { 16 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opt).await?;
+        Ok(Store { db })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// Applies every migration not yet applied (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// The database answers and every migration is applied.
+    pub async fn ready(&self) -> bool {
+        matches!(Migrator::get_pending_migrations_read_only(&self.db).await, Ok(p) if p.is_empty())
+    }
+
+    /// A write transaction (on SQLite `BEGIN IMMEDIATE`: writers queue, never deadlock).
+    pub async fn begin(&self) -> Result<Tx> {
+        let txn = self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Tx::new(txn, self.is_postgres()))
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Timestamps at the database's precision (PostgreSQL keeps microseconds).
+pub fn db_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
+/// Creates a fresh PostgreSQL database next to `admin_url` (for test runs
+/// and benchmarks) and returns its URL.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    use sea_orm::ConnectionTrait;
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(Error::Conflict(format!("`{name}` is not a safe database name")));
+    }
+    let admin = Database::connect(ConnectOptions::new(admin_url.to_string()).sqlx_logging(false).to_owned()).await?;
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    admin.close().await?;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}

@@ -1,0 +1,15 @@
+//! The database schema, as migrations that run unchanged on SQLite and
+//! PostgreSQL. Add a new file for every change; never edit an applied one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_init::Migration)]
+    }
+}
