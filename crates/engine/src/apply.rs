@@ -18,7 +18,8 @@ pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Instanc
 
 /// The state an `instance.started` event creates.
 pub fn start(e: &Event) -> Option<Instance> {
-    let EventKind::InstanceStarted { id, workflow, version, workspace, inputs, steps, parent, schedule } = &e.kind
+    let EventKind::InstanceStarted { id, workflow, version, workspace, inputs, steps, parent, schedule, calendar } =
+        &e.kind
     else {
         return None;
     };
@@ -34,6 +35,7 @@ pub fn start(e: &Event) -> Option<Instance> {
         completed_at: None,
         parent: parent.clone(),
         schedule: schedule.clone(),
+        calendar: calendar.clone(),
         steps: steps.iter().map(|s| (s.clone(), StepState::new())).collect(),
         tasks: Vec::new(),
         children: Vec::new(),

@@ -31,7 +31,7 @@ pub struct Env<'a> {
     pub now: DateTime<Utc>,
     pub workflow: &'a Workflow,
     pub version: i32,
-    /// The workflow's calendar, or the default one.
+    /// The instance's calendar, or the default one.
     pub calendar: &'a Calendar,
     pub directory: &'a dyn Directory,
 }
@@ -44,6 +44,9 @@ pub struct Start {
     pub inputs: Value,
     pub parent: Option<ParentRef>,
     pub schedule: Option<ScheduleRef>,
+    /// The calendar key to count business time in (the runtime picks the
+    /// workflow's own, else the parent's).
+    pub calendar: Option<String>,
 }
 
 /// A command on a running instance, by `actor`.

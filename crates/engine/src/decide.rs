@@ -57,6 +57,7 @@ pub fn start(env: &Env<'_>, actor: &str, start: Start) -> Result<Outcome, Error>
             steps: wf.steps.iter().map(|s| s.id.value.clone()).collect(),
             parent: start.parent,
             schedule: start.schedule,
+            calendar: start.calendar,
         },
     };
     let state = apply::start(&first).ok_or_else(|| Error::bad_input("cannot start"))?;

@@ -41,6 +41,8 @@ pub enum EventKind {
         steps: Vec<String>,
         parent: Option<ParentRef>,
         schedule: Option<ScheduleRef>,
+        #[serde(default)]
+        calendar: Option<String>,
     },
     #[serde(rename = "step.ready")]
     StepReady { step: String },

@@ -266,6 +266,10 @@ pub struct Instance {
     pub completed_at: Option<DateTime<Utc>>,
     pub parent: Option<ParentRef>,
     pub schedule: Option<ScheduleRef>,
+    /// The calendar business time is counted in: the workflow's own, else
+    /// the parent's (subflows), else none (the default calendar).
+    #[serde(default)]
+    pub calendar: Option<String>,
     /// Every step of the definition, by id.
     pub steps: BTreeMap<String, StepState>,
     /// Tasks by number (1-based, in creation order).

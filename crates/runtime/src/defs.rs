@@ -13,11 +13,10 @@ use smmflow_store::{DocumentKind, Store, Tx};
 
 use crate::{Error, Result};
 
-/// A workflow version ready to run: its definition and calendar.
+/// A workflow version ready to run.
 pub struct Def {
     pub workflow: Workflow,
     pub version: i32,
-    pub calendar: Calendar,
     /// It assigns by round robin or least busy, so commands load task counts.
     pub needs_load: bool,
 }
@@ -25,6 +24,7 @@ pub struct Def {
 #[derive(Default)]
 pub(crate) struct Cache {
     defs: RwLock<HashMap<(String, i32), Arc<Def>>>,
+    calendars: RwLock<HashMap<(String, i32), Arc<Calendar>>>,
 }
 
 /// What a deploy did to one document.
@@ -84,18 +84,31 @@ impl Cache {
             return Ok(d);
         }
         let workflow = parse_workflow(&doc.source)?;
-        let calendar = match &workflow.calendar {
-            Some(c) => {
-                tx.document(DocumentKind::Calendar, &c.value, None).await?.and_then(|d| parse_calendar(&d.source))
-            }
-            None => None,
-        }
-        .unwrap_or_else(Calendar::default_business);
-        let def = Arc::new(Def { needs_load: needs_load(&workflow), workflow, version: doc.version, calendar });
+        let def = Arc::new(Def { needs_load: needs_load(&workflow), workflow, version: doc.version });
         if let Ok(mut m) = self.defs.write() {
             m.insert((key.to_string(), doc.version), def.clone());
         }
         Ok(def)
+    }
+}
+
+impl Cache {
+    /// A calendar by key, at its latest deployed version (the default
+    /// business calendar for none, or for a key that is not deployed).
+    pub(crate) async fn calendar(&self, tx: &Tx, key: Option<&str>) -> Result<Arc<Calendar>> {
+        let Some(key) = key else { return Ok(Arc::new(Calendar::default_business())) };
+        let Some(doc) = tx.document(DocumentKind::Calendar, key, None).await? else {
+            return Ok(Arc::new(Calendar::default_business()));
+        };
+        let id = (key.to_string(), doc.version);
+        if let Some(c) = self.calendars.read().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(c);
+        }
+        let cal = Arc::new(parse_calendar(&doc.source).unwrap_or_else(Calendar::default_business));
+        if let Ok(mut m) = self.calendars.write() {
+            m.insert(id, cal.clone());
+        }
+        Ok(cal)
     }
 }
 

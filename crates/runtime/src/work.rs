@@ -230,15 +230,21 @@ impl Runtime {
                     return Err(Error::Conflict(format!("instance {id} exists already")));
                 }
                 let def = self.defs.get(tx, &workflow, None).await?;
-                let people = People::load(tx, &workspace, def.needs_load, &roles(&def)).await?;
-                let env = Env {
-                    now,
-                    workflow: &def.workflow,
-                    version: def.version,
-                    calendar: &def.calendar,
-                    directory: &people,
+                // A subflow without a calendar of its own counts in its parent's.
+                let calendar = match (&def.workflow.calendar, &parent) {
+                    (Some(c), _) => Some(c.value.clone()),
+                    (None, Some(p)) => match loaded.get(&p.instance) {
+                        Some(l) => l.state.calendar.clone(),
+                        None => tx.load(p.instance).await?.and_then(|i| i.calendar),
+                    },
+                    (None, None) => None,
                 };
-                let out = decide::start(&env, &actor, Start { id, workspace, inputs, parent, schedule: None })?;
+                let cal = self.defs.calendar(tx, calendar.as_deref()).await?;
+                let people = People::load(tx, &workspace, def.needs_load, &roles(&def)).await?;
+                let env =
+                    Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
+                let start = Start { id, workspace, inputs, parent, schedule: None, calendar };
+                let out = decide::start(&env, &actor, start)?;
                 loaded.insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new() });
                 Ok((id, out))
             }
@@ -252,14 +258,10 @@ impl Runtime {
                     .map(|l| l.state.clone())
                     .ok_or_else(|| Error::Internal("instance vanished".into()))?;
                 let def: Arc<crate::Def> = self.defs.get(tx, &state.workflow, Some(state.version)).await?;
+                let cal = self.defs.calendar(tx, state.calendar.as_deref()).await?;
                 let people = People::load(tx, &state.workspace, def.needs_load, &roles(&def)).await?;
-                let env = Env {
-                    now,
-                    workflow: &def.workflow,
-                    version: def.version,
-                    calendar: &def.calendar,
-                    directory: &people,
-                };
+                let env =
+                    Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
                 Ok((id, decide::handle(&env, &actor, state, command)?))
             }
         }

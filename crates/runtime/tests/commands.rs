@@ -204,3 +204,44 @@ async fn deploying_versions_by_content_never_breaks_running_instances() {
         assert_eq!(sim.rt.definition("race-flow", None).await.unwrap().version, 2, "{db}: the latest stays latest");
     }
 }
+
+const PARENT: &str = r#"
+workflow: parent-flow
+name: Parent with a calendar
+calendar: night-desk
+roles: {writer: Writes}
+steps:
+  child:
+    type: subflow
+    workflow: child-flow
+"#;
+
+const CHILD: &str = r#"
+workflow: child-flow
+name: Child without a calendar
+roles: {writer: Writes}
+steps:
+  work:
+    role: writer
+    due: 2 business hours
+"#;
+
+const NIGHT_DESK: &str = "calendar: night-desk\ntimezone: UTC\nhours: {mon-sun: \"20:00-23:00\"}\n";
+
+#[tokio::test]
+async fn a_subflow_without_a_calendar_counts_business_time_in_its_parents() {
+    for (db, url, _dir) in databases("calendar").await {
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(NIGHT_DESK).await;
+        sim.deploy(CHILD).await;
+        sim.deploy(PARENT).await;
+        let parent = sim.start("parent-flow", json!({}), "lena").await;
+        let child = sim.inst(parent.children[0].id).await;
+        assert_eq!(child.calendar.as_deref(), Some("night-desk"), "{db}");
+        // 09:00 UTC is closed at the night desk: 2 business hours from the 20:00 opening.
+        assert_eq!(child.tasks[0].due_at, Some(common::at("2026-12-01T22:00:00Z")), "{db}");
+        // Alone, the child uses the default Mon-Fri 09:00-18:00 UTC calendar.
+        let alone = sim.start("child-flow", json!({}), "lena").await;
+        assert_eq!(alone.tasks[0].due_at, Some(common::at("2026-12-01T11:00:00Z")), "{db}");
+    }
+}

@@ -107,12 +107,8 @@ impl Driver {
         self.project.workflow(key).unwrap_or_else(|| panic!("no workflow {key}")).clone()
     }
 
-    fn calendar(&self, wf: &Workflow) -> Calendar {
-        wf.calendar
-            .as_ref()
-            .and_then(|c| self.project.calendar(&c.value))
-            .cloned()
-            .unwrap_or_else(Calendar::default_business)
+    fn calendar(&self, key: Option<&str>) -> Calendar {
+        key.and_then(|c| self.project.calendar(c)).cloned().unwrap_or_else(Calendar::default_business)
     }
 
     fn directory(&self) -> Dir<'_> {
@@ -142,10 +138,19 @@ impl Driver {
         parent: Option<smmflow_engine::model::ParentRef>,
     ) -> Result<Uuid, Error> {
         let wf = self.workflow(key);
-        let cal = self.calendar(&wf);
+        // A subflow without a calendar of its own counts in its parent's.
+        let calendar =
+            wf.calendar.as_ref().map(|c| c.value.clone()).or_else(|| {
+                parent.as_ref().and_then(|p| self.instances.get(&p.instance)).and_then(|i| i.calendar.clone())
+            });
+        let cal = self.calendar(calendar.as_deref());
         let dir = self.directory();
         let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
-        let out = decide::start(&env, actor, Start { id, workspace: "acme".into(), inputs, parent, schedule: None })?;
+        let out = decide::start(
+            &env,
+            actor,
+            Start { id, workspace: "acme".into(), inputs, parent, schedule: None, calendar },
+        )?;
         drop(dir);
         self.absorb(id, out);
         Ok(id)
@@ -154,7 +159,7 @@ impl Driver {
     pub fn command(&mut self, id: Uuid, actor: &str, cmd: Command) -> Result<(), Error> {
         let state = self.instances.get(&id).cloned().ok_or_else(|| Error::NotFound("instance".into()))?;
         let wf = self.workflow(&state.workflow);
-        let cal = self.calendar(&wf);
+        let cal = self.calendar(state.calendar.as_deref());
         let dir = self.directory();
         let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
         let before = state.clone();
