@@ -7,6 +7,40 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 #[derive(DeriveIden)]
+enum Organizations {
+    Table,
+    Id,
+    Name,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Schedules {
+    Table,
+    Id,
+    Workflow,
+    Workspace,
+    Source,
+    Spec,
+    Paused,
+    NextFireAt,
+    Runs,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ScheduleFires {
+    Table,
+    ScheduleId,
+    ScheduledFor,
+    FiredAt,
+    InstanceId,
+    Skipped,
+    Reason,
+}
+
+#[derive(DeriveIden)]
 enum Workspaces {
     Table,
     Key,
@@ -162,6 +196,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One row: the installation.
+        m.create_table(
+            Table::create()
+                .table(Organizations::Table)
+                .if_not_exists()
+                .col(text(Organizations::Id).primary_key())
+                .col(text(Organizations::Name))
+                .col(timestamp_with_time_zone(Organizations::CreatedAt))
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Workspaces::Table)
@@ -377,6 +422,48 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(index("ux_outbox_key", Outbox::Table, &["idempotency_key"], true)).await?;
         m.create_index(index("ix_outbox_due", Outbox::Table, &["status", "next_attempt_at"], false)).await?;
+        // Schedules (from YAML or the API); `spec` holds cron, timezone,
+        // inputs and policies as JSON. A fire is keyed by (schedule, time):
+        // the primary key makes a second start of the same fire impossible.
+        m.create_table(
+            Table::create()
+                .table(Schedules::Table)
+                .if_not_exists()
+                .col(text(Schedules::Id).primary_key())
+                .col(text(Schedules::Workflow))
+                .col(text(Schedules::Workspace))
+                .col(text(Schedules::Source))
+                .col(json_binary(Schedules::Spec))
+                .col(boolean(Schedules::Paused).default(false))
+                .col(timestamp_with_time_zone_null(Schedules::NextFireAt))
+                .col(integer(Schedules::Runs).default(0))
+                .col(timestamp_with_time_zone(Schedules::CreatedAt))
+                .col(timestamp_with_time_zone(Schedules::UpdatedAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("ix_schedules_next_fire", Schedules::Table, &["paused", "next_fire_at"], false)).await?;
+        m.create_table(
+            Table::create()
+                .table(ScheduleFires::Table)
+                .if_not_exists()
+                .col(text(ScheduleFires::ScheduleId))
+                .col(timestamp_with_time_zone(ScheduleFires::ScheduledFor))
+                .col(timestamp_with_time_zone(ScheduleFires::FiredAt))
+                .col(text_null(ScheduleFires::InstanceId))
+                .col(boolean(ScheduleFires::Skipped).default(false))
+                .col(text_null(ScheduleFires::Reason))
+                .primary_key(Index::create().col(ScheduleFires::ScheduleId).col(ScheduleFires::ScheduledFor))
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_schedule_fires_schedule")
+                        .from(ScheduleFires::Table, ScheduleFires::ScheduleId)
+                        .to(Schedules::Table, Schedules::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Idempotency::Table)
@@ -394,6 +481,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            "schedule_fires",
+            "schedules",
             "idempotency",
             "outbox",
             "timers",
@@ -405,6 +494,7 @@ impl MigrationTrait for Migration {
             "memberships",
             "users",
             "workspaces",
+            "organizations",
         ] {
             m.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
         }

@@ -277,3 +277,57 @@ fn suspended_instances_hold_their_timers_and_refuse_work() {
     assert!(d.inst(id).task(draft).unwrap().overdue_noticed, "the held overdue timer fired after resume");
     d.command(id, "wanda", Command::Complete { task: draft, output: json!({"text": "x"}) }).unwrap();
 }
+
+const AUTO: &str = r#"
+workflow: auto-flow
+name: Auto decisions
+roles: {writer: Writes, editor: Edits, lead: Leads}
+inputs:
+  owner: {type: user, required: true}
+steps:
+  optional_extra:
+    role: writer
+    due: 1h
+    escalation: [{after: 30m, auto: skip}]
+  personal:
+    role: writer
+    assign: "{{ inputs.owner }}"
+  signoff:
+    type: approval
+    role: editor
+    after: [optional_extra, personal]
+    due: 2h
+    escalation:
+      - {after: 0h, notify: ["role:lead"]}
+      - {after: 1h, auto: approve}
+"#;
+
+#[test]
+fn escalations_decide_automatically_and_expressions_assign() {
+    let mut d = Driver::new(project(&[("a.yaml", AUTO)]), people(), "2026-12-01T09:00:00Z");
+    let id = d.start("auto-flow", json!({"owner": "lena"}), "lena").unwrap();
+    let personal = d.task(id, "personal");
+    let t = d.inst(id).task(personal).unwrap().clone();
+    assert_eq!(t.assignee.as_deref(), Some("lena"), "assigned by the expression, without the role");
+    assert_eq!(
+        d.command(id, "wanda", Command::Complete { task: personal, output: json!({}) }).unwrap_err().code(),
+        "CONFLICT"
+    );
+    d.command(id, "lena", Command::Complete { task: personal, output: json!({}) }).unwrap();
+    // Nobody does the optional task: 1h due + 30m, then it is skipped.
+    d.advance(chrono::Duration::minutes(89));
+    assert_eq!(d.step_status(id, "optional_extra"), "ready");
+    d.advance(chrono::Duration::minutes(1));
+    assert_eq!(d.step_status(id, "optional_extra"), "done");
+    assert!(d.events(id).contains(&"task.skipped"));
+    // The approval: the lead is told at the due time, and it approves itself an hour later.
+    d.advance(chrono::Duration::hours(2));
+    assert!(d.notices.iter().any(|(_, n)| matches!(n, Notice::Send { to, .. } if to == &["role:lead".to_string()])));
+    assert_eq!(d.step_status(id, "signoff"), "ready");
+    d.advance(chrono::Duration::hours(1));
+    let inst = d.inst(id);
+    assert_eq!(inst.status.as_str(), "completed");
+    let out = inst.step("signoff").unwrap().output.clone().unwrap();
+    assert_eq!(out["decided_by"], "system");
+    assert!(out["comment"].as_str().unwrap().contains("automatically"));
+}

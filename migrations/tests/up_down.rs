@@ -1,0 +1,54 @@
+//! The migrations apply, roll back and apply again, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use smmflow_migrations::{Migrator, MigratorTrait};
+
+async fn tables(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+    };
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    rows.iter().map(|r| r.try_get::<String>("", "name").unwrap()).filter(|n| n != "seaql_migrations").collect()
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}/m.db?mode=rwc", dir.path().display())];
+    match std::env::var("SMMFLOW_TEST_POSTGRES_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let name = format!("smmflow_migrations_{}", uuid::Uuid::new_v4().simple());
+            let db = Database::connect(&admin).await.unwrap();
+            db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            urls.push(format!("{}/{name}", admin.rsplit_once('/').unwrap().0));
+        }
+        _ => eprintln!("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set"),
+    }
+    for url in urls {
+        let db = Database::connect(&url).await.unwrap();
+        assert!(!Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+        Migrator::up(&db, None).await.unwrap();
+        let all = tables(&db).await;
+        for t in [
+            "instances",
+            "events",
+            "tasks",
+            "timers",
+            "outbox",
+            "schedules",
+            "schedule_fires",
+            "organizations",
+            "documents",
+        ] {
+            assert!(all.contains(&t.to_string()), "{url}: {t} missing from {all:?}");
+        }
+        assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+        Migrator::up(&db, None).await.unwrap();
+        Migrator::down(&db, None).await.unwrap();
+        assert!(tables(&db).await.is_empty(), "{url}: down drops every table");
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(tables(&db).await, all, "{url}");
+    }
+}
