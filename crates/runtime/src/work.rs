@@ -249,9 +249,9 @@ impl Runtime {
                 Ok((id, out))
             }
             Work::Command { id, actor, command } => {
-                if !loaded.contains_key(&id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(id) {
                     let state = tx.load(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))?;
-                    loaded.insert(id, Loaded { stored_seq: Some(state.seq), state, events: Vec::new() });
+                    slot.insert(Loaded { stored_seq: Some(state.seq), state, events: Vec::new() });
                 }
                 let state = loaded
                     .get(&id)

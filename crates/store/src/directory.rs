@@ -76,6 +76,15 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_notification_mode(&self, login: &str, mode: &str) -> Result<()> {
+        user::Entity::update_many()
+            .col_expr(user::Column::NotificationMode, sea_orm::sea_query::Expr::value(mode))
+            .filter(user::Column::Login.eq(login))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn user(&self, login: &str) -> Result<Option<User>> {
         Ok(user::Entity::find_by_id(login.to_string()).one(self.conn()).await?.map(User::from))
     }

@@ -43,10 +43,31 @@ pub struct TaskRow {
 pub struct TaskFilter {
     pub instance: Option<Uuid>,
     pub workspace: Option<String>,
+    /// Only these workspaces (what the caller may see); `None`: all.
+    pub visible: Option<Vec<String>>,
     pub statuses: Vec<String>,
     pub role: Option<String>,
     pub assignee: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
+    /// Open or claimed, due before this time.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Claimed by this user, or open for one of these (workspace, role) memberships.
+    pub mine: Option<(String, Vec<(String, String)>)>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// Which instances to list.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceFilter {
+    pub workflow: Option<String>,
+    pub workspace: Option<String>,
+    pub visible: Option<Vec<String>>,
+    pub statuses: Vec<String>,
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
+    pub parent: Option<Uuid>,
+    pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
 
@@ -357,13 +378,17 @@ impl Store {
         ids.iter().map(|s| s.parse().map_err(|e: uuid::Error| Error::Corrupt(e.to_string()))).collect()
     }
 
-    pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRow>> {
+    fn task_query(f: &TaskFilter) -> sea_orm::Select<task::Entity> {
+        use sea_orm::sea_query::Condition;
         let mut q = task::Entity::find();
         if let Some(i) = f.instance {
             q = q.filter(task::Column::InstanceId.eq(i.to_string()));
         }
         if let Some(w) = &f.workspace {
             q = q.filter(task::Column::Workspace.eq(w.as_str()));
+        }
+        if let Some(v) = &f.visible {
+            q = q.filter(task::Column::Workspace.is_in(v.clone()));
         }
         if !f.statuses.is_empty() {
             q = q.filter(task::Column::Status.is_in(f.statuses.clone()));
@@ -377,6 +402,31 @@ impl Store {
         if let Some(d) = f.due_before {
             q = q.filter(task::Column::DueAt.lt(db_time(d)));
         }
+        if let Some(now) = f.overdue_at {
+            q = q.filter(task::Column::Status.is_in(["open", "claimed"])).filter(task::Column::DueAt.lt(db_time(now)));
+        }
+        if let Some((me, memberships)) = &f.mine {
+            let mut roles = Condition::any();
+            for (ws, role) in memberships {
+                roles = roles.add(
+                    Condition::all()
+                        .add(task::Column::Workspace.eq(ws.as_str()))
+                        .add(task::Column::Role.eq(role.as_str())),
+                );
+            }
+            let open_for_me = Condition::all().add(task::Column::Status.eq("open")).add(roles);
+            let claimed =
+                Condition::all().add(task::Column::Status.eq("claimed")).add(task::Column::Assignee.eq(me.as_str()));
+            q = q.filter(Condition::any().add(claimed).add(open_for_me));
+        }
+        q
+    }
+
+    pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRow>> {
+        let mut q = Self::task_query(f);
+        if let Some(o) = f.offset {
+            q = q.offset(o);
+        }
         if let Some(l) = f.limit {
             q = q.limit(l);
         }
@@ -387,6 +437,56 @@ impl Store {
             .all(self.conn())
             .await?;
         rows.into_iter().map(task_row).collect()
+    }
+
+    pub async fn count_tasks(&self, f: &TaskFilter) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(Self::task_query(f).count(self.conn()).await?)
+    }
+
+    fn instance_query(f: &InstanceFilter) -> sea_orm::Select<instance::Entity> {
+        let mut q = instance::Entity::find();
+        if let Some(w) = &f.workflow {
+            q = q.filter(instance::Column::Workflow.eq(w.as_str()));
+        }
+        if let Some(w) = &f.workspace {
+            q = q.filter(instance::Column::Workspace.eq(w.as_str()));
+        }
+        if let Some(v) = &f.visible {
+            q = q.filter(instance::Column::Workspace.is_in(v.clone()));
+        }
+        if !f.statuses.is_empty() {
+            q = q.filter(instance::Column::Status.is_in(f.statuses.clone()));
+        }
+        if let Some(t) = f.started_after {
+            q = q.filter(instance::Column::StartedAt.gt(db_time(t)));
+        }
+        if let Some(t) = f.started_before {
+            q = q.filter(instance::Column::StartedAt.lt(db_time(t)));
+        }
+        if let Some(p) = f.parent {
+            q = q.filter(instance::Column::ParentId.eq(p.to_string()));
+        }
+        q
+    }
+
+    /// Instances, newest first.
+    pub async fn instances(&self, f: &InstanceFilter) -> Result<Vec<Instance>> {
+        let mut q = Self::instance_query(f);
+        if let Some(o) = f.offset {
+            q = q.offset(o);
+        }
+        if let Some(l) = f.limit {
+            q = q.limit(l);
+        }
+        let rows =
+            q.order_by_desc(instance::Column::StartedAt).order_by_desc(instance::Column::Id).all(self.conn()).await?;
+        rows.into_iter().map(|m| serde_json::from_value(m.state).map_err(corrupt)).collect()
+    }
+
+    pub async fn count_instances(&self, f: &InstanceFilter) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(Self::instance_query(f).count(self.conn()).await?)
     }
 
     /// Outbox rows of an instance (kind, idempotency key, payload), oldest first.

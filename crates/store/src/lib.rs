@@ -22,7 +22,7 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 
 pub use directory::{Member, User};
 pub use documents::{Document, DocumentKind};
-pub use instances::{StoredInstance, TaskFilter, TaskRow, Tx};
+pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
 pub use timers::DueTimer;
 
 #[derive(Debug, thiserror::Error)]

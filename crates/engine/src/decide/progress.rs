@@ -16,6 +16,9 @@ use crate::event::EventKind;
 use crate::model::{InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};
 use crate::time::business;
 
+/// Who gets a task: (role, extra candidates, assignee).
+type Assignment = (Option<String>, Vec<String>, Option<String>);
+
 /// A task about to be created.
 pub(super) struct Draft {
     pub kind: TaskKind,
@@ -300,7 +303,7 @@ impl<'a> Run<'_, 'a> {
         assign: &Assign,
         role: &str,
         item: Option<&(usize, Value)>,
-    ) -> Result<(Option<String>, Vec<String>, Option<String>), String> {
+    ) -> Result<Assignment, String> {
         let role_only = (Some(role.to_string()), Vec::new(), None);
         let eligible = || {
             let excluded = self.excluded_users(step);

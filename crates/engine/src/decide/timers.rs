@@ -67,13 +67,13 @@ impl<'a> Run<'_, 'a> {
                 }
                 match rest {
                     ["start"] => self.progress(),
-                    ["wait"] => {
+                    ["wait"]
                         if self.state.step(id).is_some_and(|s| {
                             s.status == StepStatus::Ready && s.not_before.is_some_and(|t| t <= self.env.now)
-                        }) {
-                            self.complete_step(id, Value::Null, Value::Null);
-                            self.progress();
-                        }
+                        }) =>
+                    {
+                        self.complete_step(id, Value::Null, Value::Null);
+                        self.progress();
                     }
                     ["repeat", n] => {
                         if let Ok(n) = n.parse::<u32>() {
@@ -101,11 +101,9 @@ impl<'a> Run<'_, 'a> {
                     self.notice(NotifyEvent::TaskDueSoon, Some(no), Some(&task.step), None);
                 }
             }
-            ["overdue"] => {
-                if !task.overdue_noticed {
-                    self.emit_as(crate::event::SYSTEM, EventKind::TaskOverdue { task: no });
-                    self.notice(NotifyEvent::TaskOverdue, Some(no), Some(&task.step), None);
-                }
+            ["overdue"] if !task.overdue_noticed => {
+                self.emit_as(crate::event::SYSTEM, EventKind::TaskOverdue { task: no });
+                self.notice(NotifyEvent::TaskOverdue, Some(no), Some(&task.step), None);
             }
             ["escalate", i] => {
                 let Ok(i) = i.parse::<usize>() else { return };

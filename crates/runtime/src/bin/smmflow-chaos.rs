@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .tasks(&TaskFilter { statuses: vec!["open".into(), "claimed".into()], ..Default::default() })
             .await?;
         let running = rt.store().instance_ids().await?.len();
-        let result = if active.is_empty() || (running < 1000 && active.len() < max_running && n % 3 == 0) {
+        let result = if active.is_empty() || (running < 1000 && active.len() < max_running && n.is_multiple_of(3)) {
             let req = StartRequest {
                 workflow: "chaos-flow".into(),
                 workspace: "chaos".into(),

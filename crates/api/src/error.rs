@@ -1,0 +1,150 @@
+//! Errors as GraphQL sees them: a top-level error with `extensions.code`
+//! (`UNAUTHENTICATED FORBIDDEN NOT_FOUND BAD_USER_INPUT CONFLICT
+//! TASK_ALREADY_COMPLETED INTERNAL`), or `userErrors` in a payload for what
+//! the user can fix (form fields, workflow source).
+
+use async_graphql::{ErrorExtensions, SimpleObject};
+use smmflow_engine::Error as EngineError;
+use smmflow_runtime::Error as RuntimeError;
+
+/// An API error. Deliberately not `Display`: it becomes a GraphQL error
+/// only through `extend()`, which always sets `extensions.code`.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden(String),
+    NotFound(String),
+    BadInput(String),
+    Conflict(String),
+    AlreadyCompleted(String),
+    /// Details are logged, never shown.
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// What the client is told (internals never leak).
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated => "sign in: send `Authorization: Bearer <token>`".into(),
+            ApiError::Internal(_) => "internal error".into(),
+            ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::BadInput(m)
+            | ApiError::Conflict(m)
+            | ApiError::AlreadyCompleted(m) => m.clone(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::AlreadyCompleted(_) => "TASK_ALREADY_COMPLETED",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!("internal error: {detail}");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, e| e.set("code", self.code()))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.extend()
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::Engine(EngineError::NotFound(m)) | RuntimeError::NotFound(m) => {
+                ApiError::NotFound(format!("{m} not found"))
+            }
+            RuntimeError::Engine(EngineError::Forbidden(m)) => ApiError::Forbidden(m),
+            RuntimeError::Engine(EngineError::Conflict(m)) | RuntimeError::Conflict(m) => ApiError::Conflict(m),
+            RuntimeError::Engine(EngineError::TaskAlreadyCompleted(s)) => {
+                ApiError::AlreadyCompleted(format!("the task is already {s}"))
+            }
+            RuntimeError::Engine(EngineError::BadUserInput { message, .. }) | RuntimeError::BadInput(message) => {
+                ApiError::BadInput(message)
+            }
+            RuntimeError::Invalid(d) => ApiError::BadInput(format!("the definition has {} problem(s)", d.len())),
+            RuntimeError::Store(smmflow_store::Error::Conflict(m)) => ApiError::Conflict(m),
+            RuntimeError::Store(smmflow_store::Error::NotFound(m)) => ApiError::NotFound(format!("{m} not found")),
+            RuntimeError::Store(smmflow_store::Error::AlreadyExists(m)) => {
+                ApiError::Conflict(format!("{m} exists already"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<smmflow_store::Error> for ApiError {
+    fn from(e: smmflow_store::Error) -> Self {
+        ApiError::from(RuntimeError::Store(e))
+    }
+}
+
+/// A problem the user can fix, returned in a payload's `userErrors`.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct UserError {
+    /// The path to the input field, e.g. `["output", "posts", "2", "platform"]`.
+    pub field: Vec<String>,
+    pub message: String,
+    pub code: String,
+    /// Set for problems in workflow source.
+    pub line: Option<i32>,
+    pub column: Option<i32>,
+}
+
+impl UserError {
+    pub fn at(field: Vec<String>, message: impl Into<String>, code: &str) -> Self {
+        UserError { field, message: message.into(), code: code.into(), line: None, column: None }
+    }
+
+    pub fn from_diagnostic(d: &smmflow_spec::Diagnostic) -> Self {
+        let message = match &d.hint {
+            Some(h) => format!("{} ({h})", d.message),
+            None => d.message.clone(),
+        };
+        UserError {
+            field: vec!["source".into()],
+            message,
+            code: d.code.as_str().into(),
+            line: Some(d.pos.line as i32),
+            column: Some(d.pos.column as i32),
+        }
+    }
+}
+
+/// Form and input errors from the engine become `userErrors`; anything else stays an error.
+pub fn user_errors(e: RuntimeError, field: &str) -> ApiResult<Vec<UserError>> {
+    match e {
+        RuntimeError::Engine(EngineError::BadUserInput { message, fields }) if !fields.is_empty() => {
+            let _ = message;
+            Ok(fields
+                .into_iter()
+                .map(|f| {
+                    let mut path = vec![field.to_string()];
+                    path.extend(f.path.into_iter().filter(|p| p != "inputs"));
+                    UserError::at(path, f.message, "BAD_USER_INPUT")
+                })
+                .collect())
+        }
+        RuntimeError::Invalid(diags) => {
+            Ok(diags.iter().filter(|d| d.is_error()).map(UserError::from_diagnostic).collect())
+        }
+        other => Err(other.into()),
+    }
+}

@@ -1,0 +1,51 @@
+//! smmflow-api: the GraphQL schema (async-graphql) and the HTTP server
+//! (axum). Resolvers are thin: they get a permission-scoped handle from
+//! [`access::Access`], call it, and map the result to the API's own types.
+
+pub mod access;
+pub mod error;
+pub mod ids;
+pub mod mutation;
+pub mod query;
+pub mod server;
+pub mod subscription;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Schema};
+use smmflow_runtime::Runtime;
+
+pub use access::{Access, hash_token, new_token};
+pub use server::{ServerOptions, router};
+
+pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::SubscriptionRoot>;
+
+/// Query depth and complexity limits: a 50-level query is refused.
+pub const MAX_DEPTH: usize = 16;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn schema(rt: Arc<Runtime>, introspection: bool) -> AppSchema {
+    let mut b = Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)
+        .data(rt)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32);
+    if !introspection {
+        b = b.disable_introspection();
+    }
+    b.finish()
+}
+
+/// The SDL of the schema (docs/schema.graphql).
+pub fn sdl() -> String {
+    Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot).finish().sdl()
+}
+
+pub(crate) fn runtime_of<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Runtime>, error::ApiError> {
+    ctx.data::<Arc<Runtime>>().map_err(|_| error::ApiError::Internal("no runtime in the context".into()))
+}
+
+pub(crate) fn access_of<'a>(ctx: &Context<'a>) -> Result<&'a Access, error::ApiError> {
+    ctx.data::<Access>().map_err(|_| error::ApiError::Unauthenticated)
+}

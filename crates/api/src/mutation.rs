@@ -1,0 +1,425 @@
+//! Mutations: `xxx(input: XxxInput!): XxxPayload!`, returning after the
+//! transaction committed. Thin: get a permission handle, call it, map.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use serde_json::Value;
+use smmflow_engine::{Command, Instance};
+use smmflow_store::{Member, User};
+
+use crate::error::{ApiError, UserError, user_errors};
+use crate::ids::NodeId;
+use crate::types::enums::NotificationMode;
+use crate::types::people::MembershipObj;
+use crate::types::{InstanceObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
+use crate::{access_of, runtime_of};
+
+pub struct Mutation;
+
+#[derive(InputObject)]
+pub struct DeployWorkflowInput {
+    /// The workflow (or calendar) YAML.
+    pub source: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DeployWorkflowPayload {
+    pub workflow: Option<WorkflowObj>,
+    /// False when this exact content was deployed before (no new version).
+    pub created: bool,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct StartInstanceInput {
+    pub workflow: String,
+    pub workspace: String,
+    pub inputs: Option<Json<Value>>,
+    /// A retry with the same key returns the first instance.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct InstancePayload {
+    pub instance: Option<InstanceObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct TaskInput {
+    pub task_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CompleteTaskInput {
+    pub task_id: ID,
+    pub output: Option<Json<Value>>,
+}
+
+#[derive(InputObject)]
+pub struct ApproveTaskInput {
+    pub task_id: ID,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RejectTaskInput {
+    pub task_id: ID,
+    pub comment: String,
+}
+
+#[derive(InputObject)]
+pub struct ReassignTaskInput {
+    pub task_id: ID,
+    /// A login.
+    pub user: String,
+}
+
+#[derive(InputObject)]
+pub struct CommentOnTaskInput {
+    pub task_id: ID,
+    pub body: String,
+}
+
+#[derive(SimpleObject)]
+pub struct TaskPayload {
+    pub task: Option<TaskObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CancelInstanceInput {
+    pub instance_id: ID,
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct InstanceInput {
+    pub instance_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct RetryStepInput {
+    pub instance_id: ID,
+    /// The step's key from the YAML.
+    pub step: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateWorkspaceInput {
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct WorkspacePayload {
+    pub workspace: Option<WorkspaceObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub login: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UserPayload {
+    pub user: Option<UserObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct MemberInput {
+    pub workspace: String,
+    /// A login.
+    pub user: String,
+    pub role: String,
+}
+
+#[derive(SimpleObject)]
+pub struct MembershipPayload {
+    pub membership: Option<MembershipObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateApiTokenInput {
+    pub user: String,
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApiTokenPayload {
+    /// Shown once; only its hash is stored.
+    pub token: Option<String>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateNotificationPreferencesInput {
+    pub mode: NotificationMode,
+}
+
+fn task_of(i: Instance, no: u32) -> TaskObj {
+    TaskObj { instance: Arc::new(i), no }
+}
+
+/// A command's result as a task payload: form errors become `userErrors`.
+fn task_payload(result: Result<Instance, smmflow_runtime::Error>, no: u32, field: &str) -> Result<TaskPayload> {
+    match result {
+        Ok(i) => Ok(TaskPayload { task: Some(task_of(i, no)), user_errors: Vec::new() }),
+        Err(e) => Ok(TaskPayload { task: None, user_errors: user_errors(e, field)? }),
+    }
+}
+
+fn instance_payload(result: Result<Instance, smmflow_runtime::Error>, field: &str) -> Result<InstancePayload> {
+    match result {
+        Ok(i) => Ok(InstancePayload { instance: Some(InstanceObj::new(i)), user_errors: Vec::new() }),
+        Err(e) => Ok(InstancePayload { instance: None, user_errors: user_errors(e, field)? }),
+    }
+}
+
+fn is_key(s: &str) -> bool {
+    smmflow_spec::decode::is_key(s)
+}
+
+fn is_login(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+impl Mutation {
+    async fn member_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: &ID,
+        command: impl FnOnce(u32) -> Command,
+        field: &str,
+    ) -> Result<TaskPayload> {
+        let (instance, no) = NodeId::task(task_id)?;
+        let rt = runtime_of(ctx)?;
+        let member = access_of(ctx)?.member_of_instance(rt, instance).await?;
+        task_payload(member.task_command(rt, instance, command(no)).await, no, field)
+    }
+
+    async fn lead_instance(&self, ctx: &Context<'_>, instance_id: &ID, command: Command) -> Result<InstancePayload> {
+        let id = NodeId::instance(instance_id)?;
+        let rt = runtime_of(ctx)?;
+        let lead = access_of(ctx)?.lead_of_instance(rt, id).await?;
+        instance_payload(lead.command(rt, id, command).await, "instanceId")
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Deploys a workflow (or calendar): a new version only when the content is new.
+    async fn deploy_workflow(&self, ctx: &Context<'_>, input: DeployWorkflowInput) -> Result<DeployWorkflowPayload> {
+        let rt = runtime_of(ctx)?;
+        let deployer = access_of(ctx)?.deployer()?;
+        match deployer.deploy(rt, &input.source).await {
+            Ok((d, _)) => {
+                let workflow = if d.kind == "workflow" {
+                    Some(WorkflowObj(rt.definition(&d.key, Some(d.version)).await.map_err(ApiError::from)?))
+                } else {
+                    None
+                };
+                Ok(DeployWorkflowPayload { workflow, created: d.created, user_errors: Vec::new() })
+            }
+            Err(e) => {
+                Ok(DeployWorkflowPayload { workflow: None, created: false, user_errors: user_errors(e, "source")? })
+            }
+        }
+    }
+
+    async fn start_instance(&self, ctx: &Context<'_>, input: StartInstanceInput) -> Result<InstancePayload> {
+        let rt = runtime_of(ctx)?;
+        let lead = access_of(ctx)?.lead(&input.workspace)?;
+        let inputs = input.inputs.map(|j| j.0).unwrap_or(Value::Null);
+        instance_payload(lead.start(rt, input.workflow, inputs, input.idempotency_key).await, "inputs")
+    }
+
+    async fn claim_task(&self, ctx: &Context<'_>, input: TaskInput) -> Result<TaskPayload> {
+        self.member_task(ctx, &input.task_id, |task| Command::Claim { task }, "taskId").await
+    }
+
+    async fn release_task(&self, ctx: &Context<'_>, input: TaskInput) -> Result<TaskPayload> {
+        self.member_task(ctx, &input.task_id, |task| Command::Release { task }, "taskId").await
+    }
+
+    /// Completes a task with its form output; field errors come back as `userErrors`.
+    async fn complete_task(&self, ctx: &Context<'_>, input: CompleteTaskInput) -> Result<TaskPayload> {
+        let output = input.output.map(|j| j.0).unwrap_or(Value::Null);
+        self.member_task(ctx, &input.task_id, |task| Command::Complete { task, output }, "output").await
+    }
+
+    async fn approve_task(&self, ctx: &Context<'_>, input: ApproveTaskInput) -> Result<TaskPayload> {
+        self.member_task(ctx, &input.task_id, |task| Command::Approve { task, comment: input.comment }, "comment").await
+    }
+
+    async fn reject_task(&self, ctx: &Context<'_>, input: RejectTaskInput) -> Result<TaskPayload> {
+        self.member_task(ctx, &input.task_id, |task| Command::Reject { task, comment: input.comment }, "comment").await
+    }
+
+    async fn comment_on_task(&self, ctx: &Context<'_>, input: CommentOnTaskInput) -> Result<TaskPayload> {
+        self.member_task(ctx, &input.task_id, |task| Command::Comment { task, body: input.body }, "body").await
+    }
+
+    /// Leads hand a task to someone (who may act without the role).
+    async fn reassign_task(&self, ctx: &Context<'_>, input: ReassignTaskInput) -> Result<TaskPayload> {
+        let (instance, no) = NodeId::task(&input.task_id)?;
+        let rt = runtime_of(ctx)?;
+        let lead = access_of(ctx)?.lead_of_instance(rt, instance).await?;
+        task_payload(lead.command(rt, instance, Command::Reassign { task: no, user: input.user }).await, no, "user")
+    }
+
+    async fn cancel_instance(&self, ctx: &Context<'_>, input: CancelInstanceInput) -> Result<InstancePayload> {
+        self.lead_instance(ctx, &input.instance_id, Command::Cancel { reason: input.reason }).await
+    }
+
+    async fn suspend_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
+        self.lead_instance(ctx, &input.instance_id, Command::Suspend).await
+    }
+
+    async fn resume_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
+        self.lead_instance(ctx, &input.instance_id, Command::Resume).await
+    }
+
+    /// Clears a step's incident and evaluates it again.
+    async fn retry_step(&self, ctx: &Context<'_>, input: RetryStepInput) -> Result<InstancePayload> {
+        self.lead_instance(ctx, &input.instance_id, Command::RetryStep { step: input.step }).await
+    }
+
+    async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {
+        let rt = runtime_of(ctx)?;
+        let admin = access_of(ctx)?.admin()?;
+        if !is_key(&input.key) {
+            let e = UserError::at(
+                vec!["key".into()],
+                "a workspace key is lower case letters, digits and dashes, 2-63 long, starting with a letter",
+                "BAD_USER_INPUT",
+            );
+            return Ok(WorkspacePayload { workspace: None, user_errors: vec![e] });
+        }
+        match admin.create_workspace(rt, &input.key, &input.name).await {
+            Ok(()) => Ok(WorkspacePayload {
+                workspace: Some(WorkspaceObj { key: input.key, name: input.name }),
+                user_errors: Vec::new(),
+            }),
+            Err(ApiError::Conflict(m)) => Ok(WorkspacePayload {
+                workspace: None,
+                user_errors: vec![UserError::at(vec!["key".into()], m, "CONFLICT")],
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
+        let rt = runtime_of(ctx)?;
+        let admin = access_of(ctx)?.admin()?;
+        let mut errors = Vec::new();
+        if !is_login(&input.login) {
+            errors.push(UserError::at(
+                vec!["login".into()],
+                "a login is 2-64 lower case letters, digits, dots, dashes or underscores",
+                "BAD_USER_INPUT",
+            ));
+        }
+        if !smmflow_spec::field::is_email(&input.email) {
+            errors.push(UserError::at(
+                vec!["email".into()],
+                format!("`{}` is not an e-mail address", input.email),
+                "BAD_USER_INPUT",
+            ));
+        }
+        if !errors.is_empty() {
+            return Ok(UserPayload { user: None, user_errors: errors });
+        }
+        let user = User {
+            login: input.login,
+            email: input.email,
+            name: input.name,
+            is_admin: false,
+            notification_mode: "immediate".into(),
+        };
+        match admin.create_user(rt, &user).await {
+            Ok(()) => Ok(UserPayload { user: Some(UserObj(user)), user_errors: Vec::new() }),
+            Err(ApiError::Conflict(m)) => {
+                Ok(UserPayload { user: None, user_errors: vec![UserError::at(vec!["login".into()], m, "CONFLICT")] })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn add_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
+        let rt = runtime_of(ctx)?;
+        let lead = access_of(ctx)?.lead(&input.workspace)?;
+        if !smmflow_spec::decode::is_ident(&input.role) {
+            let e = UserError::at(
+                vec!["role".into()],
+                "a role name is lower case letters, digits and underscores",
+                "BAD_USER_INPUT",
+            );
+            return Ok(MembershipPayload { membership: None, user_errors: vec![e] });
+        }
+        match lead.add_member(rt, &input.user, &input.role).await {
+            Ok(()) => Ok(MembershipPayload {
+                membership: Some(MembershipObj(Member {
+                    workspace: input.workspace,
+                    user: input.user,
+                    role: input.role,
+                })),
+                user_errors: Vec::new(),
+            }),
+            Err(ApiError::NotFound(m)) => Ok(MembershipPayload {
+                membership: None,
+                user_errors: vec![UserError::at(vec!["user".into()], m, "NOT_FOUND")],
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
+        let rt = runtime_of(ctx)?;
+        let lead = access_of(ctx)?.lead(&input.workspace)?;
+        let removed = lead.remove_member(rt, &input.user, &input.role).await?;
+        let m = Member { workspace: input.workspace, user: input.user, role: input.role };
+        if !removed {
+            return Ok(MembershipPayload {
+                membership: None,
+                user_errors: vec![UserError::at(vec!["user".into()], "no such membership", "NOT_FOUND")],
+            });
+        }
+        Ok(MembershipPayload { membership: Some(MembershipObj(m)), user_errors: Vec::new() })
+    }
+
+    /// A new API token for a user (admins: anyone; others: themselves). Shown once.
+    async fn create_api_token(&self, ctx: &Context<'_>, input: CreateApiTokenInput) -> Result<CreateApiTokenPayload> {
+        let rt = runtime_of(ctx)?;
+        let signed = access_of(ctx)?.signed_in()?;
+        match signed.create_token(rt, &input.user, &input.name).await {
+            Ok(token) => Ok(CreateApiTokenPayload { token: Some(token), user_errors: Vec::new() }),
+            Err(ApiError::NotFound(m)) => Ok(CreateApiTokenPayload {
+                token: None,
+                user_errors: vec![UserError::at(vec!["user".into()], m, "NOT_FOUND")],
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How the caller gets e-mail: each message at once, or hourly or daily digests.
+    async fn update_notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateNotificationPreferencesInput,
+    ) -> Result<UserPayload> {
+        let rt = runtime_of(ctx)?;
+        let viewer = access_of(ctx)?.viewer()?;
+        rt.store().set_notification_mode(&viewer.user.login, input.mode.as_str()).await.map_err(ApiError::from)?;
+        let user = rt.store().user(&viewer.user.login).await.map_err(ApiError::from)?;
+        Ok(UserPayload { user: user.map(UserObj), user_errors: Vec::new() })
+    }
+}

@@ -1,0 +1,209 @@
+//! Queries. Thin: parse arguments, ask a handle or the store, map the result.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use smmflow_store::{InstanceFilter as StoreInstanceFilter, TaskFilter as StoreTaskFilter};
+
+use crate::error::ApiError;
+use crate::ids::NodeId;
+use crate::types::enums::{InstanceStatus, TaskStatus};
+use crate::types::page::{Page, Window};
+use crate::types::{InstanceObj, Node, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
+use crate::{access_of, runtime_of};
+
+pub struct Query;
+
+#[derive(InputObject, Default)]
+pub struct InstanceFilter {
+    /// A workflow key.
+    pub workflow: Option<String>,
+    /// A workspace key.
+    pub workspace: Option<String>,
+    pub status: Option<Vec<InstanceStatus>>,
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    pub status: Option<Vec<TaskStatus>>,
+    pub role: Option<String>,
+    /// A login.
+    pub assignee: Option<String>,
+    pub workspace: Option<String>,
+    pub instance: Option<ID>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub overdue: Option<bool>,
+    /// Claimed by me, or open for one of my roles.
+    pub mine: Option<bool>,
+}
+
+async fn task_obj(ctx: &Context<'_>, instance: uuid::Uuid, no: u32) -> Result<TaskObj> {
+    let i = access_of(ctx)?.readable_instance(runtime_of(ctx)?, instance).await?;
+    if i.task(no).is_none() {
+        return Err(ApiError::NotFound(format!("task {no} of instance {instance} not found")).into());
+    }
+    Ok(TaskObj { instance: Arc::new(i), no })
+}
+
+#[Object]
+impl Query {
+    /// The caller.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<UserObj> {
+        Ok(UserObj(access_of(ctx)?.viewer()?.user.clone()))
+    }
+
+    /// Workspaces the caller is a member of (all, for admins).
+    async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<WorkspaceObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let all = runtime_of(ctx)?.store().workspaces().await.map_err(ApiError::from)?;
+        Ok(all.into_iter().filter(|(k, _)| viewer.is_member(k)).map(|(key, name)| WorkspaceObj { key, name }).collect())
+    }
+
+    async fn workspace(&self, ctx: &Context<'_>, key: String) -> Result<Option<WorkspaceObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        if !viewer.is_member(&key) {
+            return Ok(None);
+        }
+        let all = runtime_of(ctx)?.store().workspaces().await.map_err(ApiError::from)?;
+        Ok(all.into_iter().find(|(k, _)| *k == key).map(|(key, name)| WorkspaceObj { key, name }))
+    }
+
+    /// The latest version of every deployed workflow.
+    async fn workflows(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowObj>> {
+        access_of(ctx)?.viewer()?;
+        let rt = runtime_of(ctx)?;
+        let mut out = Vec::new();
+        for d in rt.store().latest_documents(smmflow_store::DocumentKind::Workflow).await.map_err(ApiError::from)? {
+            out.push(WorkflowObj(rt.definition(&d.key, Some(d.version)).await.map_err(ApiError::from)?));
+        }
+        Ok(out)
+    }
+
+    /// A workflow version (the latest when `version` is omitted).
+    async fn workflow(&self, ctx: &Context<'_>, key: String, version: Option<i32>) -> Result<Option<WorkflowObj>> {
+        access_of(ctx)?.viewer()?;
+        match runtime_of(ctx)?.definition(&key, version).await {
+            Ok(d) => Ok(Some(WorkflowObj(d))),
+            Err(smmflow_runtime::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(ApiError::from(e).into()),
+        }
+    }
+
+    async fn instances(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InstanceFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<InstanceObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let f = filter.unwrap_or_default();
+        let mut sf = StoreInstanceFilter {
+            workflow: f.workflow,
+            workspace: f.workspace,
+            visible: viewer.visible(),
+            statuses: f.status.unwrap_or_default().into_iter().map(|s| s.as_str().to_string()).collect(),
+            started_after: f.started_after,
+            started_before: f.started_before,
+            ..Default::default()
+        };
+        let store = runtime_of(ctx)?.store();
+        let total = store.count_instances(&sf).await.map_err(ApiError::from)?;
+        let w = Window::new(after, before, first, last, total)?;
+        sf.offset = Some(w.offset);
+        sf.limit = Some(w.limit);
+        let items = store.instances(&sf).await.map_err(ApiError::from)?;
+        Ok(w.page(items.into_iter().map(InstanceObj::new).collect(), total))
+    }
+
+    async fn instance(&self, ctx: &Context<'_>, id: ID) -> Result<Option<InstanceObj>> {
+        let id = NodeId::instance(&id)?;
+        match access_of(ctx)?.readable_instance(runtime_of(ctx)?, id).await {
+            Ok(i) => Ok(Some(InstanceObj::new(i))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<TaskObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let rt = runtime_of(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mine = f.mine.unwrap_or(false).then(|| {
+            let roles = viewer.memberships.iter().map(|m| (m.workspace.clone(), m.role.clone())).collect();
+            (viewer.user.login.clone(), roles)
+        });
+        let mut sf = StoreTaskFilter {
+            instance: f.instance.as_ref().map(|i| NodeId::instance(i)).transpose()?,
+            workspace: f.workspace,
+            visible: viewer.visible(),
+            statuses: f.status.unwrap_or_default().into_iter().map(|s| s.as_str().to_string()).collect(),
+            role: f.role,
+            assignee: f.assignee,
+            due_before: f.due_before,
+            overdue_at: f.overdue.unwrap_or(false).then(|| rt.now()),
+            mine,
+            ..Default::default()
+        };
+        let total = rt.store().count_tasks(&sf).await.map_err(ApiError::from)?;
+        let w = Window::new(after, before, first, last, total)?;
+        sf.offset = Some(w.offset);
+        sf.limit = Some(w.limit);
+        let rows = rt.store().tasks(&sf).await.map_err(ApiError::from)?;
+        // One load per instance on the page, not one per task.
+        let mut cache: std::collections::HashMap<uuid::Uuid, Arc<smmflow_engine::Instance>> =
+            std::collections::HashMap::new();
+        let mut items = Vec::new();
+        for r in rows {
+            let inst = match cache.get(&r.instance_id) {
+                Some(i) => i.clone(),
+                None => {
+                    let Some(i) = rt.store().instance(r.instance_id).await.map_err(ApiError::from)? else { continue };
+                    let i = Arc::new(i);
+                    cache.insert(r.instance_id, i.clone());
+                    i
+                }
+            };
+            items.push(TaskObj { instance: inst, no: r.no });
+        }
+        Ok(w.page(items, total))
+    }
+
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<TaskObj>> {
+        let (instance, no) = NodeId::task(&id)?;
+        match task_obj(ctx, instance, no).await {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.message.contains("not found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let rt = runtime_of(ctx)?;
+        Ok(match NodeId::decode(&id)? {
+            NodeId::Instance(i) => self.instance(ctx, ID(NodeId::Instance(i).encode())).await?.map(Node::Instance),
+            NodeId::Task(..) => self.task(ctx, id).await?.map(Node::Task),
+            NodeId::Workspace(k) => self.workspace(ctx, k).await?.map(Node::Workspace),
+            NodeId::User(l) if l == viewer.user.login || viewer.is_admin() => {
+                rt.store().user(&l).await.map_err(ApiError::from)?.map(|u| Node::User(UserObj(u)))
+            }
+            NodeId::User(_) => None,
+            NodeId::Workflow(k, v) => self.workflow(ctx, k, Some(v)).await?.map(Node::Workflow),
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP server: `/graphql` (POST, and GET for queries), `/graphql/ws`
+//! (graphql-transport-ws and the legacy graphql-ws), GraphiQL at `/`,
+//! `/healthz`, `/readyz`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::Data;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use smmflow_runtime::Runtime;
+
+use crate::{Access, AppSchema};
+
+pub struct ServerOptions {
+    pub introspection: bool,
+    /// Request bodies over this many bytes get HTTP 413.
+    pub body_limit: usize,
+    /// Set once the start-up deploy is done (`/readyz` waits for it).
+    pub deployed: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    rt: Arc<Runtime>,
+    schema: AppSchema,
+    deployed: Arc<AtomicBool>,
+}
+
+pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
+    let schema = crate::schema(rt.clone(), opts.introspection);
+    let state = AppState { rt, schema, deployed: opts.deployed };
+    Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(graphql).post(graphql))
+        .route("/graphql/ws", get(ws))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("smmflow").finish())
+}
+
+async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let access = match Access::from_token(&s.rt, auth).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("resolving a token: {}", e.message());
+            return (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response();
+        }
+    };
+    let resp: GraphQLResponse = s.schema.execute(req.into_inner().data(access)).await.into();
+    resp.into_response()
+}
+
+async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    let rt = s.rt.clone();
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        GraphQLWebSocket::new(socket, s.schema.clone(), protocol)
+            .on_connection_init(move |payload| async move {
+                let token = payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                let access = Access::from_token(&rt, token.as_deref())
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.message()))?;
+                if access.viewer().is_err() {
+                    return Err(async_graphql::Error::new(
+                        "UNAUTHENTICATED: send {\"authorization\": \"Bearer <token>\"} in connection_init",
+                    ));
+                }
+                let mut data = Data::default();
+                data.insert(access);
+                Ok(data)
+            })
+            .serve()
+    })
+}
+
+async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
+    if !s.deployed.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "deploying the workflows folder");
+    }
+    if s.rt.store().ready().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable or not migrated")
+    }
+}

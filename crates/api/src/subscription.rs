@@ -1,0 +1,144 @@
+//! Subscriptions, fed only from committed events.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::ids::NodeId;
+use crate::types::TaskObj;
+use crate::types::instance::InstanceEvent;
+use crate::{access_of, runtime_of};
+
+pub struct SubscriptionRoot;
+
+/// Something happened to a task the caller may see.
+pub struct TaskEvent {
+    kind: String,
+    at: DateTime<Utc>,
+    task: TaskObj,
+}
+
+#[Object]
+impl TaskEvent {
+    /// The event's kind: `task.created`, `task.claimed`, `task.reassigned`,
+    /// `task.completed`, `task.approved`, `task.rejected`, `task.overdue`, ...
+    async fn kind(&self) -> &str {
+        &self.kind
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+    async fn task(&self) -> &TaskObj {
+        &self.task
+    }
+}
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Tasks created, assigned, completed, decided or overdue, in the
+    /// caller's workspaces (or one of them).
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+        workspace: Option<String>,
+    ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
+        let viewer = access_of(ctx)?.viewer()?.clone();
+        if let Some(ws) = &workspace
+            && !viewer.is_member(ws)
+        {
+            return Err(crate::error::ApiError::Forbidden(format!("you are not a member of workspace `{ws}`")).into());
+        }
+        let rt = runtime_of(ctx)?.clone();
+        let mut rx = rt.subscribe();
+        Ok(async_stream(move |tx| async move {
+            loop {
+                let committed = match rx.recv().await {
+                    Ok(c) => c,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "a taskEvents subscriber fell behind");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if !viewer.is_member(&committed.workspace)
+                    || workspace.as_ref().is_some_and(|w| *w != committed.workspace)
+                {
+                    continue;
+                }
+                if !committed.events.iter().any(|e| e.kind.task().is_some()) {
+                    continue;
+                }
+                let Ok(Some(state)) = rt.store().instance(committed.instance).await else { continue };
+                let state = Arc::new(state);
+                for e in &committed.events {
+                    let Some(no) = e.kind.task() else { continue };
+                    if e.kind_name() == "task.commented"
+                        || e.kind_name() == "task.reminded"
+                        || e.kind_name() == "task.escalated"
+                    {
+                        continue;
+                    }
+                    let ev = TaskEvent {
+                        kind: e.kind_name().to_string(),
+                        at: e.at,
+                        task: TaskObj { instance: state.clone(), no },
+                    };
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Every event of one instance, in order, from now on.
+    async fn instance_events(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: ID,
+    ) -> Result<impl Stream<Item = InstanceEvent> + use<>> {
+        let id = NodeId::instance(&instance_id)?;
+        let rt = runtime_of(ctx)?.clone();
+        let mut rx = rt.subscribe();
+        access_of(ctx)?.readable_instance(&rt, id).await?;
+        Ok(async_stream(move |tx| async move {
+            loop {
+                let committed = match rx.recv().await {
+                    Ok(c) => c,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                };
+                if committed.instance != id {
+                    continue;
+                }
+                for event in committed.events {
+                    if tx.send(InstanceEvent { instance: id, event }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// A stream fed by a task through a channel (no extra stream crate needed).
+fn async_stream<T, F, Fut>(f: F) -> impl Stream<Item = T>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    // Dropping the stream drops `rx`: the feeding task's next send fails and it ends.
+    let task = tokio::spawn(f(tx));
+    futures_util::stream::unfold((rx, task), |(mut rx, task)| async move {
+        let item = rx.recv().await;
+        if item.is_none() {
+            task.abort();
+        }
+        item.map(|i| (i, (rx, task)))
+    })
+}

@@ -1,0 +1,27 @@
+//! The API's own types: nothing here is a storage entity or an engine type;
+//! they wrap them and decide what clients see.
+
+pub mod enums;
+pub mod instance;
+pub mod page;
+pub mod people;
+pub mod task;
+pub mod workflow;
+
+use async_graphql::Interface;
+
+pub use instance::InstanceObj;
+pub use people::{UserObj, WorkspaceObj};
+pub use task::TaskObj;
+pub use workflow::WorkflowObj;
+
+/// Anything with a global id (`node(id:)`).
+#[derive(Interface)]
+#[graphql(name = "Node", field(name = "id", ty = "async_graphql::ID"))]
+pub enum Node {
+    Instance(InstanceObj),
+    Task(TaskObj),
+    Workspace(WorkspaceObj),
+    User(UserObj),
+    Workflow(WorkflowObj),
+}

@@ -1,0 +1,202 @@
+//! Instances, their steps and their event log.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use smmflow_engine::{Event, Instance};
+
+use crate::error::ApiError;
+use crate::ids::NodeId;
+use crate::types::enums::{InstanceStatus, StepStatus};
+use crate::types::people::{Actor, UserObj, WorkspaceObj};
+use crate::types::task::TaskObj;
+use crate::{access_of, runtime_of};
+
+#[derive(Clone)]
+pub struct InstanceObj(pub Arc<Instance>);
+
+impl InstanceObj {
+    pub fn new(i: Instance) -> Self {
+        InstanceObj(Arc::new(i))
+    }
+}
+
+/// Which workflow version an instance runs.
+#[derive(SimpleObject)]
+pub struct WorkflowRef {
+    pub key: String,
+    pub version: i32,
+}
+
+/// A step of an instance. `id` is the step's key from the YAML (`"draft"`).
+pub struct StepObj {
+    id: String,
+    kind: String,
+    state: smmflow_engine::model::StepState,
+}
+
+#[Object(name = "Step")]
+impl StepObj {
+    async fn id(&self) -> &str {
+        &self.id
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.kind
+    }
+    async fn status(&self) -> StepStatus {
+        self.state.status.into()
+    }
+    async fn output(&self) -> Option<Json<Value>> {
+        self.state.output.clone().map(Json)
+    }
+    async fn completed_by(&self) -> Option<Json<Value>> {
+        self.state.completed_by.clone().map(Json)
+    }
+    /// The rework round (1 until a rejection reopens the step).
+    async fn round(&self) -> i32 {
+        self.state.round as i32
+    }
+    async fn ready_at(&self) -> Option<DateTime<Utc>> {
+        self.state.ready_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.state.completed_at
+    }
+    /// An evaluation problem a lead can fix and retry (`retryStep`).
+    async fn incident(&self) -> Option<&str> {
+        self.state.incident.as_ref().map(|i| i.message.as_str())
+    }
+}
+
+/// One entry of an instance's audit log (the same type `instanceEvents` yields).
+pub struct InstanceEvent {
+    pub instance: uuid::Uuid,
+    pub event: Event,
+}
+
+#[Object]
+impl InstanceEvent {
+    async fn seq(&self) -> i64 {
+        self.event.seq as i64
+    }
+    /// `instance.started`, `step.ready`, `task.created`, `task.completed`, `rework.started`, ...
+    async fn kind(&self) -> &str {
+        self.event.kind_name()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.event.at
+    }
+    async fn actor(&self) -> Actor {
+        Actor(self.event.actor.clone())
+    }
+    async fn data(&self) -> Json<Value> {
+        let v = serde_json::to_value(&self.event.kind).unwrap_or(Value::Null);
+        Json(v.get("data").cloned().unwrap_or(Value::Null))
+    }
+    async fn instance_id(&self) -> ID {
+        ID(NodeId::Instance(self.instance).encode())
+    }
+}
+
+#[Object(name = "Instance")]
+impl InstanceObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Instance(self.0.id).encode())
+    }
+    async fn status(&self) -> InstanceStatus {
+        self.0.status.into()
+    }
+    async fn workflow(&self) -> WorkflowRef {
+        WorkflowRef { key: self.0.workflow.clone(), version: self.0.version }
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
+        let all = runtime_of(ctx)?.store().workspaces().await.map_err(ApiError::from)?;
+        let name = all.into_iter().find(|(k, _)| *k == self.0.workspace).map(|(_, n)| n).unwrap_or_default();
+        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
+    }
+    async fn inputs(&self) -> Json<Value> {
+        Json(self.0.inputs.clone())
+    }
+    async fn outputs(&self) -> Option<Json<Value>> {
+        self.0.outputs.clone().map(Json)
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
+        let u = runtime_of(ctx)?.store().user(&self.0.started_by).await.map_err(ApiError::from)?;
+        Ok(u.map(UserObj))
+    }
+    /// Why it ended, when cancelled, failed or rejected.
+    async fn end_reason(&self) -> Option<&str> {
+        self.0.end_reason.as_deref()
+    }
+    /// The schedule that started it, if one did.
+    async fn schedule(&self) -> Option<&str> {
+        self.0.schedule.as_ref().map(|s| s.schedule.as_str())
+    }
+    /// The schedule fire time that started it.
+    async fn scheduled_for(&self) -> Option<DateTime<Utc>> {
+        self.0.schedule.as_ref().map(|s| s.scheduled_for)
+    }
+    /// The instance that started this one as a subflow.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
+        let Some(p) = &self.0.parent else { return Ok(None) };
+        let i = access_of(ctx)?.readable_instance(runtime_of(ctx)?, p.instance).await?;
+        Ok(Some(InstanceObj::new(i)))
+    }
+    async fn children(&self, ctx: &Context<'_>) -> Result<Vec<InstanceObj>> {
+        let rt = runtime_of(ctx)?;
+        let mut out = Vec::new();
+        for c in &self.0.children {
+            if let Some(i) = rt.store().instance(c.id).await.map_err(ApiError::from)? {
+                out.push(InstanceObj::new(i));
+            }
+        }
+        Ok(out)
+    }
+    /// Every step of the definition, in definition order.
+    async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObj>> {
+        let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
+        Ok(def
+            .workflow
+            .steps
+            .iter()
+            .filter_map(|s| {
+                self.0.step(&s.id.value).map(|st| StepObj {
+                    id: s.id.value.clone(),
+                    kind: s.kind.type_name().into(),
+                    state: st.clone(),
+                })
+            })
+            .collect())
+    }
+    async fn tasks(&self) -> Vec<TaskObj> {
+        self.0.tasks.iter().map(|t| TaskObj { instance: self.0.clone(), no: t.no }).collect()
+    }
+    /// The audit log, in order.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<InstanceEvent>> {
+        let events = runtime_of(ctx)?.store().events(self.0.id).await.map_err(ApiError::from)?;
+        Ok(events.into_iter().map(|event| InstanceEvent { instance: self.0.id, event }).collect())
+    }
+    /// The workflow's flowchart with this instance's step statuses as classes.
+    async fn mermaid(&self, ctx: &Context<'_>) -> Result<String> {
+        let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
+        let mut out = smmflow_spec::mermaid::render(&def.workflow);
+        out.push_str("  classDef done fill:#d9f2d9,stroke:#2e7d32\n  classDef ready fill:#dbe9ff,stroke:#1565c0\n  classDef skipped fill:#eeeeee,stroke:#9e9e9e\n");
+        for status in ["done", "ready", "skipped"] {
+            let ids: Vec<&str> =
+                self.0.steps.iter().filter(|(_, s)| s.status.as_str() == status).map(|(id, _)| id.as_str()).collect();
+            if !ids.is_empty() {
+                out.push_str(&format!("  class {} {status}\n", ids.join(",")));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,97 @@
+//! Relay connections: `first/after/last/before` (1..100), `edges`, `nodes`,
+//! `pageInfo`, `totalCount`. Cursors are opaque positions in the ordering.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{OutputType, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// Items matching the filter, on all pages.
+    pub total_count: i64,
+}
+
+pub type Page<T> = Connection<String, T, TotalCount>;
+
+/// Which slice of a `total`-long list a request asks for: (offset, limit).
+pub struct Window {
+    pub offset: u64,
+    pub limit: u64,
+    end: u64,
+}
+
+const DEFAULT_PAGE: u64 = 20;
+
+fn decode(cursor: &str) -> ApiResult<u64> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::BadInput(format!("`{cursor}` is not a cursor from this list")))
+}
+
+fn encode(pos: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("pos:{pos}"))
+}
+
+impl Window {
+    pub fn new(
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+        total: u64,
+    ) -> ApiResult<Window> {
+        for (name, v) in [("first", first), ("last", last)] {
+            if let Some(n) = v
+                && !(1..=100).contains(&n)
+            {
+                return Err(ApiError::BadInput(format!("`{name}` must be between 1 and 100, not {n}")));
+            }
+        }
+        let start = after.as_deref().map(decode).transpose()?.map_or(0, |a| a + 1).min(total);
+        let end = before.as_deref().map(decode).transpose()?.unwrap_or(total).min(total).max(start);
+        let (offset, limit) = match (first, last) {
+            (Some(f), _) => (start, (f as u64).min(end - start)),
+            (None, Some(l)) => (end.saturating_sub(l as u64).max(start), (l as u64).min(end - start)),
+            (None, None) => (start, DEFAULT_PAGE.min(end - start)),
+        };
+        Ok(Window { offset, limit, end })
+    }
+
+    /// The connection for the items at this window.
+    pub fn page<T: OutputType>(&self, items: Vec<T>, total: u64) -> Page<T> {
+        let n = items.len() as u64;
+        let mut c = Connection::with_additional_fields(
+            self.offset > 0,
+            self.offset + n < self.end,
+            TotalCount { total_count: total as i64 },
+        );
+        c.edges.extend(items.into_iter().enumerate().map(|(i, node)| Edge::new(encode(self.offset + i as u64), node)));
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_follow_relay_rules() {
+        let w = Window::new(None, None, Some(10), None, 25).unwrap();
+        assert_eq!((w.offset, w.limit), (0, 10));
+        let w = Window::new(Some(encode(9)), None, Some(10), None, 25).unwrap();
+        assert_eq!((w.offset, w.limit), (10, 10));
+        let w = Window::new(None, None, None, Some(5), 25).unwrap();
+        assert_eq!((w.offset, w.limit), (20, 5));
+        let w = Window::new(None, Some(encode(20)), None, Some(5), 25).unwrap();
+        assert_eq!((w.offset, w.limit), (15, 5));
+        assert!(Window::new(None, None, Some(0), None, 25).is_err());
+        assert!(Window::new(None, None, Some(101), None, 25).is_err());
+        assert!(Window::new(Some("junk".into()), None, Some(1), None, 25).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Users, workspaces and memberships.
+
+use async_graphql::{Context, ID, Object, Result};
+use smmflow_store::{Member, User};
+
+use crate::ids::NodeId;
+use crate::types::enums::NotificationMode;
+use crate::{access_of, runtime_of};
+
+#[derive(Clone)]
+pub struct UserObj(pub User);
+
+#[Object(name = "User")]
+impl UserObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::User(self.0.login.clone()).encode())
+    }
+    async fn login(&self) -> &str {
+        &self.0.login
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn is_admin(&self) -> bool {
+        self.0.is_admin
+    }
+    async fn notification_mode(&self) -> NotificationMode {
+        NotificationMode::parse(&self.0.notification_mode)
+    }
+    /// Memberships in the workspaces the caller may see.
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let all = runtime_of(ctx)?.store().memberships(&self.0.login).await.map_err(crate::error::ApiError::from)?;
+        Ok(all.into_iter().filter(|m| viewer.is_member(&m.workspace)).map(MembershipObj).collect())
+    }
+}
+
+#[derive(Clone)]
+pub struct WorkspaceObj {
+    pub key: String,
+    pub name: String,
+}
+
+#[Object(name = "Workspace")]
+impl WorkspaceObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Workspace(self.key.clone()).encode())
+    }
+    async fn key(&self) -> &str {
+        &self.key
+    }
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
+        access_of(ctx)?.member(&self.key)?;
+        let all = runtime_of(ctx)?.store().members(&self.key).await.map_err(crate::error::ApiError::from)?;
+        Ok(all.into_iter().map(MembershipObj).collect())
+    }
+}
+
+#[derive(Clone)]
+pub struct MembershipObj(pub Member);
+
+#[Object(name = "Membership")]
+impl MembershipObj {
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
+        let u = runtime_of(ctx)?.store().user(&self.0.user).await.map_err(crate::error::ApiError::from)?;
+        Ok(u.map(UserObj))
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<WorkspaceObj>> {
+        let all = runtime_of(ctx)?.store().workspaces().await.map_err(crate::error::ApiError::from)?;
+        Ok(all.into_iter().find(|(k, _)| *k == self.0.workspace).map(|(key, name)| WorkspaceObj { key, name }))
+    }
+}
+
+/// Who caused an event: a user's login, `system`, or an external approver's address.
+pub struct Actor(pub String);
+
+#[Object]
+impl Actor {
+    async fn login(&self) -> &str {
+        &self.0
+    }
+}

@@ -1,0 +1,140 @@
+//! Tasks, as specialists see them.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use smmflow_engine::{Instance, Task, TaskKind};
+
+use crate::error::ApiError;
+use crate::ids::NodeId;
+use crate::runtime_of;
+use crate::types::enums::TaskStatus;
+use crate::types::instance::InstanceObj;
+use crate::types::people::{Actor, UserObj};
+use crate::types::workflow::form_of;
+
+/// A task: one of an instance's (which it reads from).
+#[derive(Clone)]
+pub struct TaskObj {
+    pub instance: Arc<Instance>,
+    pub no: u32,
+}
+
+impl TaskObj {
+    fn t(&self) -> Option<&Task> {
+        self.instance.task(self.no)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct StepRef {
+    pub id: String,
+    #[graphql(name = "type")]
+    pub kind: String,
+}
+
+pub struct CommentObj(smmflow_engine::model::Comment);
+
+#[Object(name = "Comment")]
+impl CommentObj {
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn author(&self) -> Actor {
+        Actor(self.0.author.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+#[Object(name = "Task")]
+impl TaskObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Task(self.instance.id, self.no).encode())
+    }
+    async fn title(&self) -> &str {
+        self.t().map_or("", |t| t.title.as_str())
+    }
+    /// Markdown.
+    async fn instructions(&self) -> Option<&str> {
+        self.t().and_then(|t| t.instructions.as_deref())
+    }
+    async fn status(&self) -> Option<TaskStatus> {
+        self.t().map(|t| t.status.into())
+    }
+    /// The role whose members may take it.
+    async fn role(&self) -> Option<&str> {
+        self.t().and_then(|t| t.role.as_deref())
+    }
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
+        let Some(login) = self.t().and_then(|t| t.assignee.clone()) else { return Ok(None) };
+        let u = runtime_of(ctx)?.store().user(&login).await.map_err(ApiError::from)?;
+        Ok(Some(u.map(UserObj).unwrap_or_else(|| {
+            UserObj(smmflow_store::User {
+                login: login.clone(),
+                email: login,
+                name: None,
+                is_admin: false,
+                notification_mode: "immediate".into(),
+            })
+        })))
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.t().and_then(|t| t.due_at)
+    }
+    /// Due and not done, now.
+    async fn overdue(&self, ctx: &Context<'_>) -> Result<bool> {
+        let now = runtime_of(ctx)?.now();
+        Ok(self.t().is_some_and(|t| t.is_overdue(now)))
+    }
+    async fn priority(&self) -> &str {
+        self.t().map_or("normal", |t| t.priority.as_str())
+    }
+    /// The fields to submit with `completeTask`, as field specs by name.
+    async fn form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        let Some(t) = self.t() else { return Ok(Json(Value::Null)) };
+        let def = runtime_of(ctx)?
+            .definition(&self.instance.workflow, Some(self.instance.version))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Json(form_of(&def, &t.step)))
+    }
+    async fn output(&self) -> Option<Json<Value>> {
+        self.t().and_then(|t| t.output.clone()).map(Json)
+    }
+    /// The previous round's output, after a rejection.
+    async fn prefill(&self) -> Option<Json<Value>> {
+        self.t().and_then(|t| t.prefill.clone()).map(Json)
+    }
+    /// Comments, including the rejection that reopened it.
+    async fn comments(&self) -> Vec<CommentObj> {
+        self.t().map(|t| t.comments.iter().cloned().map(CommentObj).collect()).unwrap_or_default()
+    }
+    async fn round(&self) -> i32 {
+        self.t().map_or(1, |t| t.round as i32)
+    }
+    async fn is_approval(&self) -> bool {
+        self.t().is_some_and(|t| matches!(t.kind, TaskKind::Approval { .. }))
+    }
+    async fn step(&self, ctx: &Context<'_>) -> Result<StepRef> {
+        let id = self.t().map(|t| t.step.clone()).unwrap_or_default();
+        let def = runtime_of(ctx)?
+            .definition(&self.instance.workflow, Some(self.instance.version))
+            .await
+            .map_err(ApiError::from)?;
+        let kind = def.workflow.step(&id).map_or("task", |s| s.kind.type_name()).to_string();
+        Ok(StepRef { id, kind })
+    }
+    async fn instance(&self) -> InstanceObj {
+        InstanceObj(self.instance.clone())
+    }
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.t().map(|t| t.created_at)
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.t().and_then(|t| t.completed_at)
+    }
+}

@@ -1,0 +1,141 @@
+//! Deployed workflows, as clients see them.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use serde_json::{Value, json};
+use smmflow_runtime::Def;
+use smmflow_spec::StepKind;
+use smmflow_spec::field::{FieldSpec, Fields};
+
+use crate::ids::NodeId;
+use crate::runtime_of;
+
+#[derive(Clone)]
+pub struct WorkflowObj(pub Arc<Def>);
+
+#[derive(SimpleObject)]
+pub struct WorkflowRole {
+    pub name: String,
+    pub description: String,
+}
+
+/// A step of the definition (not of an instance).
+#[derive(SimpleObject)]
+pub struct WorkflowStep {
+    pub id: String,
+    #[graphql(name = "type")]
+    pub kind: String,
+    pub title: String,
+    pub role: Option<String>,
+    pub after: Vec<String>,
+}
+
+/// A field spec as JSON: `{type, required, default, label, help, values, items, fields, ...}`.
+pub fn field_json(spec: &FieldSpec) -> Value {
+    let mut v = json!({"type": spec.ty.name(), "required": spec.required});
+    let m = v.as_object_mut();
+    if let Some(m) = m {
+        for (k, val) in [("default", spec.default.clone()), ("min", spec.min.clone()), ("max", spec.max.clone())] {
+            if let Some(val) = val {
+                m.insert(k.into(), val);
+            }
+        }
+        for (k, val) in [
+            ("min_length", spec.min_length),
+            ("max_length", spec.max_length),
+            ("min_items", spec.min_items),
+            ("max_items", spec.max_items),
+        ] {
+            if let Some(val) = val {
+                m.insert(k.into(), json!(val));
+            }
+        }
+        if let Some(l) = &spec.label {
+            m.insert("label".into(), json!(l));
+        }
+        if let Some(h) = &spec.help {
+            m.insert("help".into(), json!(h));
+        }
+        if !spec.values.is_empty() {
+            m.insert("values".into(), json!(spec.values));
+        }
+        if let Some(i) = &spec.items {
+            m.insert("items".into(), field_json(i));
+        }
+        if !spec.fields.is_empty() {
+            m.insert("fields".into(), fields_json(&spec.fields));
+        }
+    }
+    v
+}
+
+pub fn fields_json(fields: &Fields) -> Value {
+    Value::Object(fields.iter().map(|(n, s)| (n.value.clone(), field_json(s))).collect())
+}
+
+#[Object(name = "Workflow")]
+impl WorkflowObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Workflow(self.0.workflow.key.value.clone(), self.0.version).encode())
+    }
+    async fn key(&self) -> &str {
+        &self.0.workflow.key.value
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn name(&self) -> &str {
+        &self.0.workflow.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.workflow.description.as_deref()
+    }
+    /// The YAML as deployed.
+    async fn source(&self, ctx: &Context<'_>) -> Result<String> {
+        let doc = runtime_of(ctx)?
+            .store()
+            .document(smmflow_store::DocumentKind::Workflow, &self.0.workflow.key.value, Some(self.0.version))
+            .await
+            .map_err(crate::error::ApiError::from)?;
+        Ok(doc.map(|d| d.source).unwrap_or_default())
+    }
+    /// A Mermaid flowchart: lanes per role, rework edges dashed.
+    async fn mermaid(&self) -> String {
+        smmflow_spec::mermaid::render(&self.0.workflow)
+    }
+    async fn roles(&self) -> Vec<WorkflowRole> {
+        self.0
+            .workflow
+            .roles
+            .iter()
+            .map(|r| WorkflowRole { name: r.name.value.clone(), description: r.description.clone() })
+            .collect()
+    }
+    async fn steps(&self) -> Vec<WorkflowStep> {
+        self.0
+            .workflow
+            .steps
+            .iter()
+            .map(|s| WorkflowStep {
+                id: s.id.value.clone(),
+                kind: s.kind.type_name().into(),
+                title: s.common.title.as_ref().map_or_else(|| s.id.value.clone(), |t| t.source.clone()),
+                role: s.roles().first().map(|r| r.value.clone()),
+                after: s.common.after.iter().map(|a| a.value.clone()).collect(),
+            })
+            .collect()
+    }
+    /// The inputs as field specs, by name.
+    async fn inputs(&self) -> Json<Value> {
+        Json(fields_json(&self.0.workflow.inputs))
+    }
+}
+
+/// The form of a task step, as field specs by name (empty for other steps).
+pub fn form_of(def: &Def, step: &str) -> Value {
+    match def.workflow.step(step).map(|s| &s.kind) {
+        Some(StepKind::Task(t)) => fields_json(&t.form),
+        _ => json!({}),
+    }
+}
