@@ -1,11 +1,12 @@
-//! The `smmflow` command line: validate workflow files, draw them, and print
-//! their JSON Schema. Later: the server.
+//! The `smmflow` command line: the server, administration, and the
+//! workflow tools (validate, graph, schema). CLI parsing and output only.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use smmflow_api::serve::{ServeConfig, init_logging, open_runtime, serve};
 use smmflow_spec::project::{Document, parse_document};
 use smmflow_spec::{Project, diag::Sink, mermaid, schema};
 
@@ -22,8 +23,75 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Where the data lives (every command that opens the database takes these).
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Data directory (the SQLite file, the admin token, mail files).
+    #[arg(long, env = "SMMFLOW_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL: default SQLite at <data-dir>/smmflow.db; postgres://... for PostgreSQL.
+    #[arg(long, env = "SMMFLOW_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: GraphQL API, GraphiQL, timers.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SMMFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The workflows folder, deployed at start (new versions only for changed files).
+        #[arg(long, env = "SMMFLOW_WORKFLOWS", default_value = "./workflows")]
+        workflows: PathBuf,
+        /// Log format.
+        #[arg(long, env = "SMMFLOW_LOG_FORMAT", value_enum, default_value = "human")]
+        log_format: LogFormat,
+        /// Turn GraphQL introspection off.
+        #[arg(long, env = "SMMFLOW_NO_INTROSPECTION")]
+        no_introspection: bool,
+        /// Largest request body in bytes (larger: HTTP 413).
+        #[arg(long, env = "SMMFLOW_BODY_LIMIT", default_value_t = 1024 * 1024)]
+        body_limit: usize,
+        /// Demos and tests: the clock moves only by the admin-only `advanceClock` mutation.
+        #[arg(long)]
+        manual_clock: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Manage memberships.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+    /// Print the GraphQL schema (docs/schema.graphql).
+    ExportSchema,
     /// Check workflow and calendar files (and templates/) together; exit 1 on any error.
     Validate {
         /// Files and folders to check together.
@@ -42,6 +110,59 @@ enum Command {
     Schema,
 }
 
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        login: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (shown once).
+    Create {
+        login: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Add a workspace (a client account or in-house team).
+    Add {
+        key: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Give a user a role in a workspace.
+    Add {
+        workspace: String,
+        user: String,
+        role: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -52,6 +173,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?.block_on(f)
+}
+
 fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Validate { paths, format } => validate(&paths, format),
@@ -60,7 +185,78 @@ fn run() -> Result<ExitCode> {
             print!("{}", schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
+        Command::ExportSchema => {
+            print!("{}", smmflow_api::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen, data, workflows, log_format, no_introspection, body_limit, manual_clock } => {
+            init_logging(matches!(log_format, LogFormat::Json));
+            let cfg = ServeConfig {
+                listen,
+                data_dir: data.data_dir,
+                database_url: data.database_url,
+                workflows,
+                introspection: !no_introspection,
+                body_limit,
+                manual_clock,
+            };
+            block_on(async { serve(cfg).await.map_err(|e| anyhow!(e)) })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { data } => admin(data, |_| async { Ok("migrations applied".to_string()) }),
+        Command::User { command: UserCommand::Add { login, email, name, admin: is_admin, data } } => {
+            admin(data, move |rt| async move {
+                let user = smmflow_store::User {
+                    login: login.clone(),
+                    email,
+                    name,
+                    is_admin,
+                    notification_mode: "immediate".into(),
+                };
+                rt.store().create_user(&user, rt.now()).await?;
+                Ok(format!("user {login} added"))
+            })
+        }
+        Command::Token { command: TokenCommand::Create { login, name, data } } => admin(data, move |rt| async move {
+            if rt.store().user(&login).await?.is_none() {
+                return Err(anyhow!("user `{login}` not found"));
+            }
+            let token = smmflow_api::new_token();
+            rt.store().add_token(&smmflow_api::hash_token(&token), &login, &name, rt.now()).await?;
+            Ok(token)
+        }),
+        Command::Workspace { command: WorkspaceCommand::Add { key, name, data } } => {
+            admin(data, move |rt| async move {
+                if !smmflow_spec::decode::is_key(&key) {
+                    return Err(anyhow!(
+                        "`{key}` is not a workspace key (lower case letters, digits and dashes, starting with a letter)"
+                    ));
+                }
+                rt.store().create_workspace(&key, &name, rt.now()).await?;
+                Ok(format!("workspace {key} added"))
+            })
+        }
+        Command::Member { command: MemberCommand::Add { workspace, user, role, data } } => {
+            admin(data, move |rt| async move {
+                rt.store().add_member(&workspace, &user, &role, rt.now()).await?;
+                Ok(format!("{user} is {role} in {workspace}"))
+            })
+        }
     }
+}
+
+/// Runs an administration command against the database and prints its result.
+fn admin<F, Fut>(data: DataArgs, f: F) -> Result<ExitCode>
+where
+    F: FnOnce(std::sync::Arc<smmflow_runtime::Runtime>) -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
+    let out = block_on(async move {
+        let rt = open_runtime(&data.data_dir, data.database_url.as_deref(), None).await.map_err(|e| anyhow!(e))?;
+        f(rt).await
+    })?;
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(paths: &[PathBuf], format: Format) -> Result<ExitCode> {

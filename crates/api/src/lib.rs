@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 pub mod mutation;
 pub mod query;
+pub mod serve;
 pub mod server;
 pub mod subscription;
 pub mod types;
@@ -25,9 +26,10 @@ pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subs
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-pub fn schema(rt: Arc<Runtime>, introspection: bool) -> AppSchema {
+pub fn schema(rt: Arc<Runtime>, introspection: bool, manual_clock: Option<smmflow_runtime::ManualClock>) -> AppSchema {
     let mut b = Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)
         .data(rt)
+        .data(ManualClockHandle(manual_clock))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32);
@@ -41,6 +43,9 @@ pub fn schema(rt: Arc<Runtime>, introspection: bool) -> AppSchema {
 pub fn sdl() -> String {
     Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot).finish().sdl()
 }
+
+/// The manual clock, when the server runs on one (`serve --manual-clock`).
+pub(crate) struct ManualClockHandle(pub Option<smmflow_runtime::ManualClock>);
 
 pub(crate) fn runtime_of<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Runtime>, error::ApiError> {
     ctx.data::<Arc<Runtime>>().map_err(|_| error::ApiError::Internal("no runtime in the context".into()))

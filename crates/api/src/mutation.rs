@@ -163,6 +163,19 @@ pub struct UpdateNotificationPreferencesInput {
     pub mode: NotificationMode,
 }
 
+#[derive(InputObject)]
+pub struct AdvanceClockInput {
+    /// The new time (later than now).
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct AdvanceClockPayload {
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// Timers that fired on the way.
+    pub fired: i32,
+}
+
 fn task_of(i: Instance, no: u32) -> TaskObj {
     TaskObj { instance: Arc::new(i), no }
 }
@@ -408,6 +421,39 @@ impl Mutation {
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Demos and tests only (`serve --manual-clock`): moves the clock forward,
+    /// firing every timer that comes due on the way, in order. Admins only.
+    async fn advance_clock(&self, ctx: &Context<'_>, input: AdvanceClockInput) -> Result<AdvanceClockPayload> {
+        let rt = runtime_of(ctx)?;
+        access_of(ctx)?.admin()?;
+        let Some(clock) = ctx.data::<crate::ManualClockHandle>().ok().and_then(|c| c.0.clone()) else {
+            return Err(ApiError::Forbidden(
+                "the server runs on the real clock; start it with --manual-clock to move time".into(),
+            )
+            .into());
+        };
+        if input.to < rt.now() {
+            return Err(ApiError::BadInput("time only moves forward".into()).into());
+        }
+        let mut fired = 0;
+        while let Some(next) = rt.store().next_timer_due().await.map_err(ApiError::from)? {
+            if next > input.to {
+                break;
+            }
+            if next > rt.now() {
+                clock.set(next);
+            }
+            let n = rt.fire_due_timers().await.map_err(ApiError::from)?;
+            fired += n as i32;
+            if n == 0 {
+                break;
+            }
+        }
+        clock.set(input.to);
+        fired += rt.fire_due_timers().await.map_err(ApiError::from)? as i32;
+        Ok(AdvanceClockPayload { now: rt.now(), fired })
     }
 
     /// How the caller gets e-mail: each message at once, or hourly or daily digests.

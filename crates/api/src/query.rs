@@ -55,6 +55,11 @@ impl Query {
         Ok(UserObj(access_of(ctx)?.viewer()?.user.clone()))
     }
 
+    /// The server's time (it differs from the wall clock under `--manual-clock`).
+    async fn server_time(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(runtime_of(ctx)?.now())
+    }
+
     /// Workspaces the caller is a member of (all, for admins).
     async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<WorkspaceObj>> {
         let viewer = access_of(ctx)?.viewer()?;

@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub body_limit: usize,
     /// Set once the start-up deploy is done (`/readyz` waits for it).
     pub deployed: Arc<AtomicBool>,
+    /// The clock `advanceClock` moves, when the server runs on a manual clock.
+    pub manual_clock: Option<smmflow_runtime::ManualClock>,
 }
 
 #[derive(Clone)]
@@ -33,7 +35,7 @@ struct AppState {
 }
 
 pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
-    let schema = crate::schema(rt.clone(), opts.introspection);
+    let schema = crate::schema(rt.clone(), opts.introspection, opts.manual_clock);
     let state = AppState { rt, schema, deployed: opts.deployed };
     Router::new()
         .route("/", get(graphiql))

@@ -1,0 +1,138 @@
+//! `smmflow serve` end to end: a real server process, real HTTP, on SQLite
+//! and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use support::{Server, databases, form_sample};
+
+const TEAM: &[(&str, &str)] = &[
+    ("lena", "lead"),
+    ("carl", "content_manager"),
+    ("wanda", "copywriter"),
+    ("walt", "copywriter"),
+    ("dina", "designer"),
+    ("sam", "smm_manager"),
+    ("sara", "smm_manager"),
+    ("olga", "client"),
+    ("alex", "analyst"),
+];
+
+const MY_TASKS: &str = r#"query { tasks(filter: {mine: true, status: [OPEN, CLAIMED]}, first: 50) {
+    totalCount nodes { id title isApproval step { id } form instance { id inputs workflow { key } } } } }"#;
+
+const INSTANCE: &str = r#"query($id: ID!) { instance(id: $id) {
+    status children { id status } steps { id status } events { seq kind actor { login } } outputs } }"#;
+
+#[tokio::test]
+async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
+    for db in databases() {
+        let s = Server::start(db);
+        let tokens = s.team("acme", TEAM).await;
+        let now = s.ok(&s.admin, "{ serverTime }", json!({})).await["serverTime"].as_str().unwrap().to_string();
+        let start = chrono_like_add_days(&now, 4);
+        let posts: Vec<Value> = (0..3)
+            .map(|i| json!({"rubric": "Tips", "platform": "vk", "format": if i == 1 { "text" } else { "photo" }, "publish_at": format!("{start}T0{}:00:00Z", 6 + i), "brief": format!("Post {i}")}))
+            .collect();
+        let started = s
+            .ok(
+                &tokens["lena"],
+                r#"mutation($in: JSON) { startInstance(input: {workflow: "weekly-content", workspace: "acme", inputs: $in}) { instance { id status } userErrors { message } } }"#,
+                json!({"in": {"client_name": "ACME", "account_manager": "lena"}}),
+            )
+            .await;
+        let id = started["startInstance"]["instance"]["id"].as_str().unwrap().to_string();
+        let mut rejected = false;
+        let mut acted: HashMap<String, usize> = HashMap::new();
+        for _round in 0..200 {
+            let mut did = false;
+            for (login, _) in TEAM {
+                let mine = s.ok(&tokens[*login], MY_TASKS, json!({})).await;
+                for t in mine["tasks"]["nodes"].as_array().unwrap() {
+                    let step = t["step"]["id"].as_str().unwrap();
+                    let task = t["id"].as_str().unwrap();
+                    let (mutation, vars) = if t["isApproval"].as_bool().unwrap() {
+                        if step == "client_approval" && !rejected {
+                            rejected = true;
+                            (
+                                "mutation($t: ID!) { rejectTask(input: {taskId: $t, comment: \"Change the headline\"}) { task { status } userErrors { message } } }",
+                                json!({"t": task}),
+                            )
+                        } else {
+                            (
+                                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { status } userErrors { message } } }",
+                                json!({"t": task}),
+                            )
+                        }
+                    } else {
+                        let output = match step {
+                            "plan" => json!({"posts": posts}),
+                            "schedule" => json!({"scheduled_for": t["instance"]["inputs"]["publish_at"]}),
+                            _ => form_sample(&t["form"]),
+                        };
+                        (
+                            "mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { task { status } userErrors { field message } } }",
+                            json!({"t": task, "o": output}),
+                        )
+                    };
+                    let r = s.gql(&tokens[*login], mutation, vars).await;
+                    let payload = r["data"].as_object().and_then(|d| d.values().next()).cloned().unwrap_or(Value::Null);
+                    // Four-eyes refusals are fine: someone else takes it.
+                    if r.get("errors").is_some() {
+                        let code = r["errors"][0]["extensions"]["code"].as_str().unwrap_or("");
+                        assert!(
+                            matches!(code, "FORBIDDEN" | "CONFLICT" | "TASK_ALREADY_COMPLETED"),
+                            "{login} on {step} ({db}): {r}"
+                        );
+                        continue;
+                    }
+                    assert_eq!(payload["userErrors"], json!([]), "{login} on {step} ({db})");
+                    *acted.entry(login.to_string()).or_default() += 1;
+                    did = true;
+                }
+            }
+            let inst = s.ok(&s.admin, INSTANCE, json!({"id": id})).await;
+            if inst["instance"]["status"] == "COMPLETED" {
+                break;
+            }
+            if !did {
+                let now = s.ok(&s.admin, "{ serverTime }", json!({})).await["serverTime"].as_str().unwrap().to_string();
+                let to = chrono_like_add_hours(&now, 6);
+                s.ok(
+                    &s.admin,
+                    "mutation($to: DateTime!) { advanceClock(input: {to: $to}) { now fired } }",
+                    json!({"to": to}),
+                )
+                .await;
+            }
+        }
+        let inst = s.ok(&s.admin, INSTANCE, json!({"id": id})).await["instance"].clone();
+        assert_eq!(inst["status"], "COMPLETED", "{db}: {inst}");
+        assert_eq!(inst["children"].as_array().unwrap().len(), 3, "{db}");
+        assert!(inst["children"].as_array().unwrap().iter().all(|c| c["status"] == "COMPLETED"), "{db}");
+        assert_eq!(inst["outputs"]["posts"].as_array().unwrap().len(), 3, "{db}");
+        let kinds: Vec<&str> = inst["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.first(), Some(&"instance.started"));
+        assert_eq!(kinds.last(), Some(&"instance.completed"));
+        for person in ["carl", "sam", "olga", "alex"] {
+            assert!(acted.get(person).copied().unwrap_or(0) > 0, "{db}: {person} did nothing: {acted:?}");
+        }
+        assert!(
+            acted.get("wanda").copied().unwrap_or(0) + acted.get("walt").copied().unwrap_or(0) >= 4,
+            "{db}: copy written and reworked"
+        );
+    }
+}
+
+/// `YYYY-MM-DD` of an RFC 3339 time plus days (no date crate needed here).
+fn chrono_like_add_days(rfc3339: &str, days: i64) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap() + chrono::Duration::days(days);
+    t.format("%Y-%m-%d").to_string()
+}
+
+fn chrono_like_add_hours(rfc3339: &str, hours: i64) -> String {
+    (chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap() + chrono::Duration::hours(hours)).to_rfc3339()
+}

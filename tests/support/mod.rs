@@ -1,0 +1,191 @@
+//! End-to-end support: a real `smmflow serve` process on a free port, on a
+//! SQLite file or a fresh PostgreSQL database, and a GraphQL client over
+//! real HTTP and WebSocket.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Server {
+    pub url: String,
+    pub admin: String,
+    pub db: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The databases to run a test on: SQLite always, PostgreSQL when configured.
+pub fn databases() -> Vec<&'static str> {
+    match std::env::var("SMMFLOW_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => vec!["sqlite", "postgres"],
+        _ => {
+            eprintln!("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set (ran on SQLite only)");
+            vec!["sqlite"]
+        }
+    }
+}
+
+/// A fresh database for this server (on its own thread: callers may be async).
+fn create_pg_database() -> String {
+    let admin = std::env::var("SMMFLOW_TEST_POSTGRES_URL").unwrap();
+    let name = format!("smmflow_e2e_{}", uuid::Uuid::new_v4().simple());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(smmflow_store::create_postgres_database(&admin, &name)).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+impl Server {
+    pub fn start(db: &str) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    pub fn start_with(db: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--manual-clock"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--workflows")
+            .arg(&workflows)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if db == "postgres" {
+            cmd.arg("--database-url").arg(create_pg_database());
+        }
+        let child = cmd.spawn().expect("smmflow serve starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            if let Ok(200) = http_status(&format!("{url}/readyz")) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the server did not become ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string();
+        Server { url, admin, db: db.to_string(), child, _dir: dir }
+    }
+
+    /// Sends a GraphQL request; returns the whole response body.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let client = reqwest::Client::new();
+        let mut req =
+            client.post(format!("{}/graphql", self.url)).json(&json!({"query": query, "variables": variables}));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
+    /// `data`, panicking on errors.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let r = self.gql(token, query, variables).await;
+        assert!(r.get("errors").is_none(), "{} on {}: {r}", query.lines().next().unwrap_or(""), self.db);
+        r["data"].clone()
+    }
+
+    /// The first error's code.
+    pub async fn error_code(&self, token: &str, query: &str, variables: Value) -> String {
+        let r = self.gql(token, query, variables).await;
+        r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error: {r}")).to_string()
+    }
+
+    /// Creates users with roles in a workspace and returns their tokens.
+    pub async fn team(&self, workspace: &str, people: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+        self.ok(
+            &self.admin,
+            "mutation($k: String!) { createWorkspace(input: {key: $k, name: $k}) { userErrors { message } } }",
+            json!({"k": workspace}),
+        )
+        .await;
+        let mut tokens = std::collections::HashMap::new();
+        for (login, role) in people {
+            if !tokens.contains_key(*login) {
+                let r = self
+                    .ok(&self.admin, "mutation($l: String!, $e: String!) { createUser(input: {login: $l, email: $e}) { userErrors { message } } }", json!({"l": login, "e": format!("{login}@agency.example")}))
+                    .await;
+                let _ = r;
+                let t = self
+                    .ok(
+                        &self.admin,
+                        "mutation($u: String!) { createApiToken(input: {user: $u, name: \"e2e\"}) { token } }",
+                        json!({"u": login}),
+                    )
+                    .await;
+                tokens.insert(login.to_string(), t["createApiToken"]["token"].as_str().unwrap().to_string());
+            }
+            self.ok(
+                &self.admin,
+                "mutation($w: String!, $u: String!, $r: String!) { addMember(input: {workspace: $w, user: $u, role: $r}) { userErrors { message } } }",
+                json!({"w": workspace, "u": login, "r": role}),
+            )
+            .await;
+        }
+        tokens
+    }
+}
+
+/// The status of a GET, without an async runtime (readiness probes).
+pub fn http_status(url: &str) -> Result<u16, String> {
+    {
+        let url = url.strip_prefix("http://").ok_or("not http")?;
+        let (host, path) = url.split_once('/').ok_or("no path")?;
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+        s.write_all(format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).map_err(|e| e.to_string())?;
+        buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| "no status".into())
+    }
+}
+
+/// A value fitting a form field spec as the API shows it (`{type, values, items, fields, ...}`).
+pub fn sample(spec: &Value) -> Value {
+    if let Some(d) = spec.get("default").filter(|d| !d.is_null()) {
+        return d.clone();
+    }
+    match spec["type"].as_str().unwrap_or("string") {
+        "integer" => json!(spec.get("min").and_then(Value::as_i64).unwrap_or(1)),
+        "number" => json!(spec.get("min").and_then(Value::as_f64).unwrap_or(1.0)),
+        "boolean" => json!(true),
+        "date" => json!("2027-01-15"),
+        "datetime" => json!("2027-01-15T10:00:00Z"),
+        "url" => json!("https://example.com/post"),
+        "email" => json!("someone@example.com"),
+        "user" => json!("lena"),
+        "enum" => spec["values"][0].clone(),
+        "list" => {
+            let n = spec.get("min_items").and_then(Value::as_u64).unwrap_or(1).max(1);
+            Value::Array((0..n).map(|_| sample(&spec["items"])).collect())
+        }
+        "object" => form_sample(&spec["fields"]),
+        _ => json!("Sample text"),
+    }
+}
+
+pub fn form_sample(form: &Value) -> Value {
+    Value::Object(form.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), sample(v))).collect()).unwrap_or_default())
+}
