@@ -102,3 +102,15 @@ fn schema_prints_the_committed_json_schema() {
         "docs/workflow.schema.json is stale: run `cargo run -- schema > docs/workflow.schema.json`"
     );
 }
+
+#[test]
+fn export_schema_prints_the_committed_graphql_schema() {
+    let (code, out, _) = smmflow(&["export-schema"]);
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.graphql")).unwrap();
+    assert_eq!(out, committed, "docs/schema.graphql is stale: run `cargo run -- export-schema > docs/schema.graphql`");
+    for name in ["viewer", "startInstance", "completeTask", "taskEvents", "instanceEvents", "totalCount", "userErrors"]
+    {
+        assert!(out.contains(name), "{name} missing from the schema");
+    }
+}

@@ -67,7 +67,7 @@ impl Server {
             .arg("--workflows")
             .arg(&workflows)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if db == "postgres" {
@@ -188,4 +188,91 @@ pub fn sample(spec: &Value) -> Value {
 
 pub fn form_sample(form: &Value) -> Value {
     Value::Object(form.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), sample(v))).collect()).unwrap_or_default())
+}
+
+/// A GraphQL WebSocket subscription client (`graphql-transport-ws`, or the
+/// legacy `graphql-ws` protocol).
+pub struct Subscription {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    legacy: bool,
+}
+
+impl Subscription {
+    pub async fn open(
+        server: &Server,
+        token: &str,
+        query: &str,
+        variables: Value,
+        legacy: bool,
+    ) -> Result<Subscription, String> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = server.url.replace("http://", "ws://") + "/graphql/ws";
+        let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+        let proto = if legacy { "graphql-ws" } else { "graphql-transport-ws" };
+        req.headers_mut().insert("Sec-WebSocket-Protocol", proto.parse().map_err(|_| "bad header".to_string())?);
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
+        let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
+        ws.send(Message::Text(init.to_string().into())).await.map_err(|e| e.to_string())?;
+        loop {
+            let msg =
+                tokio::time::timeout(Duration::from_secs(10), ws.next()).await.map_err(|_| "no ack".to_string())?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
+                    match v["type"].as_str() {
+                        Some("connection_ack") => break,
+                        Some("ka") => continue,
+                        _ => return Err(format!("refused: {v}")),
+                    }
+                }
+                Some(Ok(Message::Close(f))) => return Err(format!("closed: {f:?}")),
+                Some(Ok(_)) => continue,
+                other => return Err(format!("{other:?}")),
+            }
+        }
+        let start = if legacy { "start" } else { "subscribe" };
+        let sub = json!({"id": "1", "type": start, "payload": {"query": query, "variables": variables}});
+        ws.send(Message::Text(sub.to_string().into())).await.map_err(|e| e.to_string())?;
+        // Give the server a moment to register the subscription before events happen.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(Subscription { ws, legacy })
+    }
+
+    /// The next `data` payload, or None after `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let data_type = if self.legacy { "data" } else { "next" };
+        loop {
+            let msg = tokio::time::timeout(timeout, self.ws.next()).await.ok()??;
+            if let Ok(Message::Text(t)) = msg {
+                let v: Value = serde_json::from_str(&t).ok()?;
+                if v["type"] == data_type {
+                    return Some(v["payload"]["data"].clone());
+                }
+                if v["type"] == "error" {
+                    return Some(json!({"error": v["payload"]}));
+                }
+            }
+        }
+    }
+}
+
+/// POSTs headers announcing a body of `len` bytes, sends the first 64 KiB,
+/// and reads the status the server answers with.
+pub fn status_of_announced_body(url: &str, token: &str, len: usize) -> u16 {
+    use std::io::{Read, Write};
+    let host = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(&vec![b' '; 64 * 1024]);
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }

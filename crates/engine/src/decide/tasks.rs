@@ -18,10 +18,12 @@ use crate::model::{InstanceStatus, Task, TaskKind, TaskStatus};
 impl<'a> Run<'_, 'a> {
     /// The task, refused when it does not exist or cannot be acted on any more.
     fn active_task(&self, no: u32) -> Result<Task, Error> {
-        self.require_running()?;
         let task = self.state.task(no).ok_or_else(|| Error::NotFound(format!("task {no}")))?;
         match task.status {
-            TaskStatus::Open | TaskStatus::Claimed => Ok(task.clone()),
+            TaskStatus::Open | TaskStatus::Claimed => {
+                self.require_running()?;
+                Ok(task.clone())
+            }
             TaskStatus::Completed | TaskStatus::Approved | TaskStatus::Rejected => {
                 Err(Error::TaskAlreadyCompleted(task.status.as_str().to_string()))
             }

@@ -1,0 +1,311 @@
+//! The API's contract over real HTTP and WebSocket: subscriptions, the
+//! authorization matrix, and bad input.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Server, Subscription, databases};
+
+const START: &str = r#"mutation($wf: String!, $ws: String!, $in: JSON) { startInstance(input: {workflow: $wf, workspace: $ws, inputs: $in}) { instance { id tasks { id status step { id } } } userErrors { message } } }"#;
+
+const REVIEW_FLOW: &str = r#"
+workflow: api-review
+name: API review
+roles: {writer: Writes, editor: Edits, lead: Leads}
+steps:
+  draft:
+    role: writer
+    form:
+      text: {type: text, required: true}
+      words: {type: integer, min: 1}
+  review:
+    type: approval
+    role: editor
+    after: [draft]
+    on_reject: {goto: draft}
+"#;
+
+async fn setup(s: &Server) -> std::collections::HashMap<String, String> {
+    let deployed = s
+        .ok(&s.admin, "mutation($src: String!) { deployWorkflow(input: {source: $src}) { created workflow { key version } userErrors { message } } }", json!({"src": REVIEW_FLOW}))
+        .await;
+    assert_eq!(deployed["deployWorkflow"]["created"], true);
+    let mut tokens =
+        s.team("alpha", &[("lena", "lead"), ("wanda", "writer"), ("eddie", "editor"), ("mixed", "writer")]).await;
+    tokens.extend(s.team("beta", &[("bob", "lead"), ("bert", "writer")]).await);
+    // `mixed` writes and edits in alpha.
+    s.ok(&s.admin, r#"mutation { addMember(input: {workspace: "alpha", user: "mixed", role: "editor"}) { userErrors { message } } }"#, json!({})).await;
+    tokens
+}
+
+async fn start(s: &Server, token: &str, ws: &str) -> (String, String) {
+    let r = s.ok(token, START, json!({"wf": "api-review", "ws": ws, "in": {}})).await;
+    let inst = &r["startInstance"]["instance"];
+    (inst["id"].as_str().unwrap().to_string(), inst["tasks"][0]["id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn task_events_and_instance_events_arrive_in_order_over_both_protocols() {
+    for db in databases() {
+        let s = Server::start(db);
+        let t = setup(&s).await;
+        for legacy in [false, true] {
+            let mut tasks = Subscription::open(
+                &s,
+                &t["wanda"],
+                "subscription { taskEvents(workspace: \"alpha\") { kind task { id step { id } status } } }",
+                json!({}),
+                legacy,
+            )
+            .await
+            .unwrap();
+            let (id, draft) = start(&s, &t["lena"], "alpha").await;
+            let mut events = Subscription::open(
+                &s,
+                &t["eddie"],
+                "subscription($id: ID!) { instanceEvents(instanceId: $id) { seq kind actor { login } } }",
+                json!({"id": id}),
+                legacy,
+            )
+            .await
+            .unwrap();
+            s.ok(&t["wanda"], "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"v1\"}}) { userErrors { message } } }", json!({"t": draft})).await;
+            let mut kinds = Vec::new();
+            while let Some(e) = tasks.next(Duration::from_secs(3)).await {
+                let e = &e["taskEvents"];
+                kinds.push(format!("{}:{}", e["kind"].as_str().unwrap(), e["task"]["step"]["id"].as_str().unwrap()));
+                if kinds.len() == 4 {
+                    break;
+                }
+            }
+            assert_eq!(
+                kinds,
+                ["task.created:draft", "task.claimed:draft", "task.completed:draft", "task.created:review"],
+                "{db} legacy={legacy}"
+            );
+            let mut seqs = Vec::new();
+            while let Some(e) = events.next(Duration::from_secs(2)).await {
+                seqs.push((
+                    e["instanceEvents"]["seq"].as_i64().unwrap(),
+                    e["instanceEvents"]["kind"].as_str().unwrap().to_string(),
+                ));
+            }
+            assert!(!seqs.is_empty(), "{db}: instance events arrived");
+            assert!(seqs.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{db}: in order, none missing: {seqs:?}");
+            assert!(seqs.iter().any(|(_, k)| k == "task.completed"), "{db}: {seqs:?}");
+        }
+        // Without a valid token the socket is refused.
+        assert!(
+            Subscription::open(&s, "bad-token", "subscription { taskEvents { kind } }", json!({}), false)
+                .await
+                .is_err(),
+            "{db}"
+        );
+        // Another workspace's events are not delivered.
+        let mut foreign =
+            Subscription::open(&s, &t["bert"], "subscription { taskEvents { kind } }", json!({}), false).await.unwrap();
+        start(&s, &t["lena"], "alpha").await;
+        assert_eq!(foreign.next(Duration::from_millis(800)).await, None, "{db}: beta sees nothing of alpha");
+    }
+}
+
+#[tokio::test]
+async fn the_authorization_matrix() {
+    for db in databases() {
+        let s = Server::start(db);
+        let t = setup(&s).await;
+        let (a_id, a_draft) = start(&s, &t["lena"], "alpha").await;
+        let (b_id, _) = start(&s, &t["bob"], "beta").await;
+        // No token, a bad token.
+        assert_eq!(s.error_code("", "{ viewer { login } }", json!({})).await, "UNAUTHENTICATED", "{db}");
+        assert_eq!(
+            s.error_code("smf_not_a_token", "{ tasks { totalCount } }", json!({})).await,
+            "UNAUTHENTICATED",
+            "{db}"
+        );
+        // A member of alpha cannot see or touch beta.
+        let seen = s.ok(&t["wanda"], "query($id: ID!) { instance(id: $id) { id } }", json!({"id": b_id})).await;
+        assert_eq!(seen["instance"], Value::Null, "{db}");
+        let listed = s
+            .ok(&t["bert"], "{ instances { totalCount nodes { workspace { key } } } tasks { totalCount } }", json!({}))
+            .await;
+        assert_eq!(listed["instances"]["totalCount"], 1, "{db}: bert sees only beta");
+        assert_eq!(
+            s.error_code(
+                &t["bert"],
+                "mutation($t: ID!) { claimTask(input: {taskId: $t}) { task { id } } }",
+                json!({"t": a_draft})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        assert_eq!(
+            s.error_code(
+                &t["bob"],
+                "mutation($i: ID!) { cancelInstance(input: {instanceId: $i, reason: \"x\"}) { instance { id } } }",
+                json!({"i": a_id})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        // Members cannot start, cancel or manage; only leads and admins.
+        assert_eq!(
+            s.error_code(&t["wanda"], START, json!({"wf": "api-review", "ws": "alpha", "in": {}})).await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        assert_eq!(s.error_code(&t["wanda"], r#"mutation { addMember(input: {workspace: "alpha", user: "bert", role: "writer"}) { userErrors { message } } }"#, json!({})).await, "FORBIDDEN", "{db}");
+        assert_eq!(
+            s.error_code(
+                &t["wanda"],
+                r#"mutation { createUser(input: {login: "eve", email: "eve@x.io"}) { userErrors { message } } }"#,
+                json!({})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        assert_eq!(
+            s.error_code(
+                &t["wanda"],
+                "mutation($src: String!) { deployWorkflow(input: {source: $src}) { created } }",
+                json!({"src": REVIEW_FLOW})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        assert_eq!(
+            s.error_code(
+                &t["wanda"],
+                r#"mutation { createApiToken(input: {user: "eddie", name: "steal"}) { token } }"#,
+                json!({})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}"
+        );
+        // A copywriter cannot approve; the author cannot approve their own work.
+        s.ok(&t["mixed"], "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"mine\"}}) { userErrors { message } } }", json!({"t": a_draft})).await;
+        let review = s
+            .ok(
+                &t["eddie"],
+                "query($id: ID!) { instance(id: $id) { tasks { id status step { id } } } }",
+                json!({"id": a_id}),
+            )
+            .await;
+        let review_id = review["instance"]["tasks"][1]["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            s.error_code(
+                &t["wanda"],
+                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { id } } }",
+                json!({"t": review_id})
+            )
+            .await,
+            "FORBIDDEN",
+            "{db}: a writer cannot approve"
+        );
+        let selfie = s
+            .gql(
+                &t["mixed"],
+                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { id } } }",
+                json!({"t": review_id}),
+            )
+            .await;
+        assert_eq!(selfie["errors"][0]["extensions"]["code"], "FORBIDDEN", "{db}");
+        assert!(selfie["errors"][0]["message"].as_str().unwrap().contains("four-eyes"), "{db}: {selfie}");
+        let ok = s
+            .ok(
+                &t["eddie"],
+                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { status } } }",
+                json!({"t": review_id}),
+            )
+            .await;
+        assert_eq!(ok["approveTask"]["task"]["status"], "APPROVED", "{db}");
+        // A second decision on the same task.
+        assert_eq!(
+            s.error_code(
+                &t["eddie"],
+                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { id } } }",
+                json!({"t": review_id})
+            )
+            .await,
+            "TASK_ALREADY_COMPLETED",
+            "{db}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_documented_error_and_changes_nothing() {
+    for db in databases() {
+        let s = Server::start(db);
+        let t = setup(&s).await;
+        let (id, draft) = start(&s, &t["lena"], "alpha").await;
+        let client = reqwest::Client::new();
+        let post = |body: Vec<u8>| {
+            client
+                .post(format!("{}/graphql", s.url))
+                .bearer_auth(&t["wanda"])
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        // Malformed JSON: 400.
+        assert_eq!(post(b"{\"query\": \"{ viewer { login } \"".to_vec()).await.unwrap().status(), 400, "{db}");
+        // A 10 MB body: 413, answered from the headers without reading it.
+        assert_eq!(support::status_of_announced_body(&s.url, &t["wanda"], 10 * 1024 * 1024), 413, "{db}");
+        // Unknown fields and arguments are validation errors.
+        let r = s.gql(&t["wanda"], "{ viewer { login shoeSize } }", json!({})).await;
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains("shoeSize"), "{db}: {r}");
+        let r = s.gql(&t["wanda"], "{ tasks(filter: {colour: RED}) { totalCount } }", json!({})).await;
+        assert!(r["errors"].is_array() && r["data"].is_null(), "{db}: {r}");
+        // A query 50 levels deep is refused before it runs.
+        let deep = format!("{{ viewer {}login{} }}", "{ memberships { user ".repeat(25), " } }".repeat(25));
+        let r = s.gql(&t["wanda"], &deep, json!({})).await;
+        assert!(r["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("depth"), "{db}: {r}");
+        // Page sizes outside 1..100.
+        assert_eq!(
+            s.error_code(&t["wanda"], "{ tasks(first: 1000) { totalCount } }", json!({})).await,
+            "BAD_USER_INPUT",
+            "{db}"
+        );
+        // Unknown ids.
+        assert_eq!(
+            s.error_code(
+                &t["wanda"],
+                "mutation { claimTask(input: {taskId: \"nonsense\"}) { task { id } } }",
+                json!({})
+            )
+            .await,
+            "NOT_FOUND",
+            "{db}"
+        );
+        // Invalid form output: userErrors naming the fields, nothing changed.
+        let before =
+            s.ok(&t["lena"], "query($id: ID!) { instance(id: $id) { events { seq } } }", json!({"id": id})).await;
+        let r = s
+            .ok(&t["wanda"], "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {words: 0, txt: \"typo\"}}) { task { id } userErrors { field message code } } }", json!({"t": draft}))
+            .await;
+        let fields: Vec<Value> =
+            r["completeTask"]["userErrors"].as_array().unwrap().iter().map(|e| e["field"].clone()).collect();
+        assert_eq!(
+            fields,
+            [json!(["output", "txt"]), json!(["output", "text"]), json!(["output", "words"])],
+            "{db}: {r}"
+        );
+        assert_eq!(r["completeTask"]["task"], Value::Null);
+        let after =
+            s.ok(&t["lena"], "query($id: ID!) { instance(id: $id) { events { seq } } }", json!({"id": id})).await;
+        assert_eq!(before, after, "{db}: nothing changed");
+        // Broken YAML in a deploy: userErrors with line and column.
+        let r = s.ok(&s.admin, "mutation($src: String!) { deployWorkflow(input: {source: $src}) { created userErrors { code line column message } } }", json!({"src": "workflow: x-y\nname: n\nroles: {a: b}\nsteps:\n  s: {role: a, afer: [q]}\n"})).await;
+        let e = &r["deployWorkflow"]["userErrors"][0];
+        assert_eq!((e["code"].as_str(), e["line"].as_i64()), (Some("E002"), Some(5)), "{db}: {r}");
+    }
+}
