@@ -256,6 +256,11 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
                 .body(body)
                 .send()
         };
+        // The metrics count what happened, in the Prometheus text format.
+        let metrics = client.get(format!("{}/metrics", s.url)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("smmflow_commands_total{outcome=\"ok\"}"), "{db}: {metrics}");
+        assert!(metrics.contains("smmflow_open_tasks 1"), "{db}: {metrics}");
+        assert!(metrics.contains("smmflow_command_duration_seconds_count"), "{db}");
         // Malformed JSON: 400.
         assert_eq!(post(b"{\"query\": \"{ viewer { login } \"".to_vec()).await.unwrap().status(), 400, "{db}");
         // A 10 MB body: 413, answered from the headers without reading it.

@@ -43,6 +43,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/graphql/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)
 }
@@ -88,6 +89,16 @@ async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSo
             })
             .serve()
     })
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    match s.rt.metrics_text().await {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(e) => {
+            tracing::error!("metrics: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response()
+        }
+    }
 }
 
 async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {

@@ -12,6 +12,7 @@
 mod clock;
 mod defs;
 mod directory;
+pub mod metrics;
 mod timers;
 mod work;
 
@@ -93,6 +94,7 @@ pub struct Runtime {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) node: String,
     pub(crate) events: broadcast::Sender<Committed>,
+    pub metrics: metrics::Metrics,
 }
 
 impl Runtime {
@@ -101,7 +103,14 @@ impl Runtime {
         let store = Store::connect(&opts.database_url).await?;
         store.migrate().await?;
         let (events, _) = broadcast::channel(4096);
-        let rt = Arc::new(Runtime { store, defs: defs::Cache::default(), clock: opts.clock, node: opts.node, events });
+        let rt = Arc::new(Runtime {
+            store,
+            defs: defs::Cache::default(),
+            clock: opts.clock,
+            node: opts.node,
+            events,
+            metrics: Default::default(),
+        });
         let report = match &opts.workflows {
             Some(dir) => Some(rt.deploy_folder(dir, "system").await?),
             None => None,
@@ -139,14 +148,44 @@ impl Runtime {
 
     /// Starts an instance; with an idempotency key a retry returns the first instance.
     pub async fn start(&self, req: StartRequest) -> Result<Instance> {
-        let id = self.execute_start(req).await?;
-        self.instance(id).await
+        let started = std::time::Instant::now();
+        let r = self.execute_start(req).await;
+        self.observe(&r, started);
+        self.instance(r?).await
     }
 
     /// Runs one command on an instance, by `actor`.
     pub async fn command(&self, instance: Uuid, actor: &str, command: Command) -> Result<Instance> {
-        self.execute(work::Work::Command { id: instance, actor: actor.to_string(), command }, true).await?;
+        let started = std::time::Instant::now();
+        let r = self.execute(work::Work::Command { id: instance, actor: actor.to_string(), command }, true).await;
+        self.observe(&r, started);
+        r?;
         self.instance(instance).await
+    }
+
+    fn observe<T>(&self, r: &Result<T>, started: std::time::Instant) {
+        let outcome = match r {
+            Ok(_) => metrics::Outcome::Ok,
+            Err(e) if e.code() == "INTERNAL" => metrics::Outcome::Failed,
+            Err(_) => metrics::Outcome::Refused,
+        };
+        self.metrics.command(outcome, started.elapsed());
+    }
+
+    /// `/metrics`: counters plus gauges read from the database now.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let now = self.now();
+        let open = self
+            .store
+            .count_tasks(&smmflow_store::TaskFilter {
+                statuses: vec!["open".into(), "claimed".into()],
+                ..Default::default()
+            })
+            .await?;
+        let overdue =
+            self.store.count_tasks(&smmflow_store::TaskFilter { overdue_at: Some(now), ..Default::default() }).await?;
+        let backlog = self.store.outbox_backlog().await?;
+        Ok(self.metrics.render(open, overdue, backlog))
     }
 
     /// A deployed workflow version (the latest when `version` is None).

@@ -20,6 +20,7 @@ impl Runtime {
             let due =
                 self.store.claim_due_timers(now, &self.node, chrono::Duration::seconds(LEASE_SECONDS), BATCH).await?;
             if due.is_empty() {
+                self.metrics.timers_fired(fired);
                 return Ok(fired);
             }
             for t in due {

@@ -489,6 +489,12 @@ impl Store {
         Ok(Self::instance_query(f).count(self.conn()).await?)
     }
 
+    /// Outbox rows waiting to be sent.
+    pub async fn outbox_backlog(&self) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(outbox::Entity::find().filter(outbox::Column::Status.eq("pending")).count(self.conn()).await?)
+    }
+
     /// Outbox rows of an instance (kind, idempotency key, payload), oldest first.
     pub async fn outbox_of(&self, instance: Uuid) -> Result<Vec<(String, String, Value)>> {
         let rows = outbox::Entity::find()

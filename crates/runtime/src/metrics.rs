@@ -1,0 +1,93 @@
+//! Metrics, and all their names, in one place; rendered in the Prometheus
+//! text format by the server's `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub const COMMANDS: &str = "smmflow_commands_total";
+pub const COMMAND_SECONDS: &str = "smmflow_command_duration_seconds";
+pub const TIMERS_FIRED: &str = "smmflow_timers_fired_total";
+pub const OPEN_TASKS: &str = "smmflow_open_tasks";
+pub const OVERDUE_TASKS: &str = "smmflow_overdue_tasks";
+pub const OUTBOX_BACKLOG: &str = "smmflow_outbox_backlog";
+
+/// Latency bucket upper bounds, in seconds.
+const BUCKETS: [f64; 11] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+#[derive(Default)]
+pub struct Metrics {
+    ok: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    buckets: [AtomicU64; 11],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    timers: AtomicU64,
+}
+
+/// How a command ended.
+#[derive(Clone, Copy)]
+pub enum Outcome {
+    Ok,
+    /// Refused with a user-facing error (bad input, forbidden, conflict...).
+    Refused,
+    /// Failed for an internal reason (database unreachable...).
+    Failed,
+}
+
+impl Metrics {
+    pub fn command(&self, outcome: Outcome, took: Duration) {
+        let c = match outcome {
+            Outcome::Ok => &self.ok,
+            Outcome::Refused => &self.refused,
+            Outcome::Failed => &self.failed,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn timers_fired(&self, n: usize) {
+        self.timers.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text, with gauges the caller read from the database.
+    pub fn render(&self, open_tasks: u64, overdue_tasks: u64, outbox_backlog: u64) -> String {
+        let mut out = String::new();
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP {COMMANDS} Commands run, by outcome.\n# TYPE {COMMANDS} counter");
+        for (label, c) in [("ok", &self.ok), ("refused", &self.refused), ("failed", &self.failed)] {
+            let _ = writeln!(out, "{COMMANDS}{{outcome=\"{label}\"}} {}", get(c));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP {COMMAND_SECONDS} Time to run a command, transaction included.\n# TYPE {COMMAND_SECONDS} histogram"
+        );
+        for (b, c) in BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(out, "{COMMAND_SECONDS}_bucket{{le=\"{b}\"}} {}", get(c));
+        }
+        let _ = writeln!(out, "{COMMAND_SECONDS}_bucket{{le=\"+Inf\"}} {}", get(&self.count));
+        let _ = writeln!(out, "{COMMAND_SECONDS}_sum {}", get(&self.sum_micros) as f64 / 1e6);
+        let _ = writeln!(out, "{COMMAND_SECONDS}_count {}", get(&self.count));
+        let _ = writeln!(
+            out,
+            "# HELP {TIMERS_FIRED} Durable timers fired.\n# TYPE {TIMERS_FIRED} counter\n{TIMERS_FIRED} {}",
+            get(&self.timers)
+        );
+        for (name, help, v) in [
+            (OPEN_TASKS, "Tasks open or claimed.", open_tasks),
+            (OVERDUE_TASKS, "Open or claimed tasks past their due time.", overdue_tasks),
+            (OUTBOX_BACKLOG, "Outbox rows waiting to be sent.", outbox_backlog),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        out
+    }
+}
