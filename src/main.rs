@@ -92,6 +92,12 @@ enum Command {
     },
     /// Print the GraphQL schema (docs/schema.graphql).
     ExportSchema,
+    /// A weekly content cycle by a simulated team, through the GraphQL API, in seconds.
+    Demo {
+        /// The workflows folder to deploy.
+        #[arg(long, env = "SMMFLOW_WORKFLOWS", default_value = "./workflows")]
+        workflows: PathBuf,
+    },
     /// Check workflow and calendar files (and templates/) together; exit 1 on any error.
     Validate {
         /// Files and folders to check together.
@@ -183,6 +189,10 @@ fn run() -> Result<ExitCode> {
         Command::Graph { file } => graph(&file),
         Command::Schema => {
             print!("{}", schema::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { workflows } => {
+            block_on(async { smmflow_api::demo::run(workflows).await.map_err(|e| anyhow!(e)) })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ExportSchema => {

@@ -114,3 +114,11 @@ fn export_schema_prints_the_committed_graphql_schema() {
         assert!(out.contains(name), "{name} missing from the schema");
     }
 }
+
+#[test]
+fn the_demo_runs_a_weekly_cycle_through_the_api_in_seconds() {
+    let (code, out, err) = smmflow(&["demo"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("REJECTED"), "one client rejection: {out}");
+    assert!(out.contains("The cycle is completed: 3 posts produced"), "{out}");
+}
