@@ -6,6 +6,7 @@ pub mod access;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod serve;
@@ -50,6 +51,26 @@ pub(crate) struct ManualClockHandle(pub Option<smmflow_runtime::ManualClock>);
 
 pub(crate) fn runtime_of<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Runtime>, error::ApiError> {
     ctx.data::<Arc<Runtime>>().map_err(|_| error::ApiError::Internal("no runtime in the context".into()))
+}
+
+/// A user through the request's DataLoader.
+pub(crate) async fn user_of(ctx: &Context<'_>, login: &str) -> Result<Option<smmflow_store::User>, error::ApiError> {
+    let loader = ctx
+        .data::<async_graphql::dataloader::DataLoader<loaders::Users>>()
+        .map_err(|_| error::ApiError::Internal("no user loader".into()))?;
+    loader.load_one(login.to_string()).await.map_err(|e| error::ApiError::Internal(e.to_string()))
+}
+
+/// A workspace's name through the request's DataLoader.
+pub(crate) async fn workspace_name_of(ctx: &Context<'_>, key: &str) -> Result<String, error::ApiError> {
+    let loader = ctx
+        .data::<async_graphql::dataloader::DataLoader<loaders::WorkspaceNames>>()
+        .map_err(|_| error::ApiError::Internal("no workspace loader".into()))?;
+    Ok(loader
+        .load_one(key.to_string())
+        .await
+        .map_err(|e| error::ApiError::Internal(e.to_string()))?
+        .unwrap_or_default())
 }
 
 pub(crate) fn access_of<'a>(ctx: &Context<'a>) -> Result<&'a Access, error::ApiError> {

@@ -61,7 +61,9 @@ async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequ
             return (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response();
         }
     };
-    let resp: GraphQLResponse = s.schema.execute(req.into_inner().data(access)).await.into();
+    let (users, workspaces) = crate::loaders::for_request(&s.rt);
+    let resp: GraphQLResponse =
+        s.schema.execute(req.into_inner().data(access).data(users).data(workspaces)).await.into();
     resp.into_response()
 }
 

@@ -85,6 +85,12 @@ impl Store {
         Ok(())
     }
 
+    /// Several users at once (missing logins are left out).
+    pub async fn users(&self, logins: &[String]) -> Result<Vec<User>> {
+        let rows = user::Entity::find().filter(user::Column::Login.is_in(logins.to_vec())).all(self.conn()).await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
     pub async fn user(&self, login: &str) -> Result<Option<User>> {
         Ok(user::Entity::find_by_id(login.to_string()).one(self.conn()).await?.map(User::from))
     }

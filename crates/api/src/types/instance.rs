@@ -113,8 +113,7 @@ impl InstanceObj {
         WorkflowRef { key: self.0.workflow.clone(), version: self.0.version }
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
-        let all = runtime_of(ctx)?.store().workspaces().await.map_err(ApiError::from)?;
-        let name = all.into_iter().find(|(k, _)| *k == self.0.workspace).map(|(_, n)| n).unwrap_or_default();
+        let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
         Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
     }
     async fn inputs(&self) -> Json<Value> {
@@ -130,8 +129,7 @@ impl InstanceObj {
         self.0.completed_at
     }
     async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        let u = runtime_of(ctx)?.store().user(&self.0.started_by).await.map_err(ApiError::from)?;
-        Ok(u.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.started_by).await?.map(UserObj))
     }
     /// Why it ended, when cancelled, failed or rejected.
     async fn end_reason(&self) -> Option<&str> {

@@ -71,12 +71,11 @@ impl MembershipObj {
         &self.0.role
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        let u = runtime_of(ctx)?.store().user(&self.0.user).await.map_err(crate::error::ApiError::from)?;
-        Ok(u.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj))
     }
-    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<WorkspaceObj>> {
-        let all = runtime_of(ctx)?.store().workspaces().await.map_err(crate::error::ApiError::from)?;
-        Ok(all.into_iter().find(|(k, _)| *k == self.0.workspace).map(|(key, name)| WorkspaceObj { key, name }))
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
+        let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
+        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
     }
 }
 

@@ -71,7 +71,7 @@ impl TaskObj {
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         let Some(login) = self.t().and_then(|t| t.assignee.clone()) else { return Ok(None) };
-        let u = runtime_of(ctx)?.store().user(&login).await.map_err(ApiError::from)?;
+        let u = crate::user_of(ctx, &login).await?;
         Ok(Some(u.map(UserObj).unwrap_or_else(|| {
             UserObj(smmflow_store::User {
                 login: login.clone(),

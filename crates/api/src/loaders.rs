@@ -1,0 +1,39 @@
+//! Request-scoped DataLoaders, so a list of tasks or instances costs one
+//! query for all their users and one for workspace names, not one each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use smmflow_runtime::Runtime;
+use smmflow_store::User;
+
+use crate::error::ApiError;
+
+pub struct Users(pub Arc<Runtime>);
+pub struct WorkspaceNames(pub Arc<Runtime>);
+
+impl Loader<String> for Users {
+    type Value = User;
+    type Error = Arc<String>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, User>, Self::Error> {
+        let users = self.0.store().users(keys).await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
+        Ok(users.into_iter().map(|u| (u.login.clone(), u)).collect())
+    }
+}
+
+impl Loader<String> for WorkspaceNames {
+    type Value = String;
+    type Error = Arc<String>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, String>, Self::Error> {
+        let all = self.0.store().workspaces().await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
+        Ok(all.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+    }
+}
+
+/// Fresh loaders for one request.
+pub fn for_request(rt: &Arc<Runtime>) -> (DataLoader<Users>, DataLoader<WorkspaceNames>) {
+    (DataLoader::new(Users(rt.clone()), tokio::spawn), DataLoader::new(WorkspaceNames(rt.clone()), tokio::spawn))
+}
