@@ -97,6 +97,16 @@ async fn task_events_and_instance_events_arrive_in_order_over_both_protocols() {
             assert!(seqs.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{db}: in order, none missing: {seqs:?}");
             assert!(seqs.iter().any(|(_, k)| k == "task.completed"), "{db}: {seqs:?}");
         }
+        // Fields that need the request's loaders work over WebSocket too, and a
+        // client offering both protocols gets the one it prefers.
+        for legacy in [false, true] {
+            let mut sub = Subscription::open_offering(&s, &t["wanda"], "subscription { taskEvents { kind task { assignee { login } instance { startedBy { login } workspace { name } } } } }", json!({}), legacy, true)
+                .await
+                .unwrap();
+            start(&s, &t["lena"], "alpha").await;
+            let e = sub.next(Duration::from_secs(3)).await.unwrap();
+            assert_eq!(e["taskEvents"]["task"]["instance"]["startedBy"]["login"], "lena", "{db} legacy={legacy}: {e}");
+        }
         // Without a valid token the socket is refused.
         assert!(
             Subscription::open(&s, "bad-token", "subscription { taskEvents { kind } }", json!({}), false)

@@ -205,12 +205,29 @@ impl Subscription {
         variables: Value,
         legacy: bool,
     ) -> Result<Subscription, String> {
+        Self::open_offering(server, token, query, variables, legacy, false).await
+    }
+
+    /// `offer_both`: the client lists both sub-protocols, preferring the chosen one.
+    pub async fn open_offering(
+        server: &Server,
+        token: &str,
+        query: &str,
+        variables: Value,
+        legacy: bool,
+        offer_both: bool,
+    ) -> Result<Subscription, String> {
         use futures_util::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = server.url.replace("http://", "ws://") + "/graphql/ws";
         let mut req = url.into_client_request().map_err(|e| e.to_string())?;
-        let proto = if legacy { "graphql-ws" } else { "graphql-transport-ws" };
+        let proto = match (legacy, offer_both) {
+            (true, false) => "graphql-ws",
+            (false, false) => "graphql-transport-ws",
+            (true, true) => "graphql-ws, graphql-transport-ws",
+            (false, true) => "graphql-transport-ws, graphql-ws",
+        };
         req.headers_mut().insert("Sec-WebSocket-Protocol", proto.parse().map_err(|_| "bad header".to_string())?);
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
         let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});

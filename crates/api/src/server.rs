@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
@@ -67,9 +67,28 @@ async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequ
     resp.into_response()
 }
 
-async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+/// The sub-protocol the GraphQL side will speak: the client's first
+/// recognised one (the rule of `GraphQLProtocol`).
+fn chosen_protocol(headers: &HeaderMap) -> Option<&'static str> {
+    let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+    offered.split(',').map(str::trim).find_map(|p| match p {
+        "graphql-transport-ws" => Some("graphql-transport-ws"),
+        "graphql-ws" => Some("graphql-ws"),
+        _ => None,
+    })
+}
+
+async fn ws(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let rt = s.rt.clone();
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+    // Agree to the very protocol the GraphQL side will speak: a client may
+    // offer both, and axum would otherwise pick by its own order.
+    let agreed: Vec<&'static str> = chosen_protocol(&headers).into_iter().collect();
+    upgrade.protocols(agreed).on_upgrade(move |socket| {
         GraphQLWebSocket::new(socket, s.schema.clone(), protocol)
             .on_connection_init(move |payload| async move {
                 let token = payload
@@ -87,6 +106,9 @@ async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSo
                 }
                 let mut data = Data::default();
                 data.insert(access);
+                let (users, workspaces) = crate::loaders::for_request(&rt);
+                data.insert(users);
+                data.insert(workspaces);
                 Ok(data)
             })
             .serve()

@@ -120,3 +120,45 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
     let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
     Ok(format!("{base}/{name}"))
 }
+
+impl Store {
+    /// The database's size in bytes (SQLite pages, or `pg_database_size`).
+    pub async fn database_bytes(&self) -> Result<u64> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => "SELECT pg_database_size(current_database())::bigint AS n",
+            _ => {
+                "SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS n"
+            }
+        };
+        let row = self.db.query_one_raw(Statement::from_string(backend, sql)).await?;
+        Ok(row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0).max(0) as u64)
+    }
+
+    /// The ceiling for benchmarks: how many one-row insert-and-commit
+    /// transactions per second this database does, with the same
+    /// durability settings and transaction mode as commands.
+    pub async fn commit_rate(&self, transactions: usize) -> Result<f64> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_unprepared("CREATE TABLE IF NOT EXISTS bench_ceiling (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+            .await?;
+        let started = std::time::Instant::now();
+        for i in 0..transactions {
+            let tx = self.begin().await?;
+            tx.conn()
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "INSERT INTO bench_ceiling (id, body) VALUES ($1, $2)",
+                    [uuid::Uuid::now_v7().to_string().into(), format!("row {i}").into()],
+                ))
+                .await?;
+            tx.commit().await?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        self.db.execute_unprepared("DROP TABLE bench_ceiling").await?;
+        Ok(transactions as f64 / secs.max(1e-9))
+    }
+}

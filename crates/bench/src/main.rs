@@ -1,0 +1,227 @@
+//! smmflow-bench: measures the engine through the runtime's command API
+//! with simulated workers, on SQLite (a file, WAL) and PostgreSQL, next to
+//! the raw insert-and-commit ceiling of the same database. Prints a table
+//! and writes JSON to `target/bench/`.
+//!
+//! `cargo run --release -p smmflow-bench -- engine --db sqlite --instances 600 --workers 4`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use smmflow_engine::{Command, TaskStatus};
+use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
+use smmflow_store::User;
+
+const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
+
+#[derive(Parser)]
+#[command(name = "smmflow-bench")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Db {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Engine throughput in-process: instances/s, transitions/s, latency, size, RSS, ratio to the ceiling.
+    Engine {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 600)]
+        instances: usize,
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Admin URL of PostgreSQL (a fresh database is created next to it).
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+}
+
+struct Target {
+    name: &'static str,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn targets(db: Db, postgres_url: Option<&str>) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    if db != Db::Postgres {
+        let dir = tempfile::tempdir()?;
+        out.push(Target {
+            name: "sqlite",
+            url: format!("sqlite://{}/bench.db", dir.path().display()),
+            _dir: Some(dir),
+        });
+    }
+    if db != Db::Sqlite {
+        let admin =
+            postgres_url.ok_or_else(|| anyhow!("PostgreSQL needs --postgres-url or SMMFLOW_TEST_POSTGRES_URL"))?;
+        let name = format!("smmflow_bench_{}", uuid::Uuid::new_v4().simple());
+        out.push(Target {
+            name: "postgres",
+            url: smmflow_store::create_postgres_database(admin, &name).await?,
+            _dir: None,
+        });
+    }
+    Ok(out)
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// One simulated worker runs its instances from start to finish.
+async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec<Duration>> {
+    let editor = format!("editor{w}");
+    let manager = format!("manager{w}");
+    let mut latencies = Vec::new();
+    for n in instances {
+        let req = StartRequest {
+            workflow: "approval-loop".into(),
+            workspace: "bench".into(),
+            inputs: json!({}),
+            actor: manager.clone(),
+            idempotency_key: None,
+        };
+        let mut inst = rt.start(req).await?;
+        let mut rejected = false;
+        while let Some(task) =
+            inst.tasks.iter().find(|t| t.status == TaskStatus::Open || t.status == TaskStatus::Claimed).cloned()
+        {
+            let (who, cmd) = if task.is_approval() {
+                if n % 3 == 0 && !rejected {
+                    rejected = true;
+                    (&manager, Command::Reject { task: task.no, comment: "one more pass".into() })
+                } else {
+                    (&manager, Command::Approve { task: task.no, comment: None })
+                }
+            } else {
+                (&editor, Command::Complete { task: task.no, output: json!({"text": format!("post {n}")}) })
+            };
+            let t = Instant::now();
+            inst = rt.command(inst.id, who, cmd).await.with_context(|| format!("instance {n}, task {}", task.no))?;
+            latencies.push(t.elapsed());
+        }
+        anyhow::ensure!(inst.status.is_finished(), "instance {n} did not finish: {:?}", inst.status);
+    }
+    Ok(latencies)
+}
+
+async fn engine(target: &Target, instances: usize, workers: usize) -> Result<serde_json::Value> {
+    let (rt, _) = Runtime::open(Options {
+        database_url: target.url.clone(),
+        workflows: None,
+        clock: Arc::new(SystemClock),
+        node: "bench".into(),
+    })
+    .await?;
+    rt.deploy(WORKLOAD, "bench").await?;
+    let now = rt.now();
+    rt.store().create_workspace("bench", "Bench", now).await?;
+    for w in 0..workers {
+        for (login, role) in [(format!("editor{w}"), "editor"), (format!("manager{w}"), "manager")] {
+            let user = User {
+                login: login.clone(),
+                email: format!("{login}@bench.example"),
+                name: None,
+                is_admin: false,
+                notification_mode: "immediate".into(),
+            };
+            rt.store().create_user(&user, now).await?;
+            rt.store().add_member("bench", &login, role, now).await?;
+        }
+    }
+    let ceiling = rt.store().commit_rate(1000).await?;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let share: Vec<usize> = (0..instances).filter(|n| n % workers == w).collect();
+        handles.push(tokio::spawn(worker(rt.clone(), w, share)));
+    }
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let transitions = latencies.len() as f64 / secs;
+    let bytes = rt.store().database_bytes().await?;
+    Ok(json!({
+        "database": target.name,
+        "instances": instances,
+        "workers": workers,
+        "seconds": secs,
+        "instances_per_s": instances as f64 / secs,
+        "transitions": latencies.len(),
+        "transitions_per_s": transitions,
+        "p50_ms": percentile(&latencies, 0.50),
+        "p99_ms": percentile(&latencies, 0.99),
+        "ceiling_commits_per_s": ceiling,
+        "ratio_to_ceiling": transitions / ceiling,
+        "db_bytes_per_instance": bytes / instances.max(1) as u64,
+        "peak_rss_mib": peak_rss_kib() as f64 / 1024.0,
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().mode {
+        Mode::Engine { db, instances, workers, postgres_url } => {
+            println!("engine throughput: approval-loop, {instances} instances, {workers} workers, in-process\n");
+            println!(
+                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8}",
+                "db", "inst/s", "transitions/s", "p50 ms", "p99 ms", "ceiling c/s", "ratio", "bytes/inst", "RSS MiB"
+            );
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = engine(&target, instances, workers).await?;
+                println!(
+                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>12.0} {:>7.2} {:>11} {:>8.0}",
+                    target.name,
+                    r["instances_per_s"].as_f64().unwrap_or(0.0),
+                    r["transitions_per_s"].as_f64().unwrap_or(0.0),
+                    r["p50_ms"].as_f64().unwrap_or(0.0),
+                    r["p99_ms"].as_f64().unwrap_or(0.0),
+                    r["ceiling_commits_per_s"].as_f64().unwrap_or(0.0),
+                    r["ratio_to_ceiling"].as_f64().unwrap_or(0.0),
+                    r["db_bytes_per_instance"],
+                    r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                );
+                results.push(r);
+            }
+            std::fs::create_dir_all("target/bench")?;
+            let path = "target/bench/engine.json";
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(
+                    &json!({"mode": "engine", "date": chrono::Utc::now().to_rfc3339(), "results": results}),
+                )?,
+            )?;
+            println!("\nwritten to {path}");
+        }
+    }
+    Ok(())
+}
