@@ -74,6 +74,8 @@ pub struct InstanceFilter {
 pub struct Tx {
     txn: DatabaseTransaction,
     pg: bool,
+    /// Held until the transaction ends (SQLite's in-process writer lane).
+    _lane: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 fn corrupt(e: serde_json::Error) -> Error {
@@ -124,8 +126,8 @@ fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<instance::Acti
 }
 
 impl Tx {
-    pub(crate) fn new(txn: DatabaseTransaction, pg: bool) -> Self {
-        Tx { txn, pg }
+    pub(crate) fn new(txn: DatabaseTransaction, pg: bool, lane: Option<tokio::sync::OwnedMutexGuard<()>>) -> Self {
+        Tx { txn, pg, _lane: lane }
     }
 
     pub(crate) fn conn(&self) -> &DatabaseTransaction {

@@ -46,6 +46,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite has one writer: this process's writers queue here instead of
+    /// colliding in `BEGIN IMMEDIATE` and sleeping in SQLite's busy handler.
+    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -66,7 +69,8 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(opt).await?;
-        Ok(Store { db })
+        let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { db, writer })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -86,6 +90,10 @@ impl Store {
 
     /// A write transaction (on SQLite `BEGIN IMMEDIATE`: writers queue, never deadlock).
     pub async fn begin(&self) -> Result<Tx> {
+        let lane = match &self.writer {
+            Some(w) => Some(w.clone().lock_owned().await),
+            None => None,
+        };
         let txn = self
             .db
             .begin_with_options(TransactionOptions {
@@ -93,7 +101,7 @@ impl Store {
                 ..Default::default()
             })
             .await?;
-        Ok(Tx::new(txn, self.is_postgres()))
+        Ok(Tx::new(txn, self.is_postgres(), lane))
     }
 
     pub(crate) fn conn(&self) -> &DatabaseConnection {
