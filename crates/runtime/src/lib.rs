@@ -151,7 +151,10 @@ impl Runtime {
         let started = std::time::Instant::now();
         let r = self.execute_start(req).await;
         self.observe(&r, started);
-        self.instance(r?).await
+        match r? {
+            work::StartedOrKnown::Started(state) => Ok(*state),
+            work::StartedOrKnown::Known(id) => self.instance(id).await,
+        }
     }
 
     /// Runs one command on an instance, by `actor`.
@@ -159,8 +162,10 @@ impl Runtime {
         let started = std::time::Instant::now();
         let r = self.execute(work::Work::Command { id: instance, actor: actor.to_string(), command }, true).await;
         self.observe(&r, started);
-        r?;
-        self.instance(instance).await
+        match r?.remove(&instance) {
+            Some(state) => Ok(state),
+            None => self.instance(instance).await,
+        }
     }
 
     fn observe<T>(&self, r: &Result<T>, started: std::time::Instant) {

@@ -39,6 +39,12 @@ pub(crate) enum Work {
     },
 }
 
+/// What a start did: started the instance, or found the one an idempotency key names.
+pub(crate) enum StartedOrKnown {
+    Started(Box<Instance>),
+    Known(Uuid),
+}
+
 struct Loaded {
     /// The stored version, or None for an instance created in this unit.
     stored_seq: Option<u64>,
@@ -49,12 +55,15 @@ struct Loaded {
 const ATTEMPTS: usize = 5;
 
 impl Runtime {
-    pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<Uuid> {
+    pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<StartedOrKnown> {
         let key = req.idempotency_key.as_ref().map(|k| format!("{}:{k}", req.actor));
         if let Some(k) = &key {
             let tx = self.store.begin().await?;
             if let Some(id) = tx.idempotent("start", k).await? {
-                return id.parse().map_err(|_| Error::Internal("bad idempotency record".into()));
+                return id
+                    .parse()
+                    .map(StartedOrKnown::Known)
+                    .map_err(|_| Error::Internal("bad idempotency record".into()));
             }
             drop(tx);
         }
@@ -70,12 +79,17 @@ impl Runtime {
             actor: req.actor,
             parent: None,
         };
-        self.execute_with(work, true, key.as_deref().map(|k| ("start", k, id)), None).await?;
-        Ok(id)
+        let mut states =
+            self.execute_with(work, true, key.as_deref().map(|k| ("start", k, id)), None).await?.unwrap_or_default();
+        Ok(match states.remove(&id) {
+            Some(state) => StartedOrKnown::Started(Box::new(state)),
+            None => StartedOrKnown::Known(id),
+        })
     }
 
-    pub(crate) async fn execute(&self, work: Work, strict: bool) -> Result<()> {
-        self.execute_with(work, strict, None, None).await.map(|_| ())
+    /// Runs a command (and its cascade); returns the committed states by instance.
+    pub(crate) async fn execute(&self, work: Work, strict: bool) -> Result<HashMap<Uuid, Instance>> {
+        Ok(self.execute_with(work, strict, None, None).await?.unwrap_or_default())
     }
 
     /// Fires a claimed timer: the timer row is taken in the same transaction
@@ -86,31 +100,32 @@ impl Runtime {
             actor: "system".into(),
             command: Command::TimerFired { key: timer.key.clone() },
         };
-        self.execute_with(work, false, None, Some(timer)).await
+        Ok(self.execute_with(work, false, None, Some(timer)).await?.is_some())
     }
 
     /// Runs `work` and its cascade in one transaction, retrying on conflicts.
     /// `strict`: an engine refusal of the first item is the caller's error.
-    /// Returns false when a timer to take was gone (nothing done).
+    /// Returns the committed states, or None when nothing was done (an
+    /// idempotency key already used, a timer already taken or moved).
     async fn execute_with(
         &self,
         work: Work,
         strict: bool,
         remember: Option<(&str, &str, Uuid)>,
         timer: Option<&smmflow_store::DueTimer>,
-    ) -> Result<bool> {
+    ) -> Result<Option<HashMap<Uuid, Instance>>> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let tx = self.store.begin().await?;
             if let Some((scope, key, _)) = remember
                 && tx.idempotent(scope, key).await?.is_some()
             {
-                return Ok(true);
+                return Ok(None);
             }
             if let Some(t) = timer
                 && !tx.take_timer(t.instance, &t.key, t.due_at).await?
             {
-                return Ok(false);
+                return Ok(None);
             }
             match self.run_unit(&tx, work.clone(), strict).await {
                 Ok(loaded) => {
@@ -118,10 +133,7 @@ impl Runtime {
                         tx.remember(scope, key, &id.to_string(), self.now()).await?;
                     }
                     match tx.commit().await {
-                        Ok(()) => {
-                            self.publish(loaded);
-                            return Ok(true);
-                        }
+                        Ok(()) => return Ok(Some(self.publish(loaded))),
                         Err(e) => last = Some(Error::from(e)),
                     }
                 }
@@ -134,7 +146,9 @@ impl Runtime {
         Err(last.unwrap_or_else(|| Error::Conflict("gave up after repeated conflicts".into())))
     }
 
-    fn publish(&self, loaded: HashMap<Uuid, Loaded>) {
+    /// Publishes committed events; returns the committed states.
+    fn publish(&self, loaded: HashMap<Uuid, Loaded>) -> HashMap<Uuid, Instance> {
+        let mut states = HashMap::with_capacity(loaded.len());
         for (id, l) in loaded {
             if !l.events.is_empty() {
                 let _ = self.events.send(Committed {
@@ -143,7 +157,9 @@ impl Runtime {
                     events: l.events,
                 });
             }
+            states.insert(id, l.state);
         }
+        states
     }
 
     async fn run_unit(&self, tx: &Tx, first: Work, strict: bool) -> Result<HashMap<Uuid, Loaded>> {
