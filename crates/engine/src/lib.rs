@@ -13,6 +13,7 @@ pub mod decide;
 pub mod eval;
 pub mod event;
 pub mod model;
+pub mod schedule;
 pub mod time;
 
 pub use command::{Action, Command, Directory, Env, Error, Notice, Outcome, Start};
