@@ -13,6 +13,7 @@ mod clock;
 mod defs;
 mod directory;
 pub mod metrics;
+pub mod schedules;
 mod timers;
 mod work;
 
@@ -135,6 +136,9 @@ impl Runtime {
     pub async fn deploy_folder(&self, dir: &std::path::Path, by: &str) -> Result<DeployReport> {
         let sources = read_folder(dir).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
         let report = defs::deploy_sources(&self.store, sources, by, self.now()).await?;
+        for d in report.deployed.iter().filter(|d| d.kind == "workflow") {
+            self.sync_yaml_schedules(&d.key).await?;
+        }
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             tracing::warn!(file = %d.file, line = d.pos.line, code = %d.code, "{}", d.message);
         }
@@ -143,7 +147,11 @@ impl Runtime {
 
     /// Deploys one workflow or calendar file, checked against what is deployed.
     pub async fn deploy(&self, source: &str, by: &str) -> Result<(Deployed, Vec<Diagnostic>)> {
-        defs::deploy_one(&self.store, source, by, self.now()).await
+        let (d, diags) = defs::deploy_one(&self.store, source, by, self.now()).await?;
+        if d.kind == "workflow" {
+            self.sync_yaml_schedules(&d.key).await?;
+        }
+        Ok((d, diags))
     }
 
     /// Starts an instance; with an idempotency key a retry returns the first instance.

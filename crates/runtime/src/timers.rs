@@ -48,6 +48,9 @@ impl TimerService {
                 if let Err(e) = rt.fire_due_timers().await {
                     tracing::warn!("firing timers: {e}");
                 }
+                if let Err(e) = rt.fire_due_schedules().await {
+                    tracing::warn!("firing schedules: {e}");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
                     _ = stopped.changed() => break,

@@ -31,6 +31,7 @@ pub(crate) enum Work {
         inputs: serde_json::Value,
         actor: String,
         parent: Option<ParentRef>,
+        schedule: Option<smmflow_engine::model::ScheduleRef>,
     },
     Command {
         id: Uuid,
@@ -45,7 +46,7 @@ pub(crate) enum StartedOrKnown {
     Known(Uuid),
 }
 
-struct Loaded {
+pub(crate) struct Loaded {
     /// The stored version, or None for an instance created in this unit.
     stored_seq: Option<u64>,
     state: Instance,
@@ -78,6 +79,7 @@ impl Runtime {
             inputs: req.inputs,
             actor: req.actor,
             parent: None,
+            schedule: None,
         };
         let mut states =
             self.execute_with(work, true, key.as_deref().map(|k| ("start", k, id)), None).await?.unwrap_or_default();
@@ -147,7 +149,7 @@ impl Runtime {
     }
 
     /// Publishes committed events; returns the committed states.
-    fn publish(&self, loaded: HashMap<Uuid, Loaded>) -> HashMap<Uuid, Instance> {
+    pub(crate) fn publish(&self, loaded: HashMap<Uuid, Loaded>) -> HashMap<Uuid, Instance> {
         let mut states = HashMap::with_capacity(loaded.len());
         for (id, l) in loaded {
             if !l.events.is_empty() {
@@ -162,7 +164,7 @@ impl Runtime {
         states
     }
 
-    async fn run_unit(&self, tx: &Tx, first: Work, strict: bool) -> Result<HashMap<Uuid, Loaded>> {
+    pub(crate) async fn run_unit(&self, tx: &Tx, first: Work, strict: bool) -> Result<HashMap<Uuid, Loaded>> {
         let now = self.now();
         let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
         let mut queue = VecDeque::from([(first, strict)]);
@@ -200,6 +202,7 @@ impl Runtime {
                             inputs: inputs.clone(),
                             actor: starter,
                             parent: Some(parent.clone()),
+                            schedule: None,
                         };
                         queue.push_back((work, false));
                     }
@@ -241,7 +244,7 @@ impl Runtime {
     ) -> Result<(Uuid, smmflow_engine::Outcome)> {
         let now = self.now();
         match work {
-            Work::Start { id, workflow, workspace, inputs, actor, parent } => {
+            Work::Start { id, workflow, workspace, inputs, actor, parent, schedule } => {
                 if loaded.contains_key(&id) || tx.load(id).await?.is_some() {
                     return Err(Error::Conflict(format!("instance {id} exists already")));
                 }
@@ -259,7 +262,7 @@ impl Runtime {
                 let people = People::load(tx, &workspace, def.needs_load, &roles(&def)).await?;
                 let env =
                     Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
-                let start = Start { id, workspace, inputs, parent, schedule: None, calendar };
+                let start = Start { id, workspace, inputs, parent, schedule, calendar };
                 let out = decide::start(&env, &actor, start)?;
                 loaded.insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new() });
                 Ok((id, out))

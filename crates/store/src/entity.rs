@@ -155,3 +155,29 @@ entity!(idempotency, "idempotency", {
     pub result: String,
     pub created_at: DateTimeUtc,
 });
+
+entity!(schedule, "schedules", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub workflow: String,
+    pub workspace: String,
+    pub source: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub spec: Json,
+    pub paused: bool,
+    pub next_fire_at: Option<DateTimeUtc>,
+    pub runs: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+});
+
+entity!(schedule_fire, "schedule_fires", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub schedule_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub scheduled_for: DateTimeUtc,
+    pub fired_at: DateTimeUtc,
+    pub instance_id: Option<String>,
+    pub skipped: bool,
+    pub reason: Option<String>,
+});

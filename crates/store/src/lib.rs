@@ -9,6 +9,7 @@ mod directory;
 mod documents;
 mod entity;
 mod instances;
+mod schedules;
 mod timers;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 pub use directory::{Member, User};
 pub use documents::{Document, DocumentKind};
 pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
+pub use schedules::{FireRow, ScheduleRow};
 pub use timers::DueTimer;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,333 @@
+//! Schedules at run time: YAML schedules synced at deploy, API schedules,
+//! and the firing service. Each due schedule is handled in one transaction:
+//! the planned fires (see `smmflow_engine::schedule`) start instances or are
+//! recorded as skipped, overlap is applied against the previous run, and
+//! the fire rows' primary key (schedule, time) makes a second start of the
+//! same fire impossible.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use smmflow_engine::model::ScheduleRef;
+use smmflow_engine::schedule::{Fire, Plan, first_after, plan};
+use smmflow_engine::{Command, Instance};
+use smmflow_spec::Diagnostic;
+use smmflow_spec::schedule::{Overlap, Schedule};
+use smmflow_spec::time::DateOrTime;
+use smmflow_store::{FireRow, ScheduleRow};
+use uuid::Uuid;
+
+use crate::work::Work;
+use crate::{Error, Result, Runtime};
+
+/// Checks a schedule's settings with the workflow language's own decoder.
+pub fn decode_spec(spec: &Value) -> std::result::Result<Schedule, Vec<Diagnostic>> {
+    let text = serde_json::to_string(spec).unwrap_or_default();
+    let mut sink = smmflow_spec::diag::Sink::new("schedule");
+    let node = smmflow_spec::yaml::parse(&text, &mut sink);
+    let decoded = node.and_then(|n| Schedule::decode(&n, &mut sink));
+    let problems: Vec<Diagnostic> = sink.into_vec().into_iter().filter(Diagnostic::is_error).collect();
+    match decoded {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(problems),
+    }
+}
+
+fn instant(d: &DateOrTime) -> DateTime<Utc> {
+    match d {
+        DateOrTime::Date(d) => d.and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc()),
+        DateOrTime::DateTime(t) => t.to_utc(),
+    }
+}
+
+pub fn plan_of(s: &Schedule, runs: i32) -> Plan<'_> {
+    let window = match s.catch_up_window {
+        smmflow_spec::Duration::Wall(secs) => Duration::seconds(secs.min(i64::MAX as u64 / 2) as i64),
+        _ => Duration::days(1),
+    };
+    Plan {
+        cron: &s.cron.value,
+        timezone: s.timezone.value,
+        missed: s.missed,
+        catch_up_window: window,
+        starts: s.starts.as_ref().map(|d| instant(&d.value)),
+        ends: s.ends.as_ref().map(|d| instant(&d.value)),
+        max_runs: s.max_runs,
+        runs: runs.max(0) as u32,
+    }
+}
+
+/// A schedule's settings as stored (the YAML keys).
+pub fn spec_json(s: &Schedule) -> Value {
+    let date = |d: &Option<smmflow_spec::decode::Sp<DateOrTime>>| {
+        d.as_ref().map(|d| match d.value {
+            DateOrTime::Date(d) => d.to_string(),
+            DateOrTime::DateTime(t) => t.to_rfc3339(),
+        })
+    };
+    json!({
+        "cron": s.cron.value.source(),
+        "timezone": s.timezone.value.name(),
+        "workspace": s.workspace.value,
+        "inputs": s.inputs.as_ref().map(|i| i.value.clone()).unwrap_or(json!({})),
+        "missed": match s.missed { smmflow_spec::schedule::Missed::None => "none", smmflow_spec::schedule::Missed::Last => "last", smmflow_spec::schedule::Missed::All => "all" },
+        "catch_up_window": s.catch_up_window.to_string(),
+        "overlap": match s.overlap { Overlap::Allow => "allow", Overlap::Skip => "skip", Overlap::CancelPrevious => "cancel_previous" },
+        "starts": date(&s.starts),
+        "ends": date(&s.ends),
+        "max_runs": s.max_runs,
+    })
+}
+
+fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    }
+}
+
+impl Runtime {
+    /// Brings a workflow's YAML schedules in line with its latest version.
+    pub async fn sync_yaml_schedules(&self, workflow: &str) -> Result<()> {
+        let def = self.definition(workflow, None).await?;
+        let now = self.now();
+        let tx = self.store.begin().await?;
+        let existing: HashMap<String, ScheduleRow> =
+            tx.yaml_schedules(workflow).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut keep = Vec::new();
+        for (i, s) in def.workflow.schedules.iter().enumerate() {
+            let id = format!("yaml:{workflow}:{i}");
+            let spec = strip_nulls(spec_json(s));
+            let next = match existing.get(&id) {
+                Some(old) if old.spec == spec => {
+                    keep.push(id);
+                    continue;
+                }
+                Some(old) => first_after(&plan_of(s, old.runs), now).or(old.next_fire_at),
+                None => first_after(&plan_of(s, 0), now),
+            };
+            if !self.store.workspace_exists(&s.workspace.value).await? {
+                tracing::warn!(schedule = %id, workspace = %s.workspace.value, "the schedule's workspace does not exist yet: it stays dormant until it does");
+            }
+            let row = ScheduleRow {
+                id: id.clone(),
+                workflow: workflow.to_string(),
+                workspace: s.workspace.value.clone(),
+                source: "yaml".into(),
+                spec,
+                paused: existing.get(&id).is_some_and(|o| o.paused),
+                next_fire_at: next,
+                runs: existing.get(&id).map_or(0, |o| o.runs),
+                created_at: existing.get(&id).map_or(now, |o| o.created_at),
+                updated_at: now,
+            };
+            tx.put_schedule(&row).await?;
+            keep.push(id);
+        }
+        for id in existing.keys().filter(|id| !keep.contains(id)) {
+            tx.delete_schedule(id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates (or replaces) a schedule from its settings; problems are diagnostics.
+    pub async fn put_schedule(
+        &self,
+        id: Option<&str>,
+        workflow: &str,
+        spec: Value,
+        paused: bool,
+    ) -> Result<ScheduleRow> {
+        let spec = strip_nulls(spec);
+        let s = decode_spec(&spec).map_err(Error::Invalid)?;
+        self.definition(workflow, None).await?;
+        let now = self.now();
+        let tx = self.store.begin().await?;
+        let old = match id {
+            Some(id) => Some(tx.schedule(id).await?.ok_or_else(|| Error::NotFound(format!("schedule {id}")))?),
+            None => None,
+        };
+        // An edit counts from the last handled fire: the fires in between follow `missed`.
+        let from = match &old {
+            Some(o) => {
+                self.store.last_fires(&o.id, 1).await?.first().map_or(o.created_at, |f| f.scheduled_for).min(now)
+            }
+            None => now,
+        };
+        let runs = old.as_ref().map_or(0, |o| o.runs);
+        let row = ScheduleRow {
+            id: old.as_ref().map_or_else(|| format!("api:{}", Uuid::now_v7()), |o| o.id.clone()),
+            workflow: workflow.to_string(),
+            workspace: s.workspace.value.clone(),
+            source: old.as_ref().map_or_else(|| "api".to_string(), |o| o.source.clone()),
+            spec,
+            paused,
+            next_fire_at: first_after(&plan_of(&s, runs), from),
+            runs,
+            created_at: old.as_ref().map_or(now, |o| o.created_at),
+            updated_at: now,
+        };
+        tx.put_schedule(&row).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn set_schedule_paused(&self, id: &str, paused: bool) -> Result<ScheduleRow> {
+        let tx = self.store.begin().await?;
+        let mut row = tx.schedule(id).await?.ok_or_else(|| Error::NotFound(format!("schedule {id}")))?;
+        row.paused = paused;
+        row.updated_at = self.now();
+        // Resuming keeps `next_fire_at`: the fires during the pause follow `missed`.
+        tx.put_schedule(&row).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn delete_schedule(&self, id: &str) -> Result<bool> {
+        let tx = self.store.begin().await?;
+        let gone = tx.delete_schedule(id).await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// Fires every schedule that is due; returns how many instances started.
+    pub async fn fire_due_schedules(&self) -> Result<usize> {
+        let mut started = 0;
+        for _ in 0..10_000 {
+            let now = self.now();
+            let tx = self.store.begin().await?;
+            let Some(row) = tx.due_schedule(now).await? else { return Ok(started) };
+            let Ok(s) = decode_spec(&row.spec) else {
+                tracing::warn!(schedule = %row.id, "a stored schedule no longer decodes; it is stopped");
+                tx.schedule_progress(&row.id, None, row.runs, now).await?;
+                tx.commit().await?;
+                continue;
+            };
+            let p = plan_of(&s, row.runs);
+            if !self.store.workspace_exists(&row.workspace).await? {
+                // Dormant until the workspace exists: nothing fires meanwhile.
+                tx.schedule_progress(&row.id, first_after(&p, now), row.runs, now).await?;
+                tx.commit().await?;
+                continue;
+            }
+            let handled_until = row.next_fire_at.unwrap_or(now) - Duration::seconds(1);
+            let step = plan(&p, handled_until, now);
+            let mut runs = row.runs;
+            let mut units = Vec::new();
+            for fire in step.fires {
+                match fire {
+                    Fire::Skip(t, reason) => {
+                        tx.record_fire(
+                            &row.id,
+                            &FireRow {
+                                scheduled_for: t,
+                                fired_at: now,
+                                instance: None,
+                                skipped: true,
+                                reason: Some(reason),
+                            },
+                        )
+                        .await?;
+                    }
+                    Fire::Start(t) => {
+                        let open = tx.open_runs(&row.id).await?;
+                        if !open.is_empty() {
+                            match s.overlap {
+                                Overlap::Allow => {}
+                                Overlap::Skip => {
+                                    let reason =
+                                        Some("overlap: the previous run is still open (overlap: skip)".to_string());
+                                    tx.record_fire(
+                                        &row.id,
+                                        &FireRow {
+                                            scheduled_for: t,
+                                            fired_at: now,
+                                            instance: None,
+                                            skipped: true,
+                                            reason,
+                                        },
+                                    )
+                                    .await?;
+                                    continue;
+                                }
+                                Overlap::CancelPrevious => {
+                                    for prev in open {
+                                        let cancel =
+                                            Command::Cancel { reason: format!("replaced by the scheduled run of {t}") };
+                                        units.push(
+                                            self.run_unit(
+                                                &tx,
+                                                Work::Command { id: prev, actor: "system".into(), command: cancel },
+                                                false,
+                                            )
+                                            .await?,
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                        let id = Uuid::now_v7();
+                        let inputs = s.inputs.as_ref().map_or(json!({}), |i| i.value.clone());
+                        let work = Work::Start {
+                            id,
+                            workflow: row.workflow.clone(),
+                            workspace: row.workspace.clone(),
+                            inputs,
+                            actor: "system".into(),
+                            parent: None,
+                            schedule: Some(ScheduleRef { schedule: row.id.clone(), scheduled_for: t }),
+                        };
+                        match self.run_unit(&tx, work, true).await {
+                            Ok(loaded) => {
+                                let fire = FireRow {
+                                    scheduled_for: t,
+                                    fired_at: now,
+                                    instance: Some(id),
+                                    skipped: false,
+                                    reason: None,
+                                };
+                                if !tx.record_fire(&row.id, &fire).await? {
+                                    return Err(Error::Conflict(format!(
+                                        "fire {t} of schedule {} was handled elsewhere",
+                                        row.id
+                                    )));
+                                }
+                                runs += 1;
+                                started += 1;
+                                units.push(loaded);
+                            }
+                            Err(e) => {
+                                let reason = Some(format!("could not start: {e}"));
+                                tx.record_fire(
+                                    &row.id,
+                                    &FireRow { scheduled_for: t, fired_at: now, instance: None, skipped: true, reason },
+                                )
+                                .await?;
+                            }
+                        }
+                    }
+                }
+            }
+            tx.schedule_progress(&row.id, step.next, runs, now).await?;
+            tx.commit().await?;
+            for loaded in units {
+                self.publish(loaded);
+            }
+        }
+        Ok(started)
+    }
+
+    /// The instances a schedule started, newest first (for tests and audits).
+    pub async fn scheduled_instances(&self, schedule_id: &str) -> Result<Vec<Instance>> {
+        let f = smmflow_store::InstanceFilter::default();
+        Ok(self
+            .store
+            .instances(&f)
+            .await?
+            .into_iter()
+            .filter(|i| i.schedule.as_ref().is_some_and(|s| s.schedule == schedule_id))
+            .collect())
+    }
+}
