@@ -324,3 +324,82 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         assert_eq!((e["code"].as_str(), e["line"].as_i64()), (Some("E002"), Some(5)), "{db}: {r}");
     }
 }
+
+#[tokio::test]
+async fn schedules_over_the_api() {
+    for db in databases() {
+        let s = Server::start(db);
+        let t = setup(&s).await;
+        let now = s.ok(&s.admin, "{ serverTime }", json!({})).await["serverTime"].as_str().unwrap().to_string();
+        let create = r#"mutation($cron: String!) { createSchedule(input: {workflow: "api-review", workspace: "alpha", cron: $cron, timezone: "Europe/Berlin", missed: ALL, overlap: ALLOW}) {
+            schedule { id cron timezone paused nextFireAt missed overlap workflow { key version } workspace { key } } userErrors { code message } } }"#;
+        // Members may not; a bad cron is a userError.
+        assert_eq!(s.error_code(&t["wanda"], create, json!({"cron": "0 * * * *"})).await, "FORBIDDEN", "{db}");
+        let bad = s.ok(&t["lena"], create, json!({"cron": "0 25 * * *"})).await;
+        assert_eq!(bad["createSchedule"]["userErrors"][0]["code"], "E020", "{db}: {bad}");
+        // Hourly: the next fire is within the hour.
+        let made = s.ok(&t["lena"], create, json!({"cron": "0 * * * *"})).await["createSchedule"]["schedule"].clone();
+        let id = made["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (made["missed"].as_str(), made["overlap"].as_str(), made["workflow"]["version"].as_i64()),
+            (Some("ALL"), Some("ALLOW"), Some(1)),
+            "{db}"
+        );
+        let next = made["nextFireAt"].as_str().unwrap().to_string();
+        assert!(next > now, "{db}: {next} after {now}");
+        // Three hours later: three runs, listed with their fire times.
+        let later = (chrono::DateTime::parse_from_rfc3339(&now).unwrap() + chrono::Duration::minutes(179)).to_rfc3339();
+        s.ok(&s.admin, "mutation($to: DateTime!) { advanceClock(input: {to: $to}) { fired } }", json!({"to": later}))
+            .await;
+        let listed = s
+            .ok(&t["wanda"], r#"{ schedules(workspace: "alpha") { id runs lastFires { scheduledFor startedAt skipped instance { status } } } }"#, json!({}))
+            .await;
+        let fires = listed["schedules"][0]["lastFires"].as_array().unwrap().clone();
+        assert_eq!(fires.len(), 3, "{db}: {listed}");
+        assert!(fires.iter().all(|f| f["skipped"] == false && f["instance"]["status"] == "RUNNING"), "{db}: {fires:?}");
+        assert_eq!(listed["schedules"][0]["runs"], 3, "{db}");
+        // Beta's members see none of alpha's schedules.
+        let theirs = s.ok(&t["bert"], "{ schedules { id } }", json!({})).await;
+        assert_eq!(theirs["schedules"], json!([]), "{db}");
+        // Pause, resume, update, delete.
+        let paused = s
+            .ok(
+                &t["lena"],
+                "mutation($id: ID!) { pauseSchedule(input: {scheduleId: $id}) { schedule { paused } } }",
+                json!({"id": id}),
+            )
+            .await;
+        assert_eq!(paused["pauseSchedule"]["schedule"]["paused"], true, "{db}");
+        let updated = s
+            .ok(&t["lena"], "mutation($id: ID!) { updateSchedule(input: {scheduleId: $id, cron: \"30 9 * * 1-5\", missed: NONE}) { schedule { cron missed paused } userErrors { message } } }", json!({"id": id}))
+            .await;
+        assert_eq!(
+            updated["updateSchedule"]["schedule"],
+            json!({"cron": "30 9 * * 1-5", "missed": "NONE", "paused": true}),
+            "{db}"
+        );
+        s.ok(
+            &t["lena"],
+            "mutation($id: ID!) { resumeSchedule(input: {scheduleId: $id}) { schedule { paused } } }",
+            json!({"id": id}),
+        )
+        .await;
+        s.ok(
+            &t["lena"],
+            "mutation($id: ID!) { deleteSchedule(input: {scheduleId: $id}) { schedule { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+        assert_eq!(s.ok(&t["lena"], "{ schedules { id } }", json!({})).await["schedules"], json!([]), "{db}");
+        assert_eq!(
+            s.error_code(
+                &t["lena"],
+                "mutation($id: ID!) { pauseSchedule(input: {scheduleId: $id}) { schedule { id } } }",
+                json!({"id": id})
+            )
+            .await,
+            "NOT_FOUND",
+            "{db}"
+        );
+    }
+}

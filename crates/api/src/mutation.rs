@@ -12,6 +12,7 @@ use crate::error::{ApiError, UserError, user_errors};
 use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
 use crate::types::people::MembershipObj;
+use crate::types::schedule::{MissedPolicy, OverlapPolicy, ScheduleObj};
 use crate::types::{InstanceObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
 
@@ -164,6 +165,49 @@ pub struct UpdateNotificationPreferencesInput {
 }
 
 #[derive(InputObject)]
+pub struct CreateScheduleInput {
+    pub workflow: String,
+    pub workspace: String,
+    /// 5 crontab fields (or 6 with seconds first).
+    pub cron: String,
+    /// IANA name; default UTC.
+    pub timezone: Option<String>,
+    pub inputs: Option<Json<Value>>,
+    pub missed: Option<MissedPolicy>,
+    /// A duration such as `1d`.
+    pub catch_up_window: Option<String>,
+    pub overlap: Option<OverlapPolicy>,
+    pub starts: Option<chrono::DateTime<chrono::Utc>>,
+    pub ends: Option<chrono::DateTime<chrono::Utc>>,
+    pub max_runs: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateScheduleInput {
+    pub schedule_id: ID,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub inputs: Option<Json<Value>>,
+    pub missed: Option<MissedPolicy>,
+    pub catch_up_window: Option<String>,
+    pub overlap: Option<OverlapPolicy>,
+    pub starts: Option<chrono::DateTime<chrono::Utc>>,
+    pub ends: Option<chrono::DateTime<chrono::Utc>>,
+    pub max_runs: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct ScheduleInput {
+    pub schedule_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct SchedulePayload {
+    pub schedule: Option<ScheduleObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
 pub struct AdvanceClockInput {
     /// The new time (later than now).
     pub to: chrono::DateTime<chrono::Utc>,
@@ -205,7 +249,67 @@ fn is_login(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Schedule settings to set, as given to create or update.
+struct SpecPatch {
+    cron: Option<String>,
+    timezone: Option<String>,
+    inputs: Option<Json<Value>>,
+    missed: Option<MissedPolicy>,
+    catch_up_window: Option<String>,
+    overlap: Option<OverlapPolicy>,
+    starts: Option<chrono::DateTime<chrono::Utc>>,
+    ends: Option<chrono::DateTime<chrono::Utc>>,
+    max_runs: Option<i32>,
+}
+
+impl SpecPatch {
+    /// Sets the given settings on a schedule's spec (the YAML keys).
+    fn apply(self, spec: &mut serde_json::Map<String, Value>) {
+        let mut set = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                spec.insert(k.into(), v);
+            }
+        };
+        set("cron", self.cron.map(Value::String));
+        set("timezone", self.timezone.map(Value::String));
+        set("inputs", self.inputs.map(|j| j.0));
+        set("missed", self.missed.map(|m| Value::String(m.as_str().into())));
+        set("catch_up_window", self.catch_up_window.map(Value::String));
+        set("overlap", self.overlap.map(|o| Value::String(o.as_str().into())));
+        set("starts", self.starts.map(|t| Value::String(t.to_rfc3339())));
+        set("ends", self.ends.map(|t| Value::String(t.to_rfc3339())));
+        set("max_runs", self.max_runs.map(Value::from));
+    }
+}
+
+fn schedule_payload(r: Result<smmflow_store::ScheduleRow, smmflow_runtime::Error>) -> Result<SchedulePayload> {
+    match r {
+        Ok(row) => Ok(SchedulePayload { schedule: Some(ScheduleObj(row)), user_errors: Vec::new() }),
+        Err(smmflow_runtime::Error::Invalid(d)) => Ok(SchedulePayload {
+            schedule: None,
+            user_errors: d
+                .iter()
+                .map(|d| UserError::at(vec!["input".into()], d.message.clone(), d.code.as_str()))
+                .collect(),
+        }),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
 impl Mutation {
+    /// The schedule, for a lead of its workspace.
+    async fn led_schedule(&self, ctx: &Context<'_>, id: &ID) -> Result<smmflow_store::ScheduleRow> {
+        let rt = runtime_of(ctx)?;
+        let row = rt
+            .store()
+            .schedule(id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("schedule {}", id.as_str())))?;
+        access_of(ctx)?.lead(&row.workspace)?;
+        Ok(row)
+    }
+
     async fn member_task(
         &self,
         ctx: &Context<'_>,
@@ -423,6 +527,64 @@ impl Mutation {
         }
     }
 
+    /// A schedule that starts instances of a workflow in a workspace (leads).
+    async fn create_schedule(&self, ctx: &Context<'_>, input: CreateScheduleInput) -> Result<SchedulePayload> {
+        let rt = runtime_of(ctx)?;
+        access_of(ctx)?.lead(&input.workspace)?;
+        let mut spec = serde_json::Map::new();
+        spec.insert("workspace".into(), Value::String(input.workspace.clone()));
+        SpecPatch {
+            cron: Some(input.cron),
+            timezone: input.timezone,
+            inputs: input.inputs,
+            missed: input.missed,
+            catch_up_window: input.catch_up_window,
+            overlap: input.overlap,
+            starts: input.starts,
+            ends: input.ends,
+            max_runs: input.max_runs,
+        }
+        .apply(&mut spec);
+        schedule_payload(rt.put_schedule(None, &input.workflow, Value::Object(spec), false).await)
+    }
+
+    /// Changes a schedule; the fires since its last one follow `missed`.
+    async fn update_schedule(&self, ctx: &Context<'_>, input: UpdateScheduleInput) -> Result<SchedulePayload> {
+        let rt = runtime_of(ctx)?;
+        let row = self.led_schedule(ctx, &input.schedule_id).await?;
+        let mut spec = row.spec.as_object().cloned().unwrap_or_default();
+        SpecPatch {
+            cron: input.cron,
+            timezone: input.timezone,
+            inputs: input.inputs,
+            missed: input.missed,
+            catch_up_window: input.catch_up_window,
+            overlap: input.overlap,
+            starts: input.starts,
+            ends: input.ends,
+            max_runs: input.max_runs,
+        }
+        .apply(&mut spec);
+        schedule_payload(rt.put_schedule(Some(&row.id), &row.workflow, Value::Object(spec), row.paused).await)
+    }
+
+    async fn pause_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
+        let row = self.led_schedule(ctx, &input.schedule_id).await?;
+        schedule_payload(runtime_of(ctx)?.set_schedule_paused(&row.id, true).await)
+    }
+
+    /// Resumes a schedule; the fires missed while paused follow `missed`.
+    async fn resume_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
+        let row = self.led_schedule(ctx, &input.schedule_id).await?;
+        schedule_payload(runtime_of(ctx)?.set_schedule_paused(&row.id, false).await)
+    }
+
+    async fn delete_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
+        let row = self.led_schedule(ctx, &input.schedule_id).await?;
+        runtime_of(ctx)?.delete_schedule(&row.id).await.map_err(ApiError::from)?;
+        Ok(SchedulePayload { schedule: Some(ScheduleObj(row)), user_errors: Vec::new() })
+    }
+
     /// Demos and tests only (`serve --manual-clock`): moves the clock forward,
     /// firing every timer that comes due on the way, in order. Admins only.
     async fn advance_clock(&self, ctx: &Context<'_>, input: AdvanceClockInput) -> Result<AdvanceClockPayload> {
@@ -437,22 +599,28 @@ impl Mutation {
         if input.to < rt.now() {
             return Err(ApiError::BadInput("time only moves forward".into()).into());
         }
+        // Move through timers and schedule fires in time order.
         let mut fired = 0;
-        while let Some(next) = rt.store().next_timer_due().await.map_err(ApiError::from)? {
-            if next > input.to {
-                break;
-            }
+        let mut previous = None;
+        for _ in 0..100_000 {
+            let timer = rt.store().next_timer_due().await.map_err(ApiError::from)?;
+            let schedule = rt.store().next_schedule_due().await.map_err(ApiError::from)?;
+            let Some(next) = [timer, schedule].into_iter().flatten().min().filter(|t| *t <= input.to) else { break };
             if next > rt.now() {
                 clock.set(next);
             }
-            let n = rt.fire_due_timers().await.map_err(ApiError::from)?;
+            let n = rt.fire_due_timers().await.map_err(ApiError::from)?
+                + rt.fire_due_schedules().await.map_err(ApiError::from)?;
             fired += n as i32;
-            if n == 0 {
+            // Nothing fired and nothing moved: stop rather than spin.
+            if n == 0 && previous == Some((timer, schedule)) {
                 break;
             }
+            previous = Some((timer, schedule));
         }
         clock.set(input.to);
-        fired += rt.fire_due_timers().await.map_err(ApiError::from)? as i32;
+        fired += (rt.fire_due_timers().await.map_err(ApiError::from)?
+            + rt.fire_due_schedules().await.map_err(ApiError::from)?) as i32;
         Ok(AdvanceClockPayload { now: rt.now(), fired })
     }
 

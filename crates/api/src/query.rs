@@ -196,6 +196,21 @@ impl Query {
         }
     }
 
+    /// Schedules of the caller's workspaces (or one of them).
+    async fn schedules(
+        &self,
+        ctx: &Context<'_>,
+        workspace: Option<String>,
+    ) -> Result<Vec<crate::types::schedule::ScheduleObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        let rows = runtime_of(ctx)?.store().schedules(viewer.visible().as_deref()).await.map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| workspace.as_ref().is_none_or(|w| *w == r.workspace))
+            .map(crate::types::schedule::ScheduleObj)
+            .collect())
+    }
+
     /// Any object by its global id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = access_of(ctx)?.viewer()?;

@@ -5,6 +5,7 @@ pub mod enums;
 pub mod instance;
 pub mod page;
 pub mod people;
+pub mod schedule;
 pub mod task;
 pub mod workflow;
 

@@ -191,6 +191,17 @@ impl Store {
         Ok(rows.into_iter().map(ScheduleRow::from).collect())
     }
 
+    /// When the earliest unpaused schedule is due, if any.
+    pub async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = schedule::Entity::find()
+            .filter(schedule::Column::Paused.eq(false))
+            .filter(schedule::Column::NextFireAt.is_not_null())
+            .order_by_asc(schedule::Column::NextFireAt)
+            .one(self.conn())
+            .await?;
+        Ok(row.and_then(|r| r.next_fire_at))
+    }
+
     /// The latest fires of a schedule, newest first.
     pub async fn last_fires(&self, schedule_id: &str, limit: u64) -> Result<Vec<FireRow>> {
         let rows = schedule_fire::Entity::find()

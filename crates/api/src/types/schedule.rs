@@ -1,0 +1,154 @@
+//! Schedules and their fires, as the API shows them.
+
+use async_graphql::{Context, Enum, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use smmflow_store::{FireRow, ScheduleRow};
+
+use crate::error::ApiError;
+use crate::types::instance::{InstanceObj, WorkflowRef};
+use crate::types::people::WorkspaceObj;
+use crate::{access_of, runtime_of};
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum MissedPolicy {
+    None,
+    Last,
+    All,
+}
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum OverlapPolicy {
+    Allow,
+    Skip,
+    CancelPrevious,
+}
+
+impl MissedPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Last => "last",
+            Self::All => "all",
+        }
+    }
+}
+
+impl OverlapPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Skip => "skip",
+            Self::CancelPrevious => "cancel_previous",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ScheduleObj(pub ScheduleRow);
+
+pub struct ScheduleFire(pub FireRow);
+
+#[Object]
+impl ScheduleFire {
+    /// The fire time the cron named.
+    async fn scheduled_for(&self) -> DateTime<Utc> {
+        self.0.scheduled_for
+    }
+    /// When the instance was started (none for a skipped fire).
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        (!self.0.skipped).then_some(self.0.fired_at)
+    }
+    async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
+        let Some(id) = self.0.instance else { return Ok(None) };
+        match access_of(ctx)?.readable_instance(runtime_of(ctx)?, id).await {
+            Ok(i) => Ok(Some(InstanceObj::new(i))),
+            Err(_) => Ok(None),
+        }
+    }
+    async fn skipped(&self) -> bool {
+        self.0.skipped
+    }
+    /// Why a fire was skipped: missed while down or paused, overlap, max_runs...
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+}
+
+fn text<'a>(spec: &'a Value, key: &str) -> Option<&'a str> {
+    spec.get(key).and_then(Value::as_str)
+}
+
+#[Object(name = "Schedule")]
+impl ScheduleObj {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The workflow, at the latest version (the one new runs use).
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<WorkflowRef> {
+        let def = runtime_of(ctx)?.definition(&self.0.workflow, None).await.map_err(ApiError::from)?;
+        Ok(WorkflowRef { key: self.0.workflow.clone(), version: def.version })
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
+        let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
+        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
+    }
+    /// `yaml` (from a workflow file: a deploy overwrites edits) or `api`.
+    async fn source(&self) -> &str {
+        &self.0.source
+    }
+    async fn cron(&self) -> &str {
+        text(&self.0.spec, "cron").unwrap_or_default()
+    }
+    async fn timezone(&self) -> &str {
+        text(&self.0.spec, "timezone").unwrap_or("UTC")
+    }
+    async fn inputs(&self) -> Json<Value> {
+        Json(self.0.spec.get("inputs").cloned().unwrap_or(Value::Null))
+    }
+    async fn missed(&self) -> MissedPolicy {
+        match text(&self.0.spec, "missed") {
+            Some("none") => MissedPolicy::None,
+            Some("all") => MissedPolicy::All,
+            _ => MissedPolicy::Last,
+        }
+    }
+    async fn catch_up_window(&self) -> &str {
+        text(&self.0.spec, "catch_up_window").unwrap_or("1d")
+    }
+    async fn overlap(&self) -> OverlapPolicy {
+        match text(&self.0.spec, "overlap") {
+            Some("skip") => OverlapPolicy::Skip,
+            Some("cancel_previous") => OverlapPolicy::CancelPrevious,
+            _ => OverlapPolicy::Allow,
+        }
+    }
+    async fn starts(&self) -> Option<&str> {
+        text(&self.0.spec, "starts")
+    }
+    async fn ends(&self) -> Option<&str> {
+        text(&self.0.spec, "ends")
+    }
+    async fn max_runs(&self) -> Option<i64> {
+        self.0.spec.get("max_runs").and_then(Value::as_i64)
+    }
+    async fn runs(&self) -> i32 {
+        self.0.runs
+    }
+    async fn paused(&self) -> bool {
+        self.0.paused
+    }
+    /// The next fire (none when the schedule is over).
+    async fn next_fire_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_fire_at
+    }
+    /// The latest fires, newest first, started or skipped with the reason.
+    async fn last_fires(&self, ctx: &Context<'_>, #[graphql(default = 10)] limit: i32) -> Result<Vec<ScheduleFire>> {
+        let fires = runtime_of(ctx)?
+            .store()
+            .last_fires(&self.0.id, limit.clamp(1, 100) as u64)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(fires.into_iter().map(ScheduleFire).collect())
+    }
+}
