@@ -13,6 +13,8 @@ pub struct Server {
     pub url: String,
     pub admin: String,
     pub db: String,
+    /// The PostgreSQL database it runs on (shared by replicas).
+    pub database_url: Option<String>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -57,6 +59,16 @@ impl Server {
     }
 
     pub fn start_with(db: &str, extra: &[&str]) -> Server {
+        let url = (db == "postgres").then(create_pg_database);
+        Server::spawn(db, url, None, extra)
+    }
+
+    /// Another replica on the same PostgreSQL database.
+    pub fn start_replica(of: &Server) -> Server {
+        Server::spawn(&of.db, of.database_url.clone(), Some(of.admin.clone()), &[])
+    }
+
+    fn spawn(db: &str, database_url: Option<String>, admin: Option<String>, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
@@ -70,8 +82,8 @@ impl Server {
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        if db == "postgres" {
-            cmd.arg("--database-url").arg(create_pg_database());
+        if let Some(u) = &database_url {
+            cmd.arg("--database-url").arg(u);
         }
         let child = cmd.spawn().expect("smmflow serve starts");
         let url = format!("http://127.0.0.1:{port}");
@@ -83,8 +95,9 @@ impl Server {
             assert!(started.elapsed() < Duration::from_secs(60), "the server did not become ready");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string();
-        Server { url, admin, db: db.to_string(), child, _dir: dir }
+        let admin = admin
+            .unwrap_or_else(|| std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string());
+        Server { url, admin, db: db.to_string(), database_url, child, _dir: dir }
     }
 
     /// Sends a GraphQL request; returns the whole response body.

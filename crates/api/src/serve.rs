@@ -107,6 +107,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         tracing::warn!("manual clock: time moves only by the advanceClock mutation (demos and tests only)");
     }
     let rt = open_runtime_with(&cfg.data_dir, cfg.database_url.as_deref(), None, clock).await?;
+    rt.clone().relay_other_replicas().await.map_err(|e| format!("listening for other replicas: {e}"))?;
     if let Some(token) = bootstrap(&rt, &cfg.data_dir).await? {
         println!(
             "First start: created the admin user. Its API token (shown once, also in {}):",

@@ -127,6 +127,43 @@ impl Runtime {
         self.clock.now()
     }
 
+    /// On PostgreSQL: relays other replicas' commits to this process's
+    /// subscribers (their announcements name the events; they are read back
+    /// from the log). Runs until the process ends.
+    pub async fn relay_other_replicas(self: Arc<Self>) -> Result<()> {
+        let Some(mut listener) = self.store.listen().await? else { return Ok(()) };
+        tokio::spawn(async move {
+            loop {
+                let payload = match listener.recv().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!("listening for other replicas: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&payload) else { continue };
+                if v["node"].as_str() == Some(self.node.as_str()) {
+                    continue;
+                }
+                let (Some(id), Some(from), Some(to)) =
+                    (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
+                else {
+                    continue;
+                };
+                match self.store.events_between(id, from, to).await {
+                    Ok(events) if !events.is_empty() => {
+                        let workspace = v["workspace"].as_str().unwrap_or_default().to_string();
+                        let _ = self.events.send(Committed { instance: id, workspace, events });
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("reading another replica's events: {e}"),
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// Committed events, as they are committed (for subscriptions).
     pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
         self.events.subscribe()

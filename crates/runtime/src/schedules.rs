@@ -311,6 +311,9 @@ impl Runtime {
                 }
             }
             tx.schedule_progress(&row.id, step.next, runs, now).await?;
+            for loaded in &units {
+                self.announce(&tx, loaded).await?;
+            }
             tx.commit().await?;
             for loaded in units {
                 self.publish(loaded);

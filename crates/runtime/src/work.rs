@@ -131,6 +131,7 @@ impl Runtime {
             }
             match self.run_unit(&tx, work.clone(), strict).await {
                 Ok(loaded) => {
+                    self.announce(&tx, &loaded).await?;
                     if let Some((scope, key, id)) = remember {
                         tx.remember(scope, key, &id.to_string(), self.now()).await?;
                     }
@@ -146,6 +147,17 @@ impl Runtime {
             tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
         }
         Err(last.unwrap_or_else(|| Error::Conflict("gave up after repeated conflicts".into())))
+    }
+
+    /// Tells other replicas, inside the transaction, which events it commits.
+    pub(crate) async fn announce(&self, tx: &Tx, loaded: &HashMap<Uuid, Loaded>) -> Result<()> {
+        for (id, l) in loaded {
+            if let (Some(first), Some(last)) = (l.events.first(), l.events.last()) {
+                let payload = serde_json::json!({"node": self.node, "instance": id, "workspace": l.state.workspace, "from": first.seq, "to": last.seq});
+                tx.announce(&payload.to_string()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Publishes committed events; returns the committed states.

@@ -134,6 +134,10 @@ impl Tx {
         &self.txn
     }
 
+    pub(crate) fn is_pg(&self) -> bool {
+        self.pg
+    }
+
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
         Ok(())
@@ -361,6 +365,18 @@ impl Store {
     pub async fn events(&self, id: Uuid) -> Result<Vec<Event>> {
         let rows = event::Entity::find()
             .filter(event::Column::InstanceId.eq(id.to_string()))
+            .order_by_asc(event::Column::Seq)
+            .all(self.conn())
+            .await?;
+        rows.into_iter().map(|r| serde_json::from_value(r.data).map_err(corrupt)).collect()
+    }
+
+    /// Events `from..=to` of an instance, in order.
+    pub async fn events_between(&self, id: Uuid, from: u64, to: u64) -> Result<Vec<Event>> {
+        let rows = event::Entity::find()
+            .filter(event::Column::InstanceId.eq(id.to_string()))
+            .filter(event::Column::Seq.gte(from as i64))
+            .filter(event::Column::Seq.lte(to as i64))
             .order_by_asc(event::Column::Seq)
             .all(self.conn())
             .await?;

@@ -172,3 +172,52 @@ impl Store {
         Ok(transactions as f64 / secs.max(1e-9))
     }
 }
+
+/// The channel committed events are announced on (PostgreSQL only).
+pub const EVENTS_CHANNEL: &str = "smmflow_events";
+
+/// Announcements of commits made by other replicas (PostgreSQL `LISTEN`).
+pub struct Listener(sea_orm::sqlx::postgres::PgListener);
+
+impl Listener {
+    /// The next announcement's payload. On a lost connection the listener
+    /// reconnects and listens again by itself; what was announced meanwhile
+    /// is not replayed.
+    pub async fn recv(&mut self) -> Result<String> {
+        let n = self.0.recv().await.map_err(|e| Error::Db(DbErr::Custom(e.to_string())))?;
+        Ok(n.payload().to_string())
+    }
+}
+
+impl Store {
+    /// Listens for other replicas' commits; `None` on SQLite (one process).
+    pub async fn listen(&self) -> Result<Option<Listener>> {
+        if !self.is_postgres() {
+            return Ok(None);
+        }
+        let mut l = sea_orm::sqlx::postgres::PgListener::connect_with(self.db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| Error::Db(DbErr::Custom(e.to_string())))?;
+        l.listen(EVENTS_CHANNEL).await.map_err(|e| Error::Db(DbErr::Custom(e.to_string())))?;
+        Ok(Some(Listener(l)))
+    }
+}
+
+impl Tx {
+    /// Announces a commit to other replicas; delivered only if this
+    /// transaction commits (PostgreSQL `pg_notify`; nothing on SQLite).
+    pub async fn announce(&self, payload: &str) -> Result<()> {
+        if !self.is_pg() {
+            return Ok(());
+        }
+        use sea_orm::{ConnectionTrait, Statement};
+        self.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [EVENTS_CHANNEL.into(), payload.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
