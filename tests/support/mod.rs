@@ -68,17 +68,31 @@ impl Server {
         Server::spawn(&of.db, of.database_url.clone(), Some(of.admin.clone()), &[])
     }
 
+    /// Another replica on the same database, with the given flags.
+    pub fn start_replica_with(of: &Server, extra: &[&str]) -> Server {
+        Server::spawn(&of.db, of.database_url.clone(), Some(of.admin.clone()), extra)
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn spawn(db: &str, database_url: Option<String>, admin: Option<String>, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--manual-clock"])
+        let manual = !extra.contains(&"--real-clock");
+        let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != "--real-clock").collect();
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(manual.then_some("--manual-clock"))
             .arg("--data-dir")
             .arg(dir.path())
             .arg("--workflows")
             .arg(&workflows)
-            .args(extra)
+            .args(&extra)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
