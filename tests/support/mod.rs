@@ -189,32 +189,9 @@ pub fn http_status(url: &str) -> Result<u16, String> {
     }
 }
 
-/// A value fitting a form field spec as the API shows it (`{type, values, items, fields, ...}`).
-pub fn sample(spec: &Value) -> Value {
-    if let Some(d) = spec.get("default").filter(|d| !d.is_null()) {
-        return d.clone();
-    }
-    match spec["type"].as_str().unwrap_or("string") {
-        "integer" => json!(spec.get("min").and_then(Value::as_i64).unwrap_or(1)),
-        "number" => json!(spec.get("min").and_then(Value::as_f64).unwrap_or(1.0)),
-        "boolean" => json!(true),
-        "date" => json!("2027-01-15"),
-        "datetime" => json!("2027-01-15T10:00:00Z"),
-        "url" => json!("https://example.com/post"),
-        "email" => json!("someone@example.com"),
-        "user" => json!("lena"),
-        "enum" => spec["values"][0].clone(),
-        "list" => {
-            let n = spec.get("min_items").and_then(Value::as_u64).unwrap_or(1).max(1);
-            Value::Array((0..n).map(|_| sample(&spec["items"])).collect())
-        }
-        "object" => form_sample(&spec["fields"]),
-        _ => json!("Sample text"),
-    }
-}
-
+/// A form filled as a simulated person would (the demo's sampler).
 pub fn form_sample(form: &Value) -> Value {
-    Value::Object(form.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), sample(v))).collect()).unwrap_or_default())
+    smmflow_api::demo::form_sample(form)
 }
 
 /// A GraphQL WebSocket subscription client (`graphql-transport-ws`, or the

@@ -47,8 +47,9 @@ impl Api {
     }
 }
 
-/// Sample values for a task's form, as the API describes it.
-fn sample(spec: &Value) -> Value {
+/// A value fitting a form field as the API describes it (`Task.form`):
+/// what a simulated person submits (the demo, the end-to-end tests).
+pub fn sample(spec: &Value) -> Value {
     if let Some(d) = spec.get("default").filter(|d| !d.is_null()) {
         return d.clone();
     }
@@ -75,6 +76,11 @@ fn sample(spec: &Value) -> Value {
         ),
         _ => json!(spec.get("label").and_then(Value::as_str).unwrap_or("Done, see the attached draft")),
     }
+}
+
+/// Values for every field of a form (`Task.form`).
+pub fn form_sample(form: &Value) -> Value {
+    Value::Object(form.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), sample(v))).collect()).unwrap_or_default())
 }
 
 pub async fn run(workflows: std::path::PathBuf) -> Result<(), String> {

@@ -96,6 +96,8 @@ pub struct Runtime {
     pub(crate) node: String,
     pub(crate) events: broadcast::Sender<Committed>,
     pub metrics: metrics::Metrics,
+    /// Wakes the timer service early (another replica committed work).
+    pub(crate) wake: tokio::sync::Notify,
 }
 
 impl Runtime {
@@ -111,6 +113,7 @@ impl Runtime {
             node: opts.node,
             events,
             metrics: Default::default(),
+            wake: tokio::sync::Notify::new(),
         });
         let report = match &opts.workflows {
             Some(dir) => Some(rt.deploy_folder(dir, "system").await?),
@@ -146,6 +149,8 @@ impl Runtime {
                 if v["node"].as_str() == Some(self.node.as_str()) {
                     continue;
                 }
+                // Another replica's commit may have set a timer due now: look at once.
+                self.wake.notify_one();
                 let (Some(id), Some(from), Some(to)) =
                     (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
                 else {

@@ -53,6 +53,7 @@ impl TimerService {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
+                    _ = rt.wake.notified() => {}
                     _ = stopped.changed() => break,
                 }
             }
