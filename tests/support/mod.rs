@@ -73,6 +73,19 @@ impl Server {
         Server::spawn(&of.db, of.database_url.clone(), Some(of.admin.clone()), extra)
     }
 
+    /// Sends SIGTERM and waits up to `within` for the process to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -85,7 +98,13 @@ impl Server {
         let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
         let manual = !extra.contains(&"--real-clock");
-        let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != "--real-clock").collect();
+        // `--lease=N` sets SMMFLOW_TIMER_LEASE_SECONDS for this server.
+        let lease = extra.iter().find_map(|a| a.strip_prefix("--lease=")).map(str::to_string);
+        let extra: Vec<&str> =
+            extra.iter().copied().filter(|a| *a != "--real-clock" && !a.starts_with("--lease=")).collect();
+        if let Some(l) = &lease {
+            cmd.env("SMMFLOW_TIMER_LEASE_SECONDS", l);
+        }
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(manual.then_some("--manual-clock"))
             .arg("--data-dir")

@@ -8,7 +8,14 @@ use std::time::Duration as StdDuration;
 use crate::{Result, Runtime};
 
 /// How long a claimed timer stays leased to this node.
-const LEASE_SECONDS: i64 = 60;
+const DEFAULT_LEASE_SECONDS: i64 = 60;
+
+/// The lease: `SMMFLOW_TIMER_LEASE_SECONDS` (default 60). A dead replica's
+/// claimed timers are taken over by others when it runs out.
+fn lease() -> chrono::Duration {
+    let secs = std::env::var("SMMFLOW_TIMER_LEASE_SECONDS").ok().and_then(|s| s.parse::<i64>().ok()).filter(|s| *s > 0);
+    chrono::Duration::seconds(secs.unwrap_or(DEFAULT_LEASE_SECONDS))
+}
 const BATCH: u64 = 200;
 
 impl Runtime {
@@ -17,8 +24,7 @@ impl Runtime {
         let mut fired = 0;
         loop {
             let now = self.now();
-            let due =
-                self.store.claim_due_timers(now, &self.node, chrono::Duration::seconds(LEASE_SECONDS), BATCH).await?;
+            let due = self.store.claim_due_timers(now, &self.node, lease(), BATCH).await?;
             if due.is_empty() {
                 self.metrics.timers_fired(fired);
                 return Ok(fired);
