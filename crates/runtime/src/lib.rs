@@ -245,7 +245,7 @@ impl Runtime {
 
     /// A deployed workflow version (the latest when `version` is None).
     pub async fn definition(&self, key: &str, version: Option<i32>) -> Result<Arc<Def>> {
-        let tx = self.store.begin().await?;
+        let tx = self.store.begin_read().await?;
         let def = self.defs.get(&tx, key, version).await;
         drop(tx);
         def

@@ -106,6 +106,13 @@ impl Store {
         Ok(Tx::new(txn, self.is_postgres(), lane))
     }
 
+    /// A read-only use of the transaction API (no writer lane, a deferred
+    /// transaction): for reads that want one consistent snapshot.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        let txn = self.db.begin().await?;
+        Ok(Tx::new(txn, self.is_postgres(), None))
+    }
+
     pub(crate) fn conn(&self) -> &DatabaseConnection {
         &self.db
     }
