@@ -114,9 +114,8 @@ impl Cache {
 
 /// Reads a folder as sources named relative to it.
 pub fn read_folder(dir: &Path) -> std::io::Result<Vec<Source>> {
-    let project_paths = [dir.to_path_buf()];
     let mut files = Vec::new();
-    let mut todo = project_paths.to_vec();
+    let mut todo = vec![dir.to_path_buf()];
     while let Some(p) = todo.pop() {
         for e in std::fs::read_dir(&p)? {
             let path = e?.path();

@@ -324,13 +324,7 @@ impl Runtime {
 
     /// The instances a schedule started, newest first (for tests and audits).
     pub async fn scheduled_instances(&self, schedule_id: &str) -> Result<Vec<Instance>> {
-        let f = smmflow_store::InstanceFilter::default();
-        Ok(self
-            .store
-            .instances(&f)
-            .await?
-            .into_iter()
-            .filter(|i| i.schedule.as_ref().is_some_and(|s| s.schedule == schedule_id))
-            .collect())
+        let f = smmflow_store::InstanceFilter { schedule: Some(schedule_id.to_string()), ..Default::default() };
+        Ok(self.store.instances(&f).await?)
     }
 }

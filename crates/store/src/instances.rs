@@ -67,6 +67,8 @@ pub struct InstanceFilter {
     pub started_after: Option<DateTime<Utc>>,
     pub started_before: Option<DateTime<Utc>>,
     pub parent: Option<Uuid>,
+    /// Started by this schedule.
+    pub schedule: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
@@ -484,6 +486,9 @@ impl Store {
         }
         if let Some(p) = f.parent {
             q = q.filter(instance::Column::ParentId.eq(p.to_string()));
+        }
+        if let Some(s) = &f.schedule {
+            q = q.filter(instance::Column::ScheduleId.eq(s.as_str()));
         }
         q
     }
