@@ -29,6 +29,22 @@ enum LogFormat {
     Json,
 }
 
+/// How mail leaves (`serve`).
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// SMTP server: smtp://host:port, smtp://user:pass@host:587?tls=starttls, smtps://host:465.
+    /// Without it, mail is written as .eml files to <data-dir>/outbox.
+    #[arg(long, env = "SMMFLOW_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of every message, e.g. "ACME SMM <smm@agency.example>".
+    #[arg(long, env = "SMMFLOW_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// The base of links in mails (approval links), e.g. https://smmflow.agency.example.
+    /// Default: http://<listen>.
+    #[arg(long, env = "SMMFLOW_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
 /// Where the data lives (every command that opens the database takes these).
 #[derive(Args, Clone)]
 struct DataArgs {
@@ -64,6 +80,8 @@ enum Command {
         /// Demos and tests: the clock moves only by the admin-only `advanceClock` mutation.
         #[arg(long)]
         manual_clock: bool,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -199,7 +217,7 @@ fn run() -> Result<ExitCode> {
             print!("{}", smmflow_api::sdl());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { listen, data, workflows, log_format, no_introspection, body_limit, manual_clock } => {
+        Command::Serve { listen, data, workflows, log_format, no_introspection, body_limit, manual_clock, mail } => {
             init_logging(matches!(log_format, LogFormat::Json));
             let cfg = ServeConfig {
                 listen,
@@ -209,6 +227,9 @@ fn run() -> Result<ExitCode> {
                 introspection: !no_introspection,
                 body_limit,
                 manual_clock,
+                smtp_url: mail.smtp_url,
+                mail_from: mail.mail_from,
+                public_url: mail.public_url,
             };
             block_on(async { serve(cfg).await.map_err(|e| anyhow!(e)) })?;
             Ok(ExitCode::SUCCESS)

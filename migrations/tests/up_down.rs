@@ -41,6 +41,7 @@ async fn migrations_go_up_down_and_up_again() {
             "schedule_fires",
             "organizations",
             "documents",
+            "settings",
         ] {
             assert!(all.contains(&t.to_string()), "{url}: {t} missing from {all:?}");
         }

@@ -13,6 +13,7 @@ pub enum NodeId {
     Workspace(String),
     User(String),
     Workflow(String, i32),
+    Notification(String),
 }
 
 impl NodeId {
@@ -23,6 +24,7 @@ impl NodeId {
             NodeId::Workspace(k) => format!("Workspace:{k}"),
             NodeId::User(l) => format!("User:{l}"),
             NodeId::Workflow(k, v) => format!("Workflow:{k}:{v}"),
+            NodeId::Notification(id) => format!("Notification:{id}"),
         };
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -44,6 +46,7 @@ impl NodeId {
                 let (k, v) = rest.rsplit_once(':').ok_or_else(bad)?;
                 NodeId::Workflow(k.to_string(), v.parse().map_err(|_| bad())?)
             }
+            "Notification" => NodeId::Notification(rest.to_string()),
             _ => return Err(bad()),
         })
     }
@@ -52,6 +55,13 @@ impl NodeId {
         match NodeId::decode(id)? {
             NodeId::Instance(i) => Ok(i),
             _ => Err(ApiError::NotFound(format!("`{id}` is not an instance id"))),
+        }
+    }
+
+    pub fn notification(id: &str) -> ApiResult<String> {
+        match NodeId::decode(id)? {
+            NodeId::Notification(n) => Ok(n),
+            _ => Err(ApiError::NotFound(format!("`{id}` is not a notification id"))),
         }
     }
 

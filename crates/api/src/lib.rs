@@ -3,6 +3,7 @@
 //! [`access::Access`], call it, and map the result to the API's own types.
 
 pub mod access;
+pub mod approval_page;
 pub mod demo;
 pub mod error;
 pub mod ids;

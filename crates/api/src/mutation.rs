@@ -160,6 +160,17 @@ pub struct CreateApiTokenPayload {
 }
 
 #[derive(InputObject)]
+pub struct RetryNotificationInput {
+    pub notification_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationPayload {
+    pub notification: Option<crate::types::NotificationObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
 pub struct UpdateNotificationPreferencesInput {
     pub mode: NotificationMode,
 }
@@ -635,5 +646,30 @@ impl Mutation {
         rt.store().set_notification_mode(&viewer.user.login, input.mode.as_str()).await.map_err(ApiError::from)?;
         let user = rt.store().user(&viewer.user.login).await.map_err(ApiError::from)?;
         Ok(UserPayload { user: user.map(UserObj), user_errors: Vec::new() })
+    }
+
+    /// Queues a failed or dead notification again, now (admins only).
+    async fn retry_notification(
+        &self,
+        ctx: &Context<'_>,
+        input: RetryNotificationInput,
+    ) -> Result<NotificationPayload> {
+        let rt = runtime_of(ctx)?;
+        access_of(ctx)?.admin()?;
+        let id = NodeId::notification(&input.notification_id)?;
+        match rt.store().retry_notification(&id, rt.now()).await {
+            Ok(row) => {
+                rt.wake_mail();
+                Ok(NotificationPayload {
+                    notification: Some(crate::types::NotificationObj(row)),
+                    user_errors: Vec::new(),
+                })
+            }
+            Err(smmflow_store::Error::Conflict(m)) => Ok(NotificationPayload {
+                notification: None,
+                user_errors: vec![UserError::at(vec!["notificationId".into()], m, "CONFLICT")],
+            }),
+            Err(e) => Err(ApiError::from(e).into()),
+        }
     }
 }

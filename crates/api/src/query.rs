@@ -9,8 +9,9 @@ use smmflow_store::{InstanceFilter as StoreInstanceFilter, TaskFilter as StoreTa
 use crate::error::ApiError;
 use crate::ids::NodeId;
 use crate::types::enums::{InstanceStatus, TaskStatus};
+use crate::types::notification::NotificationFilter;
 use crate::types::page::{Page, Window};
-use crate::types::{InstanceObj, Node, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
+use crate::types::{InstanceObj, Node, NotificationObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
 
 pub struct Query;
@@ -211,6 +212,33 @@ impl Query {
             .collect())
     }
 
+    /// Messages to recipients, newest first (admins only).
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<NotificationFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<NotificationObj>> {
+        access_of(ctx)?.admin()?;
+        let rt = runtime_of(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut sf = smmflow_store::NotificationFilter {
+            statuses: f.status.unwrap_or_default().into_iter().map(|s| s.as_str().to_string()).collect(),
+            recipient: f.recipient,
+            instance: f.instance.as_ref().map(|i| NodeId::instance(i)).transpose()?,
+            ..Default::default()
+        };
+        let total = rt.store().count_notifications(&sf).await.map_err(ApiError::from)?;
+        let w = Window::new(after, before, first, last, total)?;
+        sf.offset = Some(w.offset);
+        sf.limit = Some(w.limit);
+        let rows = rt.store().notifications(&sf).await.map_err(ApiError::from)?;
+        Ok(w.page(rows.into_iter().map(NotificationObj).collect(), total))
+    }
+
     /// Any object by its global id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = access_of(ctx)?.viewer()?;
@@ -224,6 +252,13 @@ impl Query {
             }
             NodeId::User(_) => None,
             NodeId::Workflow(k, v) => self.workflow(ctx, k, Some(v)).await?.map(Node::Workflow),
+            NodeId::Notification(n) if viewer.is_admin() => rt
+                .store()
+                .notification(&n)
+                .await
+                .map_err(ApiError::from)?
+                .map(|r| Node::Notification(NotificationObj(r))),
+            NodeId::Notification(_) => None,
         })
     }
 }

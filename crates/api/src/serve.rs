@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use smmflow_runtime::{Options, Runtime, SystemClock, TimerService};
+use smmflow_runtime::{MailConfig, MailService, Options, Runtime, SystemClock, TimerService};
 use smmflow_store::User;
 
 use crate::server::{ServerOptions, router};
@@ -25,6 +25,12 @@ pub struct ServeConfig {
     /// Demos and tests: the clock starts at real time and moves only by the
     /// admin-only `advanceClock` mutation.
     pub manual_clock: bool,
+    /// `SMMFLOW_SMTP_URL`; without it mail goes to `<data-dir>/outbox` as `.eml` files.
+    pub smtp_url: Option<String>,
+    /// `SMMFLOW_MAIL_FROM`.
+    pub mail_from: Option<String>,
+    /// `SMMFLOW_PUBLIC_URL` (default `http://<listen>`).
+    pub public_url: Option<String>,
 }
 
 /// The SQLite URL of the default database in a data directory.
@@ -106,6 +112,15 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     if manual.is_some() {
         tracing::warn!("manual clock: time moves only by the advanceClock mutation (demos and tests only)");
     }
+    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+    let mail =
+        MailConfig::new(cfg.smtp_url.as_deref(), cfg.mail_from.as_deref(), &public_url, cfg.data_dir.join("outbox"))?;
+    match &mail.transport {
+        smmflow_notify::Transport::Files(dir) => {
+            tracing::info!("no SMTP server configured: mail is written to {}", dir.display())
+        }
+        smmflow_notify::Transport::Smtp(_) => tracing::info!("mail goes out by SMTP"),
+    }
     let rt = open_runtime_with(&cfg.data_dir, cfg.database_url.as_deref(), None, clock).await?;
     rt.clone().relay_other_replicas().await.map_err(|e| format!("listening for other replicas: {e}"))?;
     if let Some(token) = bootstrap(&rt, &cfg.data_dir).await? {
@@ -151,8 +166,10 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
     deployed.store(true, Ordering::SeqCst);
     let timers = TimerService::spawn(rt.clone(), Duration::from_millis(500));
+    let mailer = MailService::spawn(rt.clone(), mail, Duration::from_secs(1));
     let result = server.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string());
     timers.stop().await;
+    mailer.stop().await;
     tracing::info!("stopped");
     result
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: `/graphql` (POST, and GET for queries), `/graphql/ws`
 //! (graphql-transport-ws and the legacy graphql-ws), GraphiQL at `/`,
-//! `/healthz`, `/readyz`.
+//! `/healthz`, `/readyz`, `/metrics`, and the approval pages of external
+//! stakeholders at `/approve/{token}`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,12 @@ struct AppState {
     deployed: Arc<AtomicBool>,
 }
 
+impl axum::extract::FromRef<AppState> for Arc<Runtime> {
+    fn from_ref(s: &AppState) -> Arc<Runtime> {
+        s.rt.clone()
+    }
+}
+
 pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
     let schema = crate::schema(rt.clone(), opts.introspection, opts.manual_clock);
     let state = AppState { rt, schema, deployed: opts.deployed };
@@ -44,6 +51,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/approve/{token}", get(crate::approval_page::show).post(crate::approval_page::decide))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)
 }

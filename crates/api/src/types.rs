@@ -3,6 +3,7 @@
 
 pub mod enums;
 pub mod instance;
+pub mod notification;
 pub mod page;
 pub mod people;
 pub mod schedule;
@@ -12,6 +13,7 @@ pub mod workflow;
 use async_graphql::Interface;
 
 pub use instance::InstanceObj;
+pub use notification::NotificationObj;
 pub use people::{UserObj, WorkspaceObj};
 pub use task::TaskObj;
 pub use workflow::WorkflowObj;
@@ -25,4 +27,5 @@ pub enum Node {
     Workspace(WorkspaceObj),
     User(UserObj),
     Workflow(WorkflowObj),
+    Notification(NotificationObj),
 }

@@ -71,6 +71,14 @@ pub enum Command {
         task: u32,
         comment: String,
     },
+    /// A decision on an external approval level from a signed link; the
+    /// actor is the link's recipient (a login or an address), who need not
+    /// hold the role. The API checked the signature.
+    DecideByLink {
+        task: u32,
+        approve: bool,
+        comment: Option<String>,
+    },
     Reassign {
         task: u32,
         user: String,

@@ -82,6 +82,7 @@ pub fn handle(env: &Env<'_>, actor: &str, state: Instance, command: Command) -> 
         Command::Complete { task, output } => run.complete(task, output)?,
         Command::Approve { task, comment } => run.decide_approval(task, true, comment)?,
         Command::Reject { task, comment } => run.decide_approval(task, false, Some(comment))?,
+        Command::DecideByLink { task, approve, comment } => run.decide_by_link(task, approve, comment)?,
         Command::Reassign { task, user } => run.reassign(task, &user)?,
         Command::Comment { task, body } => run.comment(task, body)?,
     }

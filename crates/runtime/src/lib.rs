@@ -12,6 +12,7 @@
 mod clock;
 mod defs;
 mod directory;
+mod mailer;
 pub mod metrics;
 pub mod schedules;
 mod timers;
@@ -29,6 +30,7 @@ use uuid::Uuid;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
+pub use mailer::{MAX_ATTEMPTS, MailConfig, MailService, backoff};
 pub use timers::TimerService;
 pub use work::Committed;
 
@@ -98,6 +100,10 @@ pub struct Runtime {
     pub metrics: metrics::Metrics,
     /// Wakes the timer service early (another replica committed work).
     pub(crate) wake: tokio::sync::Notify,
+    /// Wakes the mail service (a commit queued notices).
+    pub(crate) mail_wake: tokio::sync::Notify,
+    /// The key approval links are signed with, read once.
+    pub(crate) link_key: tokio::sync::OnceCell<Arc<Vec<u8>>>,
 }
 
 impl Runtime {
@@ -114,12 +120,19 @@ impl Runtime {
             events,
             metrics: Default::default(),
             wake: tokio::sync::Notify::new(),
+            mail_wake: tokio::sync::Notify::new(),
+            link_key: tokio::sync::OnceCell::new(),
         });
         let report = match &opts.workflows {
             Some(dir) => Some(rt.deploy_folder(dir, "system").await?),
             None => None,
         };
         Ok((rt, report))
+    }
+
+    /// Looks at the outbox now (a message was queued or retried).
+    pub fn wake_mail(&self) {
+        self.mail_wake.notify_one();
     }
 
     pub fn store(&self) -> &Store {
@@ -149,8 +162,9 @@ impl Runtime {
                 if v["node"].as_str() == Some(self.node.as_str()) {
                     continue;
                 }
-                // Another replica's commit may have set a timer due now: look at once.
+                // Another replica's commit may have set a timer due now, or queued mail: look at once.
                 self.wake.notify_one();
+                self.mail_wake.notify_one();
                 let (Some(id), Some(from), Some(to)) =
                     (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
                 else {
@@ -218,7 +232,7 @@ impl Runtime {
         }
     }
 
-    fn observe<T>(&self, r: &Result<T>, started: std::time::Instant) {
+    pub(crate) fn observe<T>(&self, r: &Result<T>, started: std::time::Instant) {
         let outcome = match r {
             Ok(_) => metrics::Outcome::Ok,
             Err(e) if e.code() == "INTERNAL" => metrics::Outcome::Failed,

@@ -11,6 +11,8 @@ pub const TIMERS_FIRED: &str = "smmflow_timers_fired_total";
 pub const OPEN_TASKS: &str = "smmflow_open_tasks";
 pub const OVERDUE_TASKS: &str = "smmflow_overdue_tasks";
 pub const OUTBOX_BACKLOG: &str = "smmflow_outbox_backlog";
+pub const MAIL: &str = "smmflow_mail_deliveries_total";
+pub const NOTICES: &str = "smmflow_notices_expanded_total";
 
 /// Latency bucket upper bounds, in seconds.
 const BUCKETS: [f64; 11] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -24,6 +26,9 @@ pub struct Metrics {
     count: AtomicU64,
     sum_micros: AtomicU64,
     timers: AtomicU64,
+    mail_sent: AtomicU64,
+    mail_failed: AtomicU64,
+    notices: AtomicU64,
 }
 
 /// How a command ended.
@@ -58,6 +63,17 @@ impl Metrics {
         self.timers.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// A delivery attempt: delivered, or failed (to be retried or dead).
+    pub fn mail(&self, delivered: bool) {
+        let c = if delivered { &self.mail_sent } else { &self.mail_failed };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notices turned into messages.
+    pub fn notices_expanded(&self, notices: usize) {
+        self.notices.fetch_add(notices as u64, Ordering::Relaxed);
+    }
+
     /// The Prometheus text, with gauges the caller read from the database.
     pub fn render(&self, open_tasks: u64, overdue_tasks: u64, outbox_backlog: u64) -> String {
         let mut out = String::new();
@@ -81,10 +97,23 @@ impl Metrics {
             "# HELP {TIMERS_FIRED} Durable timers fired.\n# TYPE {TIMERS_FIRED} counter\n{TIMERS_FIRED} {}",
             get(&self.timers)
         );
+        let _ = writeln!(out, "# HELP {MAIL} Mail delivery attempts, by result.\n# TYPE {MAIL} counter");
+        for (label, c) in [("sent", &self.mail_sent), ("failed", &self.mail_failed)] {
+            let _ = writeln!(out, "{MAIL}{{result=\"{label}\"}} {}", get(c));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP {NOTICES} Notices turned into messages.\n# TYPE {NOTICES} counter\n{NOTICES} {}",
+            get(&self.notices)
+        );
         for (name, help, v) in [
             (OPEN_TASKS, "Tasks open or claimed.", open_tasks),
             (OVERDUE_TASKS, "Open or claimed tasks past their due time.", overdue_tasks),
-            (OUTBOX_BACKLOG, "Outbox rows waiting to be sent.", outbox_backlog),
+            (
+                OUTBOX_BACKLOG,
+                "Outbox rows waiting: notices to expand, messages to send or retry, digest items.",
+                outbox_backlog,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }

@@ -54,6 +54,8 @@ pub(crate) struct Loaded {
 }
 
 const ATTEMPTS: usize = 5;
+/// The idempotency scope of used approval links.
+const LINK_SCOPE: &str = "approval-link";
 
 impl Runtime {
     pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<StartedOrKnown> {
@@ -105,6 +107,36 @@ impl Runtime {
         Ok(self.execute_with(work, false, None, Some(timer)).await?.is_some())
     }
 
+    /// A decision from a signed approval link, by its recipient. The link's
+    /// nonce is recorded in the decision's transaction: a second use is a
+    /// conflict ("already used") and changes nothing.
+    pub async fn decide_by_link(
+        &self,
+        link: &smmflow_notify::link::Claims,
+        approve: bool,
+        comment: Option<String>,
+    ) -> Result<Instance> {
+        let id = link.instance;
+        let command = Command::DecideByLink { task: link.task, approve, comment };
+        let work = Work::Command { id, actor: link.recipient.clone(), command };
+        let started = std::time::Instant::now();
+        let r = self.execute_with(work, true, Some((LINK_SCOPE, &link.nonce, id)), None).await;
+        self.observe(&r, started);
+        match r? {
+            Some(mut states) => match states.remove(&id) {
+                Some(s) => Ok(s),
+                None => self.instance(id).await,
+            },
+            None => Err(Error::Conflict("this link was already used".into())),
+        }
+    }
+
+    /// Whether an approval link (by its nonce) was used.
+    pub async fn link_used(&self, nonce: &str) -> Result<bool> {
+        let tx = self.store.begin_read().await?;
+        Ok(tx.idempotent(LINK_SCOPE, nonce).await?.is_some())
+    }
+
     /// Runs `work` and its cascade in one transaction, retrying on conflicts.
     /// `strict`: an engine refusal of the first item is the caller's error.
     /// Returns the committed states, or None when nothing was done (an
@@ -136,7 +168,10 @@ impl Runtime {
                         tx.remember(scope, key, &id.to_string(), self.now()).await?;
                     }
                     match tx.commit().await {
-                        Ok(()) => return Ok(Some(self.publish(loaded))),
+                        Ok(()) => {
+                            self.mail_wake.notify_one();
+                            return Ok(Some(self.publish(loaded)));
+                        }
                         Err(e) => last = Some(Error::from(e)),
                     }
                 }
@@ -229,7 +264,8 @@ impl Runtime {
                             .push_back((Work::Command { id: parent.instance, actor: "system".into(), command }, false));
                     }
                     Action::Notify(notice) => {
-                        let payload = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
+                        let notice = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
+                        let payload = json!({"seq": last_seq, "notice": notice});
                         tx.enqueue(&format!("notice:{id}:{last_seq}:{i}"), Some(id), "notice", payload, now).await?;
                     }
                 }

@@ -145,6 +145,15 @@ entity!(outbox, "outbox", {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+});
+
+entity!(setting, "settings", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub value: String,
+    pub created_at: DateTimeUtc,
 });
 
 entity!(idempotency, "idempotency", {

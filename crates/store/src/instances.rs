@@ -306,6 +306,8 @@ impl Tx {
             last_error: Set(None),
             created_at: Set(db_time(now)),
             sent_at: Set(None),
+            recipient: Set(None),
+            subject: Set(None),
         })
         .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
         .exec_without_returning(&self.txn)
@@ -515,7 +517,10 @@ impl Store {
     /// Outbox rows waiting to be sent.
     pub async fn outbox_backlog(&self) -> Result<u64> {
         use sea_orm::PaginatorTrait;
-        Ok(outbox::Entity::find().filter(outbox::Column::Status.eq("pending")).count(self.conn()).await?)
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .count(self.conn())
+            .await?)
     }
 
     /// Outbox rows of an instance (kind, idempotency key, payload), oldest first.

@@ -9,6 +9,7 @@ mod directory;
 mod documents;
 mod entity;
 mod instances;
+mod outbox;
 mod schedules;
 mod timers;
 
@@ -24,6 +25,7 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 pub use directory::{Member, User};
 pub use documents::{Document, DocumentKind};
 pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
+pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxRow};
 pub use schedules::{FireRow, ScheduleRow};
 pub use timers::DueTimer;
 

@@ -133,6 +133,34 @@ impl<'a> Run<'_, 'a> {
         Ok(())
     }
 
+    /// A decision from a signed link: only on external approval levels; the
+    /// link's holder needs no role, but four-eyes still applies.
+    pub(super) fn decide_by_link(&mut self, no: u32, approve: bool, comment: Option<String>) -> Result<(), Error> {
+        let task = self.active_task(no)?;
+        if !matches!(task.kind, TaskKind::Approval { external: true, .. }) {
+            return Err(Error::Forbidden("this task cannot be decided from a link".into()));
+        }
+        if !approve && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+            return Err(Error::bad_input("a rejection needs a comment saying what to change"));
+        }
+        if let Some(a) = task.assignee.as_deref().filter(|a| *a != self.actor) {
+            return Err(Error::Conflict(format!("the task is claimed by {a}")));
+        }
+        if let Some(step) = self.def(&task.step)
+            && self.excluded_users(step).contains(self.actor.as_str())
+        {
+            return Err(Error::Forbidden(format!(
+                "four-eyes rule: you may not approve your own work (step `{}`)",
+                task.step
+            )));
+        }
+        if task.status == TaskStatus::Open {
+            self.emit(EventKind::TaskClaimed { task: no, user: self.actor.clone() });
+        }
+        self.decided(&task, approve, comment);
+        Ok(())
+    }
+
     /// Records a decision (by the actor, or the system after escalation) and follows it.
     pub(super) fn decided(&mut self, task: &Task, approve: bool, comment: Option<String>) {
         let no = task.no;

@@ -1,0 +1,406 @@
+//! The approval page for external stakeholders (`external: true` levels).
+//! `GET /approve/{token}` shows what is under review; `POST` approves, or
+//! rejects with a comment. The token is the credential: signed, expiring,
+//! single-use (the runtime records its nonce in the decision's own
+//! transaction). A tampered, expired or reused link gets a clear page and
+//! changes nothing. GET never decides, so mail scanners that open links
+//! cannot approve anything.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use smmflow_engine::model::{Instance, InstanceStatus, Task, TaskStatus};
+use smmflow_notify::link::{self, Claims};
+use smmflow_runtime::Runtime;
+use smmflow_spec::Workflow;
+use smmflow_spec::step::StepKind;
+
+/// Longest comment accepted.
+const MAX_COMMENT: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn environment() -> &'static minijinja::Environment<'static> {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        if let Err(e) = env.add_template("approval.html", include_str!("../templates/approval.html")) {
+            tracing::error!("the approval page template is broken: {e}");
+        }
+        env
+    })
+}
+
+fn page(status: StatusCode, ctx: Value) -> Response {
+    let html = environment()
+        .get_template("approval.html")
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))))
+        .unwrap_or_else(|e| {
+            tracing::error!("rendering the approval page: {e}");
+            "<!doctype html><title>smmflow</title><p>Something went wrong; nothing was changed.</p>".to_string()
+        });
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    resp
+}
+
+fn notice(status: StatusCode, heading: &str, message: &str) -> Response {
+    page(status, json!({"page": "notice", "heading": heading, "message": message}))
+}
+
+fn invalid() -> Response {
+    notice(
+        StatusCode::BAD_REQUEST,
+        "This link is not valid",
+        "The link was changed or cut short. Open it again from the e-mail you received, in full.",
+    )
+}
+
+fn used() -> Response {
+    notice(
+        StatusCode::GONE,
+        "This link was already used",
+        "A decision was already made with this link; each link works once. Nothing was changed.",
+    )
+}
+
+fn failed() -> Response {
+    notice(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Your decision could not be recorded right now, and nothing was changed. Please try again in a few minutes.",
+    )
+}
+
+/// Checks the link and finds its task; a refusal is the page to show.
+async fn open(rt: &Runtime, token: &str) -> Result<(Claims, Instance), Response> {
+    let secret = rt.link_secret().await.map_err(|e| {
+        tracing::error!("reading the link key: {e}");
+        failed()
+    })?;
+    let claims = link::verify(&secret, token).map_err(|_| invalid())?;
+    match rt.link_used(&claims.nonce).await {
+        Ok(true) => return Err(used()),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!("checking a link: {e}");
+            return Err(failed());
+        }
+    }
+    if claims.expired(rt.now()) {
+        return Err(notice(
+            StatusCode::GONE,
+            "This link has expired",
+            "Links work for a limited time. Ask your contact at the agency for a new one. Nothing was changed.",
+        ));
+    }
+    let state = rt.instance(claims.instance).await.map_err(|_| invalid())?;
+    let task = state.task(claims.task).ok_or_else(invalid)?;
+    if !task.status.is_active() || state.status != InstanceStatus::Running {
+        let what = match task.status {
+            TaskStatus::Approved => "It was already approved.",
+            TaskStatus::Rejected => "It was already rejected.",
+            _ if state.status == InstanceStatus::Suspended => {
+                "The work is paused; you will get a new link when it goes on."
+            }
+            _ => "It no longer waits for a decision.",
+        };
+        return Err(notice(StatusCode::CONFLICT, "No decision needed", what));
+    }
+    Ok((claims, state))
+}
+
+/// `GET /approve/{token}`.
+pub async fn show(State(rt): State<Arc<Runtime>>, Path(token): Path<String>) -> Response {
+    match open(&rt, &token).await {
+        Ok((claims, state)) => review(&rt, &state, &claims, None, "", StatusCode::OK).await,
+        Err(r) => r,
+    }
+}
+
+/// `POST /approve/{token}`: `decision=approve|reject`, `comment`.
+pub async fn decide(
+    State(rt): State<Arc<Runtime>>,
+    Path(token): Path<String>,
+    form: Result<Form<DecisionForm>, FormRejection>,
+) -> Response {
+    let (claims, state) = match open(&rt, &token).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(form)) = form else {
+        return review(
+            &rt,
+            &state,
+            &claims,
+            Some("The form could not be read; please try again."),
+            "",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let comment = form.comment.trim().to_string();
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            let msg = "Choose Approve or Reject.";
+            return review(&rt, &state, &claims, Some(msg), &comment, StatusCode::BAD_REQUEST).await;
+        }
+    };
+    if comment.chars().count() > MAX_COMMENT {
+        let msg = format!("The comment is too long: at most {MAX_COMMENT} characters.");
+        return review(&rt, &state, &claims, Some(&msg), &comment, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    if !approve && comment.is_empty() {
+        let msg = "To reject, say in the comment what should change.";
+        return review(&rt, &state, &claims, Some(msg), &comment, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let comment = (!comment.is_empty()).then_some(comment);
+    match rt.decide_by_link(&claims, approve, comment).await {
+        Ok(_) if approve => notice(
+            StatusCode::OK,
+            "Approved. Thank you!",
+            "Your approval was recorded; the team goes on with the work.",
+        ),
+        Ok(_) => notice(
+            StatusCode::OK,
+            "Rejected. Thank you!",
+            "Your comment was sent to the team; they will rework it and ask you again.",
+        ),
+        Err(e) => match e.code() {
+            "CONFLICT" if e.to_string().contains("already used") => used(),
+            "CONFLICT" | "TASK_ALREADY_COMPLETED" => {
+                notice(StatusCode::CONFLICT, "No decision needed", "Someone else decided first; nothing was changed.")
+            }
+            "FORBIDDEN" | "BAD_USER_INPUT" => {
+                let msg = e.to_string();
+                review(&rt, &state, &claims, Some(&msg), "", StatusCode::FORBIDDEN).await
+            }
+            _ => {
+                tracing::error!("a link decision failed: {e}");
+                failed()
+            }
+        },
+    }
+}
+
+async fn review(
+    rt: &Runtime,
+    state: &Instance,
+    claims: &Claims,
+    error: Option<&str>,
+    comment: &str,
+    status: StatusCode,
+) -> Response {
+    let Some(task) = state.task(claims.task) else { return invalid() };
+    let def = match rt.definition(&state.workflow, Some(state.version)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("loading a definition for a link: {e}");
+            return failed();
+        }
+    };
+    let workspace_name = rt
+        .store()
+        .workspaces()
+        .await
+        .ok()
+        .and_then(|ws| ws.into_iter().find(|(k, _)| *k == state.workspace).map(|(_, n)| n));
+    let ctx = json!({
+        "page": "review",
+        "heading": task.title,
+        "title": task.title,
+        "instructions": task.instructions,
+        "workflow_name": def.workflow.name,
+        "workspace_name": workspace_name,
+        "round": task.round,
+        "due_at": task.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "review": under_review(&def.workflow, state, task),
+        "comments": earlier_comments(state, task),
+        "error": error,
+        "comment": comment,
+    });
+    page(status, ctx)
+}
+
+/// What the approval is about: the outputs of the nearest work before it
+/// (walking back through `after`, past other approvals).
+fn under_review(wf: &Workflow, state: &Instance, task: &Task) -> Vec<Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue: Vec<String> = vec![task.step.clone()];
+    let mut found: Vec<String> = Vec::new();
+    while let Some(id) = queue.pop() {
+        let Some(step) = wf.steps.iter().find(|s| s.id.value == id) else { continue };
+        for before in &step.common.after {
+            if !seen.insert(before.value.clone()) {
+                continue;
+            }
+            let Some(b) = wf.steps.iter().find(|s| s.id.value == before.value) else { continue };
+            let output = state.step(&b.id.value).and_then(|s| s.output.as_ref()).filter(|o| !o.is_null());
+            match (&b.kind, output) {
+                (StepKind::Approval(_), _) | (_, None) => queue.push(b.id.value.clone()),
+                _ => found.push(b.id.value.clone()),
+            }
+        }
+    }
+    // In the definition's order.
+    wf.steps
+        .iter()
+        .filter(|s| found.contains(&s.id.value))
+        .filter_map(|s| {
+            let output = state.step(&s.id.value)?.output.as_ref()?;
+            let title = state
+                .tasks
+                .iter()
+                .rev()
+                .find(|t| t.step == s.id.value && t.status == TaskStatus::Completed)
+                .map(|t| t.title.clone())
+                .unwrap_or_else(|| humanize(&s.id.value));
+            let labels: Vec<(String, String)> = match &s.kind {
+                StepKind::Task(t) => {
+                    t.form.iter().filter_map(|(k, f)| f.label.clone().map(|l| (k.value.clone(), l))).collect()
+                }
+                _ => Vec::new(),
+            };
+            let mut rows = Vec::new();
+            flatten(output, None, 0, &labels, &mut rows);
+            Some(json!({"title": title, "rows": rows}))
+        })
+        .collect()
+}
+
+/// Rejection comments of earlier rounds of this approval, and comments on this task.
+fn earlier_comments(state: &Instance, task: &Task) -> Vec<Value> {
+    let mut out: Vec<Value> = state
+        .tasks
+        .iter()
+        .filter(|t| t.step == task.step && t.no != task.no && t.status == TaskStatus::Rejected)
+        .filter_map(|t| {
+            let body = t.output.as_ref()?.get("comment")?.as_str()?.to_string();
+            Some(json!({
+                "body": body,
+                "author": t.completed_by.clone().unwrap_or_default(),
+                "at": t.completed_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
+            }))
+        })
+        .collect();
+    out.extend(
+        task.comments
+            .iter()
+            .map(|c| json!({"body": c.body, "author": c.author, "at": c.at.format("%Y-%m-%d %H:%M UTC").to_string()})),
+    );
+    out
+}
+
+fn humanize(key: &str) -> String {
+    let s = key.replace('_', " ");
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// A JSON value as labelled rows; http(s) strings become links.
+fn flatten(v: &Value, label: Option<String>, depth: usize, labels: &[(String, String)], out: &mut Vec<Value>) {
+    let row = |label: &Option<String>, value: Option<String>, href: Option<String>| json!({"label": label.clone().unwrap_or_default(), "value": value, "href": href, "depth": depth});
+    match v {
+        Value::Null => {}
+        Value::Object(map) => {
+            let d = if label.is_some() {
+                out.push(row(&label, None, None));
+                depth + 1
+            } else {
+                depth
+            };
+            for (k, v) in map {
+                let l = labels.iter().find(|(key, _)| key == k).map(|(_, l)| l.clone()).unwrap_or_else(|| humanize(k));
+                flatten(v, Some(l), d, &[], out);
+            }
+        }
+        Value::Array(items) => {
+            let base = label.clone().unwrap_or_else(|| "Item".into());
+            if items.iter().all(|i| !i.is_object() && !i.is_array()) && items.iter().all(|i| !is_link(i)) {
+                let text: Vec<String> = items.iter().map(scalar).collect();
+                out.push(row(&label, Some(text.join(", ")), None));
+            } else {
+                for (i, item) in items.iter().enumerate() {
+                    flatten(item, Some(format!("{base} {}", i + 1)), depth, labels, out);
+                }
+            }
+        }
+        other => {
+            let text = scalar(other);
+            let href = is_link(other).then(|| text.clone());
+            out.push(row(&label, Some(text), href));
+        }
+    }
+}
+
+fn is_link(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace))
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_flatten_into_labelled_rows_with_safe_links() {
+        let v = json!({"text": "Five winter tips", "assets": ["https://cdn.example/a.png"], "tags": ["winter", "sale"], "evil": "javascript:alert(1)"});
+        let mut rows = Vec::new();
+        flatten(&v, None, 0, &[("text".into(), "Post text".into())], &mut rows);
+        let find = |l: &str| rows.iter().find(|r| r["label"] == l).cloned().unwrap();
+        assert_eq!(find("Post text")["value"], "Five winter tips");
+        assert_eq!(find("Assets 1")["href"], "https://cdn.example/a.png");
+        assert_eq!(find("Tags")["value"], "winter, sale");
+        assert!(find("Evil")["href"].is_null(), "only http(s) becomes a link");
+    }
+
+    #[test]
+    fn the_page_escapes_what_people_wrote() {
+        let resp = notice(StatusCode::OK, "<b>x</b>", "<script>alert(1)</script>");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
+        let html = environment()
+            .get_template("approval.html")
+            .unwrap()
+            .render(minijinja::context! { page => "notice", heading => "<b>x</b>", message => "<script>" })
+            .unwrap();
+        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("<script>"), "{html}");
+    }
+}

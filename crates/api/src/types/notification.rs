@@ -1,0 +1,122 @@
+//! Notifications as admins see them: one message to one recipient (or an
+//! item waiting for its recipient's digest), with its delivery state.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use smmflow_store::OutboxRow;
+
+use crate::error::ApiError;
+use crate::ids::NodeId;
+use crate::types::instance::InstanceObj;
+use crate::{access_of, runtime_of};
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum NotificationStatus {
+    /// Waiting to be sent (or, for a digest item, for its digest).
+    Pending,
+    Sent,
+    /// The last attempt failed; it is retried at `nextAttemptAt`.
+    Failed,
+    /// Given up (a permanent refusal or too many attempts); `retryNotification` queues it again.
+    Dead,
+}
+
+impl NotificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "dead" => Self::Dead,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// How a message reaches its recipient.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum NotificationDelivery {
+    /// On its own, as soon as possible.
+    Immediate,
+    /// Gathered into the recipient's hourly or daily digest.
+    Digest,
+}
+
+#[derive(InputObject, Default)]
+pub struct NotificationFilter {
+    pub status: Option<Vec<NotificationStatus>>,
+    /// An e-mail address.
+    pub recipient: Option<String>,
+    /// Only messages about this instance.
+    pub instance: Option<ID>,
+}
+
+pub struct NotificationObj(pub OutboxRow);
+
+#[Object(name = "Notification")]
+impl NotificationObj {
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Notification(self.0.id.clone()).encode())
+    }
+    /// The address it goes to.
+    async fn recipient(&self) -> Option<&str> {
+        self.0.recipient.as_deref()
+    }
+    /// The recipient's login, when they have an account.
+    async fn login(&self) -> Option<&str> {
+        self.0.payload["mail"]["login"].as_str()
+    }
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+    /// What caused it: `task.created`, `approval.requested`, `notify` (a notify step),
+    /// `escalation`, `digest`...
+    async fn event(&self) -> Option<&str> {
+        self.0.payload["mail"]["event"].as_str()
+    }
+    /// The plain-text body.
+    async fn body(&self) -> Option<&str> {
+        self.0.payload["mail"]["text"].as_str()
+    }
+    async fn status(&self) -> NotificationStatus {
+        NotificationStatus::parse(&self.0.status)
+    }
+    async fn delivery(&self) -> NotificationDelivery {
+        if self.0.kind == "digest_item" { NotificationDelivery::Digest } else { NotificationDelivery::Immediate }
+    }
+    /// Delivery attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    /// Why the last attempt failed (or why the message could not be made).
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it is (next) due: now, a retry, or the digest's time.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        matches!(self.0.status.as_str(), "pending" | "failed").then_some(self.0.next_attempt_at)
+    }
+    async fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sent_at
+    }
+    /// The instance it is about, if any.
+    async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
+        let Some(id) = self.0.instance else { return Ok(None) };
+        match access_of(ctx)?.readable_instance(runtime_of(ctx)?, id).await {
+            Ok(i) => Ok(Some(InstanceObj::new(i))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The transactional outbox: notices the engine queued, the messages they
+//! become, and digest items. Rows are claimed in batches with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's immediate transaction
+//! serializes claimers), so replicas share the work and a dead replica's
+//! claims are taken over when its lease runs out.
+//!
+//! Kinds: `notice` (from a command; expanded into messages, then deleted),
+//! `mail` (one message to one address), `digest_item` (a message waiting
+//! for its recipient's digest). Statuses: `pending`, `failed` (will be
+//! retried at `next_attempt_at`), `sent`, `dead` (given up; an admin may retry).
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::entity::{outbox, setting};
+use crate::{Error, Result, Store, Tx, db_time};
+
+/// The kinds an admin sees as notifications.
+pub const MESSAGE_KINDS: [&str; 2] = ["mail", "digest_item"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxRow {
+    pub id: String,
+    pub key: String,
+    pub instance: Option<Uuid>,
+    pub kind: String,
+    pub payload: Value,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl From<outbox::Model> for OutboxRow {
+    fn from(m: outbox::Model) -> Self {
+        OutboxRow {
+            id: m.id,
+            key: m.idempotency_key,
+            instance: m.instance_id.and_then(|i| i.parse().ok()),
+            kind: m.kind,
+            payload: m.payload,
+            status: m.status,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+            recipient: m.recipient,
+            subject: m.subject,
+        }
+    }
+}
+
+/// A row to queue.
+#[derive(Clone, Debug)]
+pub struct NewOutbox {
+    /// Unique: a second row with the same key is not queued.
+    pub key: String,
+    pub instance: Option<Uuid>,
+    pub kind: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub payload: Value,
+    /// `pending`, or `dead` for a message that cannot be made (recorded for admins).
+    pub status: String,
+    pub due: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// Which notifications to list (messages and digest items, newest first).
+#[derive(Clone, Debug, Default)]
+pub struct NotificationFilter {
+    pub statuses: Vec<String>,
+    pub recipient: Option<String>,
+    pub instance: Option<Uuid>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+impl Store {
+    /// Claims up to `limit` rows of `kind` due at `now` (pending, or failed
+    /// and due for a retry), leased to `owner` for `lease`.
+    pub async fn claim_outbox(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: Duration,
+        limit: u64,
+    ) -> Result<Vec<OutboxRow>> {
+        let tx = self.begin().await?;
+        let now = db_time(now);
+        let free = Condition::any().add(outbox::Column::LeaseUntil.is_null()).add(outbox::Column::LeaseUntil.lt(now));
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq(kind))
+            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .filter(free)
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(tx.conn())
+            .await?;
+        if !rows.is_empty() {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::LeaseOwner, Expr::value(owner))
+                .col_expr(outbox::Column::LeaseUntil, Expr::value(db_time(now + lease)))
+                .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id.clone())))
+                .exec(tx.conn())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.into_iter().map(OutboxRow::from).collect())
+    }
+
+    /// When the earliest row of `kind` is due, if any (for a manual clock).
+    pub async fn next_outbox_due(&self, kind: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq(kind))
+            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .one(self.conn())
+            .await?;
+        Ok(row.map(|r| r.next_attempt_at))
+    }
+
+    /// A message was delivered.
+    pub async fn mark_sent(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("sent"))
+            .col_expr(outbox::Column::SentAt, Expr::value(db_time(now)))
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// A delivery failed: retried at `retry_at`, or dead when `None`.
+    pub async fn mark_failed(&self, id: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+        let (status, next) = match retry_at {
+            Some(t) => ("failed", Some(db_time(t))),
+            None => ("dead", None),
+        };
+        let mut q = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(status))
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .col_expr(outbox::Column::LastError, Expr::value(error))
+            .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
+        if let Some(next) = next {
+            q = q.col_expr(outbox::Column::NextAttemptAt, Expr::value(next));
+        }
+        q.filter(outbox::Column::Id.eq(id)).exec(self.conn()).await?;
+        Ok(())
+    }
+
+    fn notification_query(f: &NotificationFilter) -> sea_orm::Select<outbox::Entity> {
+        let mut q = outbox::Entity::find().filter(outbox::Column::Kind.is_in(MESSAGE_KINDS));
+        if !f.statuses.is_empty() {
+            q = q.filter(outbox::Column::Status.is_in(f.statuses.clone()));
+        }
+        if let Some(r) = &f.recipient {
+            q = q.filter(outbox::Column::Recipient.eq(r.clone()));
+        }
+        if let Some(i) = f.instance {
+            q = q.filter(outbox::Column::InstanceId.eq(i.to_string()));
+        }
+        q
+    }
+
+    /// Messages and digest items, newest first.
+    pub async fn notifications(&self, f: &NotificationFilter) -> Result<Vec<OutboxRow>> {
+        let mut q =
+            Self::notification_query(f).order_by_desc(outbox::Column::CreatedAt).order_by_desc(outbox::Column::Id);
+        if let Some(o) = f.offset {
+            q = q.offset(o);
+        }
+        if let Some(l) = f.limit {
+            q = q.limit(l);
+        }
+        Ok(q.all(self.conn()).await?.into_iter().map(OutboxRow::from).collect())
+    }
+
+    pub async fn count_notifications(&self, f: &NotificationFilter) -> Result<u64> {
+        Ok(Self::notification_query(f).count(self.conn()).await?)
+    }
+
+    /// One notification by id.
+    pub async fn notification(&self, id: &str) -> Result<Option<OutboxRow>> {
+        let row = outbox::Entity::find_by_id(id.to_string()).one(self.conn()).await?;
+        Ok(row.filter(|r| MESSAGE_KINDS.contains(&r.kind.as_str())).map(OutboxRow::from))
+    }
+
+    /// Queues a failed or dead message again, now, with a fresh count of
+    /// attempts. Refused (`Conflict`) for a message pending or already sent.
+    pub async fn retry_notification(&self, id: &str, now: DateTime<Utc>) -> Result<OutboxRow> {
+        let tx = self.begin().await?;
+        let mut q = outbox::Entity::find_by_id(id.to_string());
+        if tx.is_pg() {
+            q = q.lock(LockType::Update);
+        }
+        let row = q
+            .one(tx.conn())
+            .await?
+            .filter(|r| MESSAGE_KINDS.contains(&r.kind.as_str()))
+            .ok_or_else(|| Error::NotFound(format!("notification {id}")))?;
+        if !matches!(row.status.as_str(), "failed" | "dead") {
+            return Err(Error::Conflict(format!(
+                "the notification is {}; only failed or dead ones are retried",
+                row.status
+            )));
+        }
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("pending"))
+            .col_expr(outbox::Column::Attempts, Expr::value(0))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(db_time(now)))
+            .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(tx.conn())
+            .await?;
+        let row = outbox::Entity::find_by_id(id.to_string())
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("notification {id}")))?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// How many messages wait per status (`pending`, `failed`, `dead`), for metrics.
+    pub async fn outbox_status_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Status)
+            .column_as(outbox::Column::Id.count(), "n")
+            .filter(outbox::Column::Status.is_in(["pending", "failed", "dead"]))
+            .group_by(outbox::Column::Status)
+            .into_tuple()
+            .all(self.conn())
+            .await?)
+    }
+
+    /// An installation-wide setting, created by `make` the first time (every
+    /// replica then reads the same value).
+    pub async fn setting_or_init(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> String,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        if let Some(r) = setting::Entity::find_by_id(key.to_string()).one(self.conn()).await? {
+            return Ok(r.value);
+        }
+        setting::Entity::insert(setting::ActiveModel {
+            key: Set(key.into()),
+            value: Set(make()),
+            created_at: Set(db_time(now)),
+        })
+        .on_conflict(OnConflict::column(setting::Column::Key).do_nothing().to_owned())
+        .exec_without_returning(self.conn())
+        .await?;
+        setting::Entity::find_by_id(key.to_string())
+            .one(self.conn())
+            .await?
+            .map(|r| r.value)
+            .ok_or_else(|| Error::NotFound(format!("setting {key}")))
+    }
+}
+
+impl Tx {
+    /// Queues rows; a key already queued is skipped.
+    pub async fn insert_outbox(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let models = rows.iter().map(|r| outbox::ActiveModel {
+            id: Set(Uuid::now_v7().to_string()),
+            idempotency_key: Set(r.key.clone()),
+            instance_id: Set(r.instance.map(|i| i.to_string())),
+            kind: Set(r.kind.clone()),
+            payload: Set(r.payload.clone()),
+            status: Set(r.status.clone()),
+            attempts: Set(0),
+            next_attempt_at: Set(db_time(r.due)),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(r.error.clone()),
+            created_at: Set(db_time(now)),
+            sent_at: Set(None),
+            recipient: Set(r.recipient.clone()),
+            subject: Set(r.subject.clone()),
+        });
+        outbox::Entity::insert_many(models)
+            .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
+            .exec_without_returning(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes rows (notices once expanded).
+    pub async fn delete_outbox(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        outbox::Entity::delete_many().filter(outbox::Column::Id.is_in(ids.to_vec())).exec(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Marks rows sent (digest items gathered into a digest).
+    pub async fn mark_outbox_sent(&self, ids: &[String], now: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("sent"))
+            .col_expr(outbox::Column::SentAt, Expr::value(db_time(now)))
+            .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(outbox::Column::Id.is_in(ids.to_vec()))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+}
