@@ -107,8 +107,8 @@ fn defaults_tell_the_candidates_the_approvers_and_rules_replace_them() {
     let reopened = p.iter().find(|x| x.0 == "task.created").unwrap();
     assert_eq!(
         (reopened.1.clone(), reopened.2.clone()),
-        (vec!["user:wanda".to_string()], tpl("task-reopened")),
-        "rework goes back to whoever wrote it, with the comment"
+        (vec!["user:wanda".to_string(), "user:will".to_string()], tpl("task-reopened")),
+        "the candidates of the reopened task hear of the rework"
     );
 }
 
