@@ -1,6 +1,7 @@
 """A real SMTP server for the tests (aiosmtpd): listens on 127.0.0.1:PORT and
 appends every message it accepts to DIR/messages.jsonl as one JSON object
 (envelope recipients, decoded To/Subject/Message-ID, plain and HTML bodies).
+Recipients with "bounce" in their address are refused with 550.
 Prints "ready" once listening; runs until killed.
 
     python smtp_sink.py PORT DIR
@@ -19,6 +20,13 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self, path):
         self.path = path
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Addresses with "bounce" in them do not exist: a permanent refusal.
+        if "bounce" in address:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)

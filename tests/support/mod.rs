@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod smtp;
+
 pub struct Server {
     pub url: String,
     pub admin: String,

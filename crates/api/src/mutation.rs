@@ -632,6 +632,8 @@ impl Mutation {
         clock.set(input.to);
         fired += (rt.fire_due_timers().await.map_err(ApiError::from)?
             + rt.fire_due_schedules().await.map_err(ApiError::from)?) as i32;
+        // Retries and digests may be due now.
+        rt.wake_mail();
         Ok(AdvanceClockPayload { now: rt.now(), fired })
     }
 

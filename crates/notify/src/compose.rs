@@ -205,12 +205,12 @@ fn default_targets(event: Event, task: Option<&Task>, ctx: &Ctx<'_>) -> Option<V
     let task = task?;
     let approval = task.is_approval();
     let targets = match event {
-        // The candidates of a new (or reopened) task; approvals are announced
-        // by `approval.requested`, and a task created for one person by `task.assigned`.
-        Event::TaskCreated if !approval && task.assignee.is_none() => candidates(task, ctx),
+        // The candidates of a new (or reopened) task: its assignee when it was
+        // created for one person. Approvals are announced by `approval.requested`.
+        Event::TaskCreated if !approval => candidates(task, ctx),
         Event::ApprovalRequested => candidates(task, ctx),
-        // Assigned later (reassignment, escalation); at creation the two above speak.
-        Event::TaskAssigned if task.created_at != ctx.at || (!approval && task.assignee.is_some()) => {
+        // Assigned after it was created (reassignment, escalation).
+        Event::TaskAssigned if task.created_at != ctx.at => {
             task.assignee.iter().filter_map(|a| Target::parse(a)).collect()
         }
         Event::TaskDueSoon | Event::TaskOverdue => assignee_or_candidates(task, ctx),

@@ -1,0 +1,286 @@
+//! E-mail end to end: a real `smmflow serve`, a real SMTP server (aiosmtpd),
+//! the GraphQL API over HTTP. Who gets what in a content cycle, an SMTP
+//! outage, a permanent refusal, and digests; on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, Utc};
+use serde_json::{Value, json};
+use support::smtp::SmtpSink;
+use support::{Server, databases};
+
+const FROM: &str = "ACME SMM <smm@agency.example>";
+
+fn mail_args(sink: &SmtpSink) -> Vec<String> {
+    vec!["--smtp-url".into(), sink.url(), "--mail-from".into(), FROM.into()]
+}
+
+fn start(db: &str, sink: &SmtpSink) -> Server {
+    let args = mail_args(sink);
+    Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+async fn now(s: &Server) -> DateTime<Utc> {
+    let r = s.ok(&s.admin, "{ serverTime }", json!({})).await;
+    r["serverTime"].as_str().unwrap().parse().unwrap()
+}
+
+async fn advance_to(s: &Server, to: DateTime<Utc>) {
+    s.ok(&s.admin, "mutation($to: DateTime!) { advanceClock(input: {to: $to}) { fired } }", json!({"to": to})).await;
+}
+
+/// Next Monday 07:00 UTC (10:00 in Moscow: the agency is open).
+async fn monday_morning(s: &Server) -> DateTime<Utc> {
+    let n = now(s).await;
+    let mut d = n.date_naive().succ_opt().unwrap();
+    while d.weekday() != chrono::Weekday::Mon {
+        d = d.succ_opt().unwrap();
+    }
+    let t = d.and_hms_opt(7, 0, 0).unwrap().and_utc();
+    advance_to(s, t).await;
+    t
+}
+
+async fn backlog(s: &Server) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", s.url)).await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix("smmflow_outbox_backlog ")).and_then(|n| n.trim().parse().ok()).unwrap()
+}
+
+/// Pending digest items (they wait for their hour, not for the sender).
+async fn waiting_for_digest(s: &Server) -> u64 {
+    let r = s
+        .ok(&s.admin, "{ notifications(filter: {status: [PENDING]}, first: 100) { nodes { delivery } } }", json!({}))
+        .await;
+    r["notifications"]["nodes"].as_array().unwrap().iter().filter(|n| n["delivery"] == "DIGEST").count() as u64
+}
+
+/// Waits until the outbox holds nothing but digest items.
+async fn settle(s: &Server) {
+    let started = Instant::now();
+    loop {
+        if backlog(s).await == waiting_for_digest(s).await {
+            // One more look: a commit may have just queued a notice.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if backlog(s).await == waiting_for_digest(s).await {
+                return;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the outbox did not drain on {}", s.db);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Messages received since `from` as (login part of the address, subject), sorted.
+fn received(sink: &SmtpSink, from: usize) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = sink.messages()[from..]
+        .iter()
+        .map(|m| {
+            let rcpt = m["rcpt"][0].as_str().unwrap();
+            (rcpt.split('@').next().unwrap().to_string(), m["subject"].as_str().unwrap().to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    v.sort();
+    v
+}
+
+/// Open tasks of an instance: step id -> (task id, title, assignee).
+async fn open_tasks(s: &Server, id: &str) -> BTreeMap<String, (String, String, String)> {
+    let r = s
+        .ok(&s.admin, "query($i: ID!) { tasks(filter: {instance: $i, status: [OPEN, CLAIMED]}, first: 50) { nodes { id title step { id } assignee { login } } } }", json!({"i": id}))
+        .await;
+    r["tasks"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["step"]["id"].as_str().unwrap().to_string(),
+                (
+                    n["id"].as_str().unwrap().to_string(),
+                    n["title"].as_str().unwrap().to_string(),
+                    n["assignee"]["login"].as_str().unwrap_or_default().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn complete(s: &Server, token: &str, task: &str, output: Value) {
+    let r = s
+        .ok(
+            token,
+            "mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { message } } }",
+            json!({"t": task, "o": output}),
+        )
+        .await;
+    assert_eq!(r["completeTask"]["userErrors"], json!([]), "{}", s.db);
+}
+
+async fn approve(s: &Server, token: &str, task: &str) {
+    let r = s
+        .ok(
+            token,
+            "mutation($t: ID!) { approveTask(input: {taskId: $t}) { userErrors { message } } }",
+            json!({"t": task}),
+        )
+        .await;
+    assert_eq!(r["approveTask"]["userErrors"], json!([]), "{}", s.db);
+}
+
+/// The approval link in the newest message to `login`.
+fn link_for(sink: &SmtpSink, login: &str) -> String {
+    let m = sink
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m["rcpt"][0].as_str().unwrap().starts_with(&format!("{login}@")))
+        .unwrap();
+    let text = m["text"].as_str().unwrap();
+    text.split_whitespace().find(|w| w.contains("/approve/")).unwrap_or_else(|| panic!("no link in {text}")).to_string()
+}
+
+async fn decide_by_link(link: &str, decision: &str, comment: &str) -> (u16, String) {
+    let r =
+        reqwest::Client::new().post(link).form(&[("decision", decision), ("comment", comment)]).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_post_production_cycle_mails_exactly_the_expected_people() {
+    let Some(sink) = SmtpSink::start() else { return };
+    for db in databases() {
+        let base = sink.messages().len();
+        let s = start(db, &sink);
+        let monday = monday_morning(&s).await;
+        let t = s
+            .team(
+                "acme",
+                &[
+                    ("lena", "lead"),
+                    ("carl", "content_manager"),
+                    ("wanda", "copywriter"),
+                    ("will", "copywriter"),
+                    ("dina", "designer"),
+                    ("sam", "smm_manager"),
+                    ("olga", "client"),
+                ],
+            )
+            .await;
+        let publish_at = (monday + chrono::Duration::hours(3)).to_rfc3339();
+        let inputs = json!({"client_name": "ACME", "account_manager": "lena", "planner": "carl", "rubric": "Tips", "platform": "vk", "format": "photo", "publish_at": publish_at, "brief": "Five winter tips"});
+        let r = s
+            .ok(&t["lena"], "mutation($in: JSON) { startInstance(input: {workflow: \"post-production\", workspace: \"acme\", inputs: $in}) { instance { id } } }", json!({"in": inputs}))
+            .await;
+        let id = r["startInstance"]["instance"]["id"].as_str().unwrap().to_string();
+        settle(&s).await;
+        let tasks = open_tasks(&s, &id).await;
+        let (copy, copy_title, writer) = tasks["copy"].clone();
+        let (visuals, visuals_title, designer) = tasks["visuals"].clone();
+        let new_copy = format!("New task: {copy_title}");
+        let new_visuals = format!("New task: {visuals_title}");
+        // Copy goes round robin and visuals to the least busy designer: each to one person.
+        assert_eq!((writer.as_str(), designer.as_str()), ("wanda", "dina"), "{db}");
+        assert_eq!(received(&sink, base), expect(&[("wanda", &new_copy), ("dina", &new_visuals)]), "{db}");
+        let first = sink.messages()[base..].to_vec();
+        assert!(first.iter().all(|m| m["from"] == FROM && m["auto_submitted"] == "auto-generated"), "{db}: {first:?}");
+        assert!(
+            first.iter().any(|m| m["text"].as_str().unwrap().contains("Five winter tips")),
+            "{db}: the brief is in the task mail"
+        );
+
+        // Copy and visuals done: the SMM manager is asked to review.
+        let mut seen = sink.messages().len();
+        complete(&s, &t["wanda"], &copy, json!({"text": "Five winter tips for your balcony", "hashtags": ["winter"]}))
+            .await;
+        complete(&s, &t["dina"], &visuals, json!({"assets": ["https://cdn.acme.example/winter.png"]})).await;
+        settle(&s).await;
+        let (review, review_title, _) = open_tasks(&s, &id).await["internal_review"].clone();
+        let ask = format!("Your decision is needed: {review_title}");
+        assert_eq!(received(&sink, seen), expect(&[("sam", &ask)]), "{db}");
+
+        // Approved inside: the client gets a signed link.
+        seen = sink.messages().len();
+        approve(&s, &t["sam"], &review).await;
+        settle(&s).await;
+        let (_, client_title, _) = open_tasks(&s, &id).await["client_approval"].clone();
+        let ask_client = format!("Your decision is needed: {client_title}");
+        assert_eq!(received(&sink, seen), expect(&[("olga", &ask_client)]), "{db}");
+        let link = link_for(&sink, "olga");
+        assert!(link.starts_with(&s.url), "{db}: links use the public URL: {link}");
+
+        // The client rejects from the link: the planner hears why, the copywriters rework.
+        seen = sink.messages().len();
+        let (status, page) = decide_by_link(&link, "reject", "Make the headline warmer").await;
+        assert_eq!(status, 200, "{db}: {page}");
+        assert!(page.contains("Rejected"), "{db}");
+        settle(&s).await;
+        let (copy2, _, writer2) = open_tasks(&s, &id).await["copy"].clone();
+        let rework = format!("Rework (round 2): {copy_title}");
+        let back = format!("Sent back for rework: {client_title}");
+        assert_eq!(received(&sink, seen), expect(&[("carl", &back), (writer2.as_str(), &rework)]), "{db}");
+        let msgs = sink.messages();
+        let rework_mail = msgs[seen..].iter().find(|m| m["subject"] == rework.as_str()).unwrap();
+        assert!(
+            rework_mail["text"].as_str().unwrap().contains("Make the headline warmer"),
+            "{db}: the comment travels"
+        );
+
+        // Round 2: review again, the client approves from a new link.
+        seen = sink.messages().len();
+        complete(&s, &t[&writer2], &copy2, json!({"text": "Five cosy winter tips for your balcony"})).await;
+        settle(&s).await;
+        let (review2, _, _) = open_tasks(&s, &id).await["internal_review"].clone();
+        assert_eq!(received(&sink, seen), expect(&[("sam", &ask)]), "{db}");
+        seen = sink.messages().len();
+        approve(&s, &t["sam"], &review2).await;
+        settle(&s).await;
+        assert_eq!(received(&sink, seen), expect(&[("olga", &ask_client)]), "{db}");
+        let link2 = link_for(&sink, "olga");
+        assert_ne!(link, link2, "{db}: every request has its own link");
+        seen = sink.messages().len();
+        let (status, page) = decide_by_link(&link2, "approve", "").await;
+        assert_eq!(status, 200, "{db}: {page}");
+        settle(&s).await;
+        let (schedule, schedule_title, _) = open_tasks(&s, &id).await["schedule"].clone();
+        assert_eq!(received(&sink, seen), expect(&[("sam", &format!("New task: {schedule_title}"))]), "{db}");
+
+        // Scheduled, published, checked: the last task, then nothing more.
+        seen = sink.messages().len();
+        let at = monday + chrono::Duration::minutes(30);
+        complete(&s, &t["sam"], &schedule, json!({"scheduled_for": at.to_rfc3339()})).await;
+        advance_to(&s, at + chrono::Duration::minutes(16)).await;
+        settle(&s).await;
+        let (verify, verify_title, _) = open_tasks(&s, &id).await["verify_live"].clone();
+        assert_eq!(received(&sink, seen), expect(&[("sam", &format!("New task: {verify_title}"))]), "{db}");
+        seen = sink.messages().len();
+        complete(&s, &t["sam"], &verify, json!({"post_url": "https://vk.com/wall-1_1", "as_planned": true})).await;
+        settle(&s).await;
+        assert_eq!(received(&sink, seen), Vec::<(String, String)>::new(), "{db}: completion tells nobody by default");
+        let r = s.ok(&t["lena"], "query($i: ID!) { instance(id: $i) { status } }", json!({"i": id})).await;
+        assert_eq!(r["instance"]["status"], "COMPLETED", "{db}");
+
+        // Every message once; the admins see them all as sent.
+        let mine = sink.messages()[base..].to_vec();
+        let ids: std::collections::BTreeSet<String> =
+            mine.iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(ids.len(), mine.len(), "{db}: no message twice");
+        let r = s
+            .ok(
+                &s.admin,
+                "query($i: ID!) { notifications(filter: {instance: $i, status: [SENT]}, first: 100) { totalCount } }",
+                json!({"i": id}),
+            )
+            .await;
+        assert_eq!(r["notifications"]["totalCount"], json!(mine.len()), "{db}");
+    }
+}
