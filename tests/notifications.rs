@@ -284,3 +284,180 @@ async fn a_post_production_cycle_mails_exactly_the_expected_people() {
         assert_eq!(r["notifications"]["totalCount"], json!(mine.len()), "{db}");
     }
 }
+
+const SIMPLE: &str = "workflow: mail-flow\nname: Mail flow\nroles: {writer: Writes}\nsteps:\n  draft:\n    title: \"Draft {{ inputs.n }}\"\n    role: writer\n    form:\n      text: {type: text, required: true}\ninputs:\n  n: {type: integer, required: true}\n";
+
+async fn setup_simple(s: &Server, people: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    s.ok(&s.admin, "mutation($s: String!) { deployWorkflow(input: {source: $s}) { created } }", json!({"s": SIMPLE}))
+        .await;
+    let mut all = vec![("lena", "lead")];
+    all.extend_from_slice(people);
+    s.team("mail", &all).await
+}
+
+async fn start_simple(s: &Server, token: &str, n: i64) {
+    s.ok(token, "mutation($in: JSON) { startInstance(input: {workflow: \"mail-flow\", workspace: \"mail\", inputs: $in}) { instance { id } } }", json!({"in": {"n": n}}))
+        .await;
+}
+
+async fn statuses(s: &Server) -> Vec<(String, String, i64)> {
+    let r = s.ok(&s.admin, "{ notifications(first: 100) { nodes { recipient status attempts } } }", json!({})).await;
+    let mut v: Vec<(String, String, i64)> = r["notifications"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["recipient"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap().to_string(),
+                n["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn an_smtp_outage_delays_mail_but_loses_and_doubles_none() {
+    let Some(mut sink) = SmtpSink::start() else { return };
+    for db in databases() {
+        let base = sink.messages().len();
+        let s = start(db, &sink);
+        let t = setup_simple(&s, &[("wanda", "writer"), ("will", "writer"), ("wendy", "writer")]).await;
+        sink.stop();
+        for n in 1..=4 {
+            start_simple(&s, &t["lena"], n).await;
+        }
+        // Every message is tried, fails, and waits for its retry.
+        let started = Instant::now();
+        loop {
+            let st = statuses(&s).await;
+            if st.len() == 12 && st.iter().all(|(_, status, attempts)| status == "FAILED" && *attempts == 1) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{db}: {st:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let r = s.ok(&s.admin, "{ notifications(first: 1) { nodes { lastError nextAttemptAt } } }", json!({})).await;
+        assert!(r["notifications"]["nodes"][0]["lastError"].as_str().unwrap().contains("SMTP"), "{db}: {r}");
+        assert_eq!(sink.messages().len(), base, "{db}: nothing arrived while the server was down");
+
+        // The server is back; after the backoff every message arrives once.
+        sink.resume();
+        let later = now(&s).await + chrono::Duration::minutes(1);
+        advance_to(&s, later).await;
+        settle(&s).await;
+        let got = &sink.messages()[base..];
+        assert_eq!(got.len(), 12, "{db}");
+        let ids: std::collections::BTreeSet<&str> = got.iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 12, "{db}: twelve different messages");
+        let mut pairs: Vec<(String, String)> = received(&sink, base);
+        pairs.dedup();
+        assert_eq!(pairs.len(), 12, "{db}: each person got each draft once: {pairs:?}");
+        assert!(statuses(&s).await.iter().all(|(_, st, attempts)| st == "SENT" && *attempts == 2), "{db}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_address_is_dead_at_once_and_an_admin_can_retry_it() {
+    let Some(sink) = SmtpSink::start() else { return };
+    for db in databases() {
+        let s = start(db, &sink);
+        let t = setup_simple(&s, &[("wanda", "writer")]).await;
+        s.ok(&s.admin, r#"mutation { createUser(input: {login: "ghost", email: "ghost-bounce@agency.example"}) { userErrors { message } } }"#, json!({})).await;
+        s.ok(&s.admin, r#"mutation { addMember(input: {workspace: "mail", user: "ghost", role: "writer"}) { userErrors { message } } }"#, json!({})).await;
+        start_simple(&s, &t["lena"], 1).await;
+        settle(&s).await;
+        let r = s
+            .ok(&s.admin, r#"{ notifications(filter: {status: [DEAD]}, first: 10) { totalCount nodes { id recipient attempts lastError event subject } } }"#, json!({}))
+            .await;
+        let dead = &r["notifications"];
+        assert_eq!(dead["totalCount"], 1, "{db}: {r}");
+        let n = &dead["nodes"][0];
+        assert_eq!(
+            (n["recipient"].as_str(), n["attempts"].as_i64(), n["event"].as_str()),
+            (Some("ghost-bounce@agency.example"), Some(1), Some("task.created")),
+            "{db}"
+        );
+        assert!(n["lastError"].as_str().unwrap().contains("550"), "{db}: {n}");
+        let r = s
+            .ok(&s.admin, "mutation($id: ID!) { retryNotification(input: {notificationId: $id}) { notification { status attempts } userErrors { code } } }", json!({"id": n["id"]}))
+            .await;
+        assert_eq!(r["retryNotification"]["notification"]["attempts"], 0, "{db}: {r}");
+        settle(&s).await;
+        let r = s
+            .ok(
+                &s.admin,
+                "query($id: ID!) { node(id: $id) { ... on Notification { status attempts } } }",
+                json!({"id": n["id"]}),
+            )
+            .await;
+        assert_eq!(r["node"], json!({"status": "DEAD", "attempts": 1}), "{db}: refused again");
+
+        // A sent message cannot be retried; non-admins see nothing; unknown ids are not found.
+        let sent =
+            s.ok(&s.admin, "{ notifications(filter: {status: [SENT]}, first: 1) { nodes { id } } }", json!({})).await;
+        let sent_id = sent["notifications"]["nodes"][0]["id"].clone();
+        let r = s
+            .ok(&s.admin, "mutation($id: ID!) { retryNotification(input: {notificationId: $id}) { notification { id } userErrors { code field } } }", json!({"id": sent_id}))
+            .await;
+        assert_eq!(
+            r["retryNotification"]["userErrors"],
+            json!([{"code": "CONFLICT", "field": ["notificationId"]}]),
+            "{db}"
+        );
+        assert_eq!(
+            s.error_code(&t["wanda"], "{ notifications(first: 5) { totalCount } }", json!({})).await,
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            s.error_code(
+                &s.admin,
+                "mutation { retryNotification(input: {notificationId: \"bm9wZQ\"}) { notification { id } } }",
+                json!({})
+            )
+            .await,
+            "NOT_FOUND"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_hourly_digest_gathers_a_users_notifications_into_one_message() {
+    let Some(sink) = SmtpSink::start() else { return };
+    for db in databases() {
+        let base = sink.messages().len();
+        let s = start(db, &sink);
+        let t = setup_simple(&s, &[("wanda", "writer"), ("will", "writer")]).await;
+        let r = s
+            .ok(
+                &t["wanda"],
+                "mutation { updateNotificationPreferences(input: {mode: HOURLY}) { user { notificationMode } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(r["updateNotificationPreferences"]["user"]["notificationMode"], "HOURLY");
+        for n in 1..=3 {
+            start_simple(&s, &t["lena"], n).await;
+        }
+        settle(&s).await;
+        assert_eq!(
+            received(&sink, base),
+            expect(&[("will", "New task: Draft 1"), ("will", "New task: Draft 2"), ("will", "New task: Draft 3")]),
+            "{db}: immediate for will, nothing yet for wanda"
+        );
+        assert_eq!(waiting_for_digest(&s).await, 3, "{db}");
+        let seen = sink.messages().len();
+        let next_hour = now(&s).await + chrono::Duration::hours(1);
+        advance_to(&s, next_hour).await;
+        settle(&s).await;
+        assert_eq!(received(&sink, seen), expect(&[("wanda", "smmflow: 3 updates (hourly)")]), "{db}");
+        let digest = sink.messages().pop().unwrap();
+        let text = digest["text"].as_str().unwrap();
+        for n in 1..=3 {
+            assert!(text.contains(&format!("New task: Draft {n}")), "{db}: {text}");
+        }
+        assert_eq!(waiting_for_digest(&s).await, 0, "{db}");
+    }
+}
