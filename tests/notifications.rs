@@ -461,3 +461,146 @@ async fn an_hourly_digest_gathers_a_users_notifications_into_one_message() {
         assert_eq!(waiting_for_digest(&s).await, 0, "{db}");
     }
 }
+
+const CLIENT_FLOW: &str = r#"
+workflow: client-ok
+name: Client approval
+roles: {copywriter: Writes, client: Approves}
+steps:
+  copy:
+    title: "Post {{ inputs.n }}"
+    role: copywriter
+    form:
+      text: {type: text, required: true, label: Post text}
+      assets: {type: list, items: {type: url}}
+  client_approval:
+    type: approval
+    title: "Please approve post {{ inputs.n }}"
+    instructions: "Approve to publish as planned, or tell us what to change."
+    role: client
+    external: true
+    after: [copy]
+    on_reject: {goto: copy}
+inputs:
+  n: {type: integer, required: true}
+"#;
+
+/// Starts a client-approval instance, writes the post, and returns (instance id, the client's link).
+async fn post_for_client(
+    s: &Server,
+    sink: &SmtpSink,
+    t: &std::collections::HashMap<String, String>,
+    n: i64,
+) -> (String, String) {
+    let r = s
+        .ok(&t["lena"], "mutation($in: JSON) { startInstance(input: {workflow: \"client-ok\", workspace: \"shop\", inputs: $in}) { instance { id } } }", json!({"in": {"n": n}}))
+        .await;
+    let id = r["startInstance"]["instance"]["id"].as_str().unwrap().to_string();
+    let (copy, _, _) = open_tasks(s, &id).await["copy"].clone();
+    complete(
+        s,
+        &t["wanda"],
+        &copy,
+        json!({"text": "Five winter tips", "assets": ["https://cdn.acme.example/winter.png"]}),
+    )
+    .await;
+    settle(s).await;
+    (id, link_for(sink, "olga"))
+}
+
+async fn task_status(s: &Server, id: &str, step: &str) -> Vec<String> {
+    let r =
+        s.ok(&s.admin, "query($i: ID!) { instance(id: $i) { tasks { status step { id } } } }", json!({"i": id})).await;
+    r["instance"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["step"]["id"] == step)
+        .map(|t| t["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_external_client_decides_in_a_real_browser_and_bad_links_change_nothing() {
+    let Some(sink) = SmtpSink::start() else { return };
+    let python = std::env::var("SMMFLOW_TEST_PYTHON").unwrap();
+    let s = start("sqlite", &sink);
+    s.ok(
+        &s.admin,
+        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { created } }",
+        json!({"s": CLIENT_FLOW}),
+    )
+    .await;
+    let t = s.team("shop", &[("lena", "lead"), ("wanda", "copywriter"), ("olga", "client")]).await;
+    let (approve_id, approve_link) = post_for_client(&s, &sink, &t, 1).await;
+    // The second post was rejected once already: its page shows that round's comment.
+    let (reject_id, first_link) = post_for_client(&s, &sink, &t, 2).await;
+    let (status, _) = decide_by_link(&first_link, "reject", "Make the headline warmer").await;
+    assert_eq!(status, 200);
+    let (copy, _, _) = open_tasks(&s, &reject_id).await["copy"].clone();
+    complete(&s, &t["wanda"], &copy, json!({"text": "Five winter tips, warmer"})).await;
+    settle(&s).await;
+    let reject_link = link_for(&sink, "olga");
+    let (kept_id, kept_link) = post_for_client(&s, &sink, &t, 3).await;
+    // Tampered: the same claims with another task number would need a new signature.
+    let tampered = {
+        let (head, sig) = kept_link.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        format!("{head}.{flipped}")
+    };
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("approval-page");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/approval_browser.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("APPROVE_URL", &approve_link)
+        .env("REJECT_URL", &reject_link)
+        .env("TAMPERED_URL", &tampered)
+        .env("SMMFLOW_SHOTS", &shots)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("browser checks passed"), "{stdout}");
+
+    // What the browser did is what the API shows.
+    assert_eq!(task_status(&s, &approve_id, "client_approval").await, ["APPROVED"]);
+    let r = s
+        .ok(
+            &t["lena"],
+            "query($i: ID!) { instance(id: $i) { status events { kind actor { login } } } }",
+            json!({"i": approve_id}),
+        )
+        .await;
+    assert_eq!(r["instance"]["status"], "COMPLETED");
+    let approved = r["instance"]["events"].as_array().unwrap().iter().find(|e| e["kind"] == "task.approved").unwrap();
+    assert_eq!(approved["actor"]["login"], "olga", "the decision is the client's");
+    assert_eq!(task_status(&s, &reject_id, "client_approval").await, ["REJECTED", "REJECTED"]);
+    let r = s
+        .ok(
+            &t["wanda"],
+            "query($i: ID!) { tasks(filter: {instance: $i, status: [OPEN, CLAIMED]}) { nodes { comments { body } } } }",
+            json!({"i": reject_id}),
+        )
+        .await;
+    let comments = r["tasks"]["nodes"][0]["comments"].to_string();
+    assert!(
+        comments.contains("Too dark <b>picture</b>; use the blue one & shorter text"),
+        "the comment reaches the rework: {comments}"
+    );
+    assert_eq!(task_status(&s, &kept_id, "client_approval").await, ["OPEN"], "the tampered link changed nothing");
+
+    // Expired: a week later the untouched link no longer works, and changes nothing.
+    let later = now(&s).await + chrono::Duration::days(8);
+    advance_to(&s, later).await;
+    let page = reqwest::get(&kept_link).await.unwrap();
+    assert_eq!(page.status().as_u16(), 410);
+    assert!(page.text().await.unwrap().contains("expired"));
+    let (status, _) = decide_by_link(&kept_link, "approve", "").await;
+    assert_eq!(status, 410);
+    assert_eq!(task_status(&s, &kept_id, "client_approval").await, ["OPEN"]);
+    // Junk in the path is a clear refusal too.
+    let junk = reqwest::get(format!("{}/approve/not-a-token", s.url)).await.unwrap();
+    assert_eq!(junk.status().as_u16(), 400);
+}

@@ -281,9 +281,11 @@ fn under_review(wf: &Workflow, state: &Instance, task: &Task) -> Vec<Value> {
                 .map(|t| t.title.clone())
                 .unwrap_or_else(|| humanize(&s.id.value));
             let labels: Vec<(String, String)> = match &s.kind {
-                StepKind::Task(t) => {
-                    t.form.iter().filter_map(|(k, f)| f.label.clone().map(|l| (k.value.clone(), l))).collect()
-                }
+                StepKind::Task(t) => t
+                    .form
+                    .iter()
+                    .map(|(k, f)| (k.value.clone(), f.label.clone().unwrap_or_else(|| humanize(&k.value))))
+                    .collect(),
                 _ => Vec::new(),
             };
             let mut rows = Vec::new();
@@ -337,8 +339,11 @@ fn flatten(v: &Value, label: Option<String>, depth: usize, labels: &[(String, St
             } else {
                 depth
             };
-            for (k, v) in map {
-                let l = labels.iter().find(|(key, _)| key == k).map(|(_, l)| l.clone()).unwrap_or_else(|| humanize(k));
+            // The form's order first (with its labels), then anything else.
+            let known = labels.iter().filter_map(|(k, l)| map.get(k).map(|v| (l.clone(), v)));
+            let rest =
+                map.iter().filter(|(k, _)| !labels.iter().any(|(key, _)| key == *k)).map(|(k, v)| (humanize(k), v));
+            for (l, v) in known.chain(rest).collect::<Vec<_>>() {
                 flatten(v, Some(l), d, &[], out);
             }
         }
@@ -349,7 +354,8 @@ fn flatten(v: &Value, label: Option<String>, depth: usize, labels: &[(String, St
                 out.push(row(&label, Some(text.join(", ")), None));
             } else {
                 for (i, item) in items.iter().enumerate() {
-                    flatten(item, Some(format!("{base} {}", i + 1)), depth, labels, out);
+                    let l = if items.len() == 1 { base.clone() } else { format!("{base} {}", i + 1) };
+                    flatten(item, Some(l), depth, labels, out);
                 }
             }
         }
@@ -381,11 +387,12 @@ mod tests {
 
     #[test]
     fn outputs_flatten_into_labelled_rows_with_safe_links() {
-        let v = json!({"text": "Five winter tips", "assets": ["https://cdn.example/a.png"], "tags": ["winter", "sale"], "evil": "javascript:alert(1)"});
+        let v = json!({"text": "Five winter tips", "assets": ["https://cdn.example/a.png", "https://cdn.example/b.png"], "tags": ["winter", "sale"], "evil": "javascript:alert(1)"});
         let mut rows = Vec::new();
         flatten(&v, None, 0, &[("text".into(), "Post text".into())], &mut rows);
         let find = |l: &str| rows.iter().find(|r| r["label"] == l).cloned().unwrap();
         assert_eq!(find("Post text")["value"], "Five winter tips");
+        assert_eq!(rows[0]["label"], "Post text", "the form's fields come first, in order");
         assert_eq!(find("Assets 1")["href"], "https://cdn.example/a.png");
         assert_eq!(find("Tags")["value"], "winter, sale");
         assert!(find("Evil")["href"].is_null(), "only http(s) becomes a link");
@@ -401,6 +408,6 @@ mod tests {
             .unwrap()
             .render(minijinja::context! { page => "notice", heading => "<b>x</b>", message => "<script>" })
             .unwrap();
-        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;b&gt;x") && !html.contains("<b>x") && !html.contains("<script>"), "{html}");
     }
 }
