@@ -545,7 +545,10 @@ async fn an_external_client_decides_in_a_real_browser_and_bad_links_change_nothi
     // Tampered: the same claims with another task number would need a new signature.
     let tampered = {
         let (head, sig) = kept_link.rsplit_once('.').unwrap();
-        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        let flipped = match sig.strip_prefix('A') {
+            Some(rest) => format!("B{rest}"),
+            None => format!("A{}", sig.get(1..).unwrap()),
+        };
         format!("{head}.{flipped}")
     };
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("approval-page");

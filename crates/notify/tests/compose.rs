@@ -177,3 +177,57 @@ fn a_link_decision_needs_an_external_level_and_respects_four_eyes() {
     d.command(id, "olga", Command::DecideByLink { task: ok, approve: true, comment: None }).unwrap();
     assert_eq!(d.inst(id).task(ok).unwrap().status.as_str(), "approved");
 }
+
+const TIMED: &str = r#"
+workflow: timed
+name: Timed
+roles: {copywriter: Writes, planner: Plans}
+remind: [1h]
+escalation:
+  - after: 0h
+    notify: ["role:planner"]
+steps:
+  copy:
+    title: "Copy"
+    role: copywriter
+    due: 4h
+    form:
+      text: {type: text, required: true}
+"#;
+
+#[test]
+fn reminders_overdue_notices_and_escalations_notify() {
+    let mut d = Driver::new(project(&[("timed.yaml", TIMED)]), people(), "2026-12-07T10:00:00Z");
+    let id = d.start("timed", json!({}), "lena").unwrap();
+    let wf = d.project.workflow("timed").unwrap().clone();
+    let roster = Members(people());
+    let mut plan_now = |d: &mut Driver| -> Vec<(String, Vec<String>, Source)> {
+        let notices = std::mem::take(&mut d.notices);
+        let mut out = Vec::new();
+        for (i, n) in notices {
+            let state = d.inst(i).clone();
+            let ctx = Ctx { workflow: &wf, state: &state, at: d.now, roster: &roster, workflow_name: "Timed" };
+            for p in smmflow_notify::plan(&n, &ctx).unwrap() {
+                out.push((p.event, p.targets.iter().map(Target::key).collect(), p.source));
+            }
+        }
+        out
+    };
+    plan_now(&mut d);
+    let copy = d.task(id, "copy");
+    d.command(id, "will", Command::Claim { task: copy }).unwrap();
+    plan_now(&mut d);
+    d.advance(chrono::Duration::hours(3));
+    assert_eq!(plan_now(&mut d), vec![("task.due_soon".into(), vec!["user:will".into()], tpl("task-due-soon"))]);
+    d.advance(chrono::Duration::hours(1));
+    let mut p = plan_now(&mut d);
+    p.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        p,
+        vec![
+            ("escalation".into(), vec!["user:carl".into()], tpl("task-escalated")),
+            ("task.overdue".into(), vec!["user:will".into()], tpl("task-overdue")),
+        ],
+        "the holder hears it is overdue; the escalation tells the planners"
+    );
+}
