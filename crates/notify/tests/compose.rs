@@ -201,7 +201,7 @@ fn reminders_overdue_notices_and_escalations_notify() {
     let id = d.start("timed", json!({}), "lena").unwrap();
     let wf = d.project.workflow("timed").unwrap().clone();
     let roster = Members(people());
-    let mut plan_now = |d: &mut Driver| -> Vec<(String, Vec<String>, Source)> {
+    let plan_now = |d: &mut Driver| -> Vec<(String, Vec<String>, Source)> {
         let notices = std::mem::take(&mut d.notices);
         let mut out = Vec::new();
         for (i, n) in notices {
