@@ -116,6 +116,25 @@ pub fn builtin_name(event: Event, reopened: bool) -> &'static str {
     }
 }
 
+/// Whether a notice can lead to any message: a `notify` step or escalation
+/// always; an event only when a rule watches it or it has a default. The
+/// runtime queues only these, so events nobody hears of cost nothing.
+pub fn may_notify(workflow: &Workflow, notice: &Notice) -> bool {
+    match notice {
+        Notice::Send { .. } => true,
+        Notice::Event { event, .. } => {
+            matches!(
+                event,
+                Event::TaskCreated
+                    | Event::ApprovalRequested
+                    | Event::TaskAssigned
+                    | Event::TaskDueSoon
+                    | Event::TaskOverdue
+            ) || workflow.notify.iter().any(|r| r.on.iter().any(|e| e.value == *event))
+        }
+    }
+}
+
 /// Plans the messages of one notice. An error (a recipient template that
 /// fails) is the caller's to record; it never stops other notices.
 pub fn plan(notice: &Notice, ctx: &Ctx<'_>) -> Result<Vec<Planned>, String> {

@@ -231,3 +231,16 @@ fn reminders_overdue_notices_and_escalations_notify() {
         "the holder hears it is overdue; the escalation tells the planners"
     );
 }
+
+#[test]
+fn only_notices_someone_can_hear_are_queued() {
+    let p = project(&[("post.yaml", FLOW)]);
+    let wf = p.workflow("post").unwrap();
+    let event = |e| Notice::Event { event: e, task: None, step: None, comment: None };
+    use smmflow_notify::compose::may_notify;
+    use smmflow_spec::notify::Event;
+    assert!(may_notify(wf, &event(Event::TaskCreated)), "a default");
+    assert!(may_notify(wf, &event(Event::TaskRejected)), "a rule watches it");
+    assert!(!may_notify(wf, &event(Event::InstanceStarted)), "no rule, no default");
+    assert!(!may_notify(wf, &event(Event::StepCompleted)));
+}

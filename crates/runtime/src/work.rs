@@ -264,6 +264,10 @@ impl Runtime {
                             .push_back((Work::Command { id: parent.instance, actor: "system".into(), command }, false));
                     }
                     Action::Notify(notice) => {
+                        let def = self.defs.get(tx, &outcome.state.workflow, Some(outcome.state.version)).await?;
+                        if !smmflow_notify::compose::may_notify(&def.workflow, notice) {
+                            continue;
+                        }
                         let notice = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
                         let payload = json!({"seq": last_seq, "notice": notice});
                         tx.enqueue(&format!("notice:{id}:{last_seq}:{i}"), Some(id), "notice", payload, now).await?;
