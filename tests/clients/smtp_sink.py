@@ -7,6 +7,7 @@ Prints "ready" once listening; runs until killed.
     python smtp_sink.py PORT DIR
 """
 
+import asyncio
 import email
 import email.policy
 import json
@@ -29,6 +30,10 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # A slow server (SMTP_SINK_DELAY_MS) keeps senders busy mid-batch.
+        delay = int(os.environ.get("SMTP_SINK_DELAY_MS", "0"))
+        if delay:
+            await asyncio.sleep(delay / 1000)
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         text = msg.get_body(preferencelist=("plain",))
         html = msg.get_body(preferencelist=("html",))

@@ -102,10 +102,18 @@ impl Server {
         let manual = !extra.contains(&"--real-clock");
         // `--lease=N` sets SMMFLOW_TIMER_LEASE_SECONDS for this server.
         let lease = extra.iter().find_map(|a| a.strip_prefix("--lease=")).map(str::to_string);
-        let extra: Vec<&str> =
-            extra.iter().copied().filter(|a| *a != "--real-clock" && !a.starts_with("--lease=")).collect();
+        // `--outbox-lease=N` sets SMMFLOW_OUTBOX_LEASE_SECONDS.
+        let outbox_lease = extra.iter().find_map(|a| a.strip_prefix("--outbox-lease=")).map(str::to_string);
+        let extra: Vec<&str> = extra
+            .iter()
+            .copied()
+            .filter(|a| *a != "--real-clock" && !a.starts_with("--lease=") && !a.starts_with("--outbox-lease="))
+            .collect();
         if let Some(l) = &lease {
             cmd.env("SMMFLOW_TIMER_LEASE_SECONDS", l);
+        }
+        if let Some(l) = &outbox_lease {
+            cmd.env("SMMFLOW_OUTBOX_LEASE_SECONDS", l);
         }
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(manual.then_some("--manual-clock"))

@@ -13,6 +13,7 @@ pub struct SmtpSink {
     dir: tempfile::TempDir,
     python: String,
     child: Option<Child>,
+    delay_ms: u64,
 }
 
 impl Drop for SmtpSink {
@@ -24,12 +25,17 @@ impl Drop for SmtpSink {
 impl SmtpSink {
     /// None (and a SKIPPED line) when scripts/test did not provide Python.
     pub fn start() -> Option<SmtpSink> {
+        Self::start_with_delay(0)
+    }
+
+    /// A slow server: each message takes `delay_ms` to accept.
+    pub fn start_with_delay(delay_ms: u64) -> Option<SmtpSink> {
         let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
             eprintln!("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs aiosmtpd and sets it)");
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut s = SmtpSink { port, dir: tempfile::tempdir().unwrap(), python, child: None };
+        let mut s = SmtpSink { port, dir: tempfile::tempdir().unwrap(), python, child: None, delay_ms };
         s.resume();
         Some(s)
     }
@@ -45,6 +51,7 @@ impl SmtpSink {
             .arg(script)
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .env("SMTP_SINK_DELAY_MS", self.delay_ms.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

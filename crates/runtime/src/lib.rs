@@ -164,7 +164,9 @@ impl Runtime {
                 }
                 // Another replica's commit may have set a timer due now, or queued mail: look at once.
                 self.wake.notify_one();
-                self.mail_wake.notify_one();
+                if v["mail"].as_bool() == Some(true) {
+                    self.mail_wake.notify_one();
+                }
                 let (Some(id), Some(from), Some(to)) =
                     (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
                 else {

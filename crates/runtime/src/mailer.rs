@@ -74,8 +74,12 @@ const MAX_BACKOFF_SECONDS: i64 = 3600;
 /// The setting that holds the key approval links are signed with.
 const LINK_KEY: &str = "approval_link_key";
 
+/// The lease on claimed outbox rows: `SMMFLOW_OUTBOX_LEASE_SECONDS` (default
+/// 60). A dead replica's claimed rows are taken over when it runs out.
 fn lease() -> Duration {
-    Duration::seconds(60)
+    let secs =
+        std::env::var("SMMFLOW_OUTBOX_LEASE_SECONDS").ok().and_then(|s| s.parse::<i64>().ok()).filter(|s| *s > 0);
+    Duration::seconds(secs.unwrap_or(60))
 }
 
 /// The wait before attempt `attempts + 1`, after `attempts` failures (1-based).

@@ -51,6 +51,8 @@ pub(crate) struct Loaded {
     stored_seq: Option<u64>,
     state: Instance,
     events: Vec<Event>,
+    /// Notices queued for the mail service in this unit.
+    notices: usize,
 }
 
 const ATTEMPTS: usize = 5;
@@ -169,7 +171,9 @@ impl Runtime {
                     }
                     match tx.commit().await {
                         Ok(()) => {
-                            self.mail_wake.notify_one();
+                            if loaded.values().any(|l| l.notices > 0) {
+                                self.mail_wake.notify_one();
+                            }
                             return Ok(Some(self.publish(loaded)));
                         }
                         Err(e) => last = Some(Error::from(e)),
@@ -188,7 +192,7 @@ impl Runtime {
     pub(crate) async fn announce(&self, tx: &Tx, loaded: &HashMap<Uuid, Loaded>) -> Result<()> {
         for (id, l) in loaded {
             if let (Some(first), Some(last)) = (l.events.first(), l.events.last()) {
-                let payload = serde_json::json!({"node": self.node, "instance": id, "workspace": l.state.workspace, "from": first.seq, "to": last.seq});
+                let payload = serde_json::json!({"node": self.node, "instance": id, "workspace": l.state.workspace, "from": first.seq, "to": last.seq, "mail": l.notices > 0});
                 tx.announce(&payload.to_string()).await?;
             }
         }
@@ -236,6 +240,7 @@ impl Runtime {
                 }
             };
             let last_seq = outcome.events.last().map_or(0, |e| e.seq);
+            let mut notices = 0;
             for (i, action) in outcome.actions.iter().enumerate() {
                 match action {
                     Action::SetTimer { key, at } => tx.set_timer(id, key, *at).await?,
@@ -271,12 +276,14 @@ impl Runtime {
                         let notice = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
                         let payload = json!({"seq": last_seq, "notice": notice});
                         tx.enqueue(&format!("notice:{id}:{last_seq}:{i}"), Some(id), "notice", payload, now).await?;
+                        notices += 1;
                     }
                 }
             }
             let entry = loaded.get_mut(&id).ok_or_else(|| Error::Internal("lost an instance in the unit".into()))?;
             entry.state = outcome.state;
             entry.events.extend(outcome.events);
+            entry.notices += notices;
         }
         for l in loaded.values() {
             match l.stored_seq {
@@ -316,13 +323,14 @@ impl Runtime {
                     Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
                 let start = Start { id, workspace, inputs, parent, schedule, calendar };
                 let out = decide::start(&env, &actor, start)?;
-                loaded.insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new() });
+                loaded
+                    .insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new(), notices: 0 });
                 Ok((id, out))
             }
             Work::Command { id, actor, command } => {
                 if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(id) {
                     let state = tx.load(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))?;
-                    slot.insert(Loaded { stored_seq: Some(state.seq), state, events: Vec::new() });
+                    slot.insert(Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
                 }
                 let state = loaded
                     .get(&id)

@@ -96,14 +96,30 @@ impl Store {
         lease: Duration,
         limit: u64,
     ) -> Result<Vec<OutboxRow>> {
-        let tx = self.begin().await?;
         let now = db_time(now);
-        let free = Condition::any().add(outbox::Column::LeaseUntil.is_null()).add(outbox::Column::LeaseUntil.lt(now));
+        let free =
+            || Condition::any().add(outbox::Column::LeaseUntil.is_null()).add(outbox::Column::LeaseUntil.lt(now));
+        // A plain read first: an idle outbox costs no write transaction (on
+        // SQLite that would take the writer's turn from commands).
+        let any = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::Kind.eq(kind))
+            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .filter(free())
+            .into_tuple::<String>()
+            .one(self.conn())
+            .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let tx = self.begin().await?;
         let rows = outbox::Entity::find()
             .filter(outbox::Column::Kind.eq(kind))
             .filter(outbox::Column::Status.is_in(["pending", "failed"]))
             .filter(outbox::Column::NextAttemptAt.lte(now))
-            .filter(free)
+            .filter(free())
             .order_by_asc(outbox::Column::NextAttemptAt)
             .order_by_asc(outbox::Column::Id)
             .limit(limit)
