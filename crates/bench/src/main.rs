@@ -15,6 +15,10 @@ use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
 use smmflow_store::User;
 
+/// The same allocator as the `smmflow` binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
 
 #[derive(Parser)]

@@ -64,8 +64,11 @@ impl MailConfig {
     }
 }
 
-/// Rows per claim.
+/// Notices per claim.
 const BATCH: u64 = 100;
+/// Messages per claim: small, so a batch is sent well within its lease even
+/// when the SMTP server is slow (each send may take up to 30 s).
+const SEND_BATCH: u64 = 10;
 /// A delivery is given up after this many attempts (about a day and a half of retries).
 pub const MAX_ATTEMPTS: i32 = 40;
 /// The first retry waits this long; each further one twice as long, up to [`MAX_BACKOFF`].
@@ -367,11 +370,18 @@ impl Runtime {
     pub async fn send_due_mail(&self, cfg: &MailConfig) -> Result<usize> {
         let mut sent = 0;
         loop {
-            let rows = self.store.claim_outbox("mail", self.now(), &self.node, lease(), BATCH).await?;
+            let rows = self.store.claim_outbox("mail", self.now(), &self.node, lease(), SEND_BATCH).await?;
             if rows.is_empty() {
                 return Ok(sent);
             }
+            let claimed = std::time::Instant::now();
+            let half_lease = lease().to_std().unwrap_or_default() / 2;
             for row in rows {
+                // A slow server: leave the rest of the batch to expire and be
+                // claimed again, rather than send after the lease may have passed.
+                if claimed.elapsed() > half_lease {
+                    break;
+                }
                 let result = match serde_json::from_value::<Mail>(row.payload["mail"].clone()) {
                     Ok(mail) => cfg.transport.send(&mail, &row.key, &cfg.from).await,
                     Err(e) => {
