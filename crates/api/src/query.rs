@@ -169,22 +169,22 @@ impl Query {
         sf.offset = Some(w.offset);
         sf.limit = Some(w.limit);
         let rows = rt.store().tasks(&sf).await.map_err(ApiError::from)?;
-        // One load per instance on the page, not one per task.
-        let mut cache: std::collections::HashMap<uuid::Uuid, Arc<smmflow_engine::Instance>> =
-            std::collections::HashMap::new();
-        let mut items = Vec::new();
-        for r in rows {
-            let inst = match cache.get(&r.instance_id) {
-                Some(i) => i.clone(),
-                None => {
-                    let Some(i) = rt.store().instance(r.instance_id).await.map_err(ApiError::from)? else { continue };
-                    let i = Arc::new(i);
-                    cache.insert(r.instance_id, i.clone());
-                    i
-                }
-            };
-            items.push(TaskObj { instance: inst, no: r.no });
-        }
+        // One query for the page's instances, not one per task.
+        let mut ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.instance_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let instances: std::collections::HashMap<uuid::Uuid, Arc<smmflow_engine::Instance>> = rt
+            .store()
+            .instances_by_id(&ids)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|(id, i)| (id, Arc::new(i)))
+            .collect();
+        let items = rows
+            .into_iter()
+            .filter_map(|r| instances.get(&r.instance_id).map(|i| TaskObj { instance: i.clone(), no: r.no }))
+            .collect();
         Ok(w.page(items, total))
     }
 

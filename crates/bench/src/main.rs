@@ -15,11 +15,13 @@ use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
 use smmflow_store::User;
 
+mod inbox;
+
 /// The same allocator as the `smmflow` binary.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
+pub(crate) const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
 
 #[derive(Parser)]
 #[command(name = "smmflow-bench")]
@@ -49,9 +51,23 @@ enum Mode {
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
     },
+    /// Inbox latency: `tasks(filter: {mine: true}, first: 50)` through the GraphQL
+    /// schema, with `--finished` completed tasks in the database and `--open` open ones.
+    Inbox {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 10_000)]
+        open: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        finished: usize,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
 }
 
-struct Target {
+pub(crate) struct Target {
     name: &'static str,
     url: String,
     _dir: Option<tempfile::TempDir>,
@@ -89,7 +105,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -190,9 +206,45 @@ async fn engine(target: &Target, instances: usize, workers: usize) -> Result<ser
     }))
 }
 
+/// Writes `target/bench/MODE.json` with the date.
+fn write_json(mode: &str, results: &[serde_json::Value]) -> Result<()> {
+    std::fs::create_dir_all("target/bench")?;
+    let path = format!("target/bench/{mode}.json");
+    let doc = json!({"mode": mode, "date": chrono::Utc::now().to_rfc3339(), "results": results});
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    println!("\nwritten to {path}");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().mode {
+        Mode::Inbox { db, open, finished, queries, postgres_url } => {
+            println!(
+                "inbox latency: tasks(mine, first: 50), {open} open and {finished} finished tasks, {queries} queries\n"
+            );
+            println!(
+                "{:<9} {:>10} {:>8} {:>8} {:>8} {:>10} {:>9}",
+                "db", "finished", "p50 ms", "p99 ms", "max ms", "seed s", "DB MiB"
+            );
+            let sizes = inbox::Sizes { open, finished, queries };
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = inbox::run(&target, &sizes).await?;
+                println!(
+                    "{:<9} {:>10} {:>8.2} {:>8.2} {:>8.2} {:>10.0} {:>9.0}",
+                    target.name,
+                    r["finished_tasks"],
+                    r["p50_ms"].as_f64().unwrap_or(0.0),
+                    r["p99_ms"].as_f64().unwrap_or(0.0),
+                    r["max_ms"].as_f64().unwrap_or(0.0),
+                    r["seed_seconds"].as_f64().unwrap_or(0.0),
+                    r["db_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0,
+                );
+                results.push(r);
+            }
+            write_json("inbox", &results)?;
+        }
         Mode::Engine { db, instances, workers, postgres_url } => {
             println!("engine throughput: approval-loop, {instances} instances, {workers} workers, in-process\n");
             println!(
@@ -216,15 +268,7 @@ async fn main() -> Result<()> {
                 );
                 results.push(r);
             }
-            std::fs::create_dir_all("target/bench")?;
-            let path = "target/bench/engine.json";
-            std::fs::write(
-                path,
-                serde_json::to_string_pretty(
-                    &json!({"mode": "engine", "date": chrono::Utc::now().to_rfc3339(), "results": results}),
-                )?,
-            )?;
-            println!("\nwritten to {path}");
+            write_json("engine", &results)?;
         }
     }
     Ok(())

@@ -365,6 +365,21 @@ impl Store {
         }
     }
 
+    /// Several instances in one query (a page of tasks), by id.
+    pub async fn instances_by_id(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Instance>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows = instance::Entity::find().filter(instance::Column::Id.is_in(keys)).all(self.conn()).await?;
+        rows.into_iter()
+            .map(|m| {
+                let state: Instance = serde_json::from_value(m.state).map_err(corrupt)?;
+                Ok((state.id, state))
+            })
+            .collect()
+    }
+
     /// An instance's event log, in order.
     pub async fn events(&self, id: Uuid) -> Result<Vec<Event>> {
         let rows = event::Entity::find()
@@ -409,7 +424,10 @@ impl Store {
         if let Some(w) = &f.workspace {
             q = q.filter(task::Column::Workspace.eq(w.as_str()));
         }
-        if let Some(v) = &f.visible {
+        // With `mine`, visibility goes inside the OR below, so that each of
+        // its branches is answered by its own index (SQLite unions them);
+        // a top-level workspace term would make it scan the whole workspace.
+        if let (Some(v), None) = (&f.visible, &f.mine) {
             q = q.filter(task::Column::Workspace.is_in(v.clone()));
         }
         if !f.statuses.is_empty() {
@@ -437,8 +455,11 @@ impl Store {
                 );
             }
             let open_for_me = Condition::all().add(task::Column::Status.eq("open")).add(roles);
-            let claimed =
-                Condition::all().add(task::Column::Status.eq("claimed")).add(task::Column::Assignee.eq(me.as_str()));
+            let mut claimed =
+                Condition::all().add(task::Column::Assignee.eq(me.as_str())).add(task::Column::Status.eq("claimed"));
+            if let Some(v) = &f.visible {
+                claimed = claimed.add(task::Column::Workspace.is_in(v.clone()));
+            }
             q = q.filter(Condition::any().add(claimed).add(open_for_me));
         }
         q

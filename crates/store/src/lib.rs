@@ -5,6 +5,7 @@
 //! in `BEGIN IMMEDIATE` transactions so writers queue instead of failing)
 //! and PostgreSQL (row locks, `FOR UPDATE SKIP LOCKED` claims).
 
+mod bench;
 mod directory;
 mod documents;
 mod entity;

@@ -1,0 +1,126 @@
+//! The inbox benchmark: `tasks(filter: {mine: true}, first: 50)` through
+//! the GraphQL schema (in-process, as the server runs it: token lookup,
+//! resolvers, loaders), with a long history of finished tasks in the
+//! database and thousands of open ones.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use serde_json::json;
+use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
+use smmflow_store::User;
+
+use crate::{Target, WORKLOAD, percentile};
+
+const QUERY: &str =
+    "{ tasks(filter: {mine: true}, first: 50) { totalCount nodes { id title dueAt overdue status step { id } } } }";
+
+pub struct Sizes {
+    pub open: usize,
+    pub finished: usize,
+    pub queries: usize,
+}
+
+async fn user(rt: &Runtime, login: &str, role: &str) -> Result<()> {
+    let now = rt.now();
+    let u = User {
+        login: login.into(),
+        email: format!("{login}@bench.example"),
+        name: None,
+        is_admin: false,
+        notification_mode: "immediate".into(),
+    };
+    rt.store().create_user(&u, now).await?;
+    rt.store().add_member("bench", login, role, now).await?;
+    Ok(())
+}
+
+pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
+    let (rt, _) = Runtime::open(Options {
+        database_url: target.url.clone(),
+        workflows: None,
+        clock: Arc::new(SystemClock),
+        node: "bench".into(),
+    })
+    .await?;
+    rt.deploy(WORKLOAD, "bench").await?;
+    rt.store().create_workspace("bench", "Bench", rt.now()).await?;
+    for i in 0..4 {
+        user(&rt, &format!("editor{i}"), "editor").await?;
+    }
+    user(&rt, "manager0", "manager").await?;
+
+    // Open work: one draft per instance, open for every editor.
+    let seeding = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let rt = rt.clone();
+        let n = sizes.open / 4 + usize::from(w < sizes.open % 4);
+        handles.push(tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                let req = StartRequest {
+                    workflow: "approval-loop".into(),
+                    workspace: "bench".into(),
+                    inputs: json!({}),
+                    actor: "manager0".into(),
+                    idempotency_key: None,
+                };
+                ids.push(rt.start(req).await?.id);
+            }
+            Ok::<_, anyhow::Error>(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.extend(h.await??);
+    }
+    // History: finished tasks spread over the same instances.
+    let per = sizes.finished.div_ceil(ids.len().max(1)) as u32;
+    let owners: Vec<_> = ids.iter().map(|id| (*id, "bench".to_string(), "approval-loop".to_string())).collect();
+    let history_at = rt.now() - chrono::Duration::days(365);
+    let finished = rt.store().seed_finished_tasks(&owners, per, "editor", "editor0", history_at).await?;
+    rt.store().settle_after_bulk_load().await?;
+    let seed_secs = seeding.elapsed().as_secs_f64();
+
+    let token = smmflow_api::new_token();
+    rt.store().add_token(&smmflow_api::hash_token(&token), "editor0", "bench", rt.now()).await?;
+    let schema = smmflow_api::schema(rt.clone(), true, None);
+    let header = format!("Bearer {token}");
+    let mut latencies: Vec<Duration> = Vec::with_capacity(sizes.queries);
+    for i in 0..sizes.queries + 20 {
+        let t = Instant::now();
+        let access = smmflow_api::Access::from_token(&rt, Some(&header)).await.map_err(|e| anyhow!(e.message()))?;
+        let (users, workspaces) = smmflow_api::loaders::for_request(&rt);
+        let resp = schema.execute(async_graphql::Request::new(QUERY).data(access).data(users).data(workspaces)).await;
+        let took = t.elapsed();
+        anyhow::ensure!(resp.errors.is_empty(), "inbox query failed: {:?}", resp.errors);
+        let data = resp.data.into_json()?;
+        anyhow::ensure!(
+            data["tasks"]["nodes"].as_array().map(Vec::len) == Some(50.min(sizes.open)),
+            "a full page of open tasks: {data}"
+        );
+        anyhow::ensure!(
+            data["tasks"]["totalCount"] == json!(sizes.open),
+            "only open tasks are mine: {}",
+            data["tasks"]["totalCount"]
+        );
+        // The first 20 warm the caches.
+        if i >= 20 {
+            latencies.push(took);
+        }
+    }
+    latencies.sort_unstable();
+    Ok(json!({
+        "database": target.name,
+        "open_tasks": sizes.open,
+        "finished_tasks": finished,
+        "queries": sizes.queries,
+        "seed_seconds": seed_secs,
+        "p50_ms": percentile(&latencies, 0.50),
+        "p99_ms": percentile(&latencies, 0.99),
+        "max_ms": percentile(&latencies, 1.0),
+        "db_bytes": rt.store().database_bytes().await?,
+    }))
+}

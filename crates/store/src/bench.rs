@@ -1,0 +1,84 @@
+//! Bulk history for benchmarks: what years of finished work leave in the
+//! task read table. Not used by the product.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::EntityTrait;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::entity::task;
+use crate::{Result, Store, db_time};
+
+/// Rows per INSERT statement, and statements per transaction.
+const ROWS: usize = 200;
+const STATEMENTS: usize = 50;
+
+impl Store {
+    /// Adds `per_instance` completed tasks to each instance's read table
+    /// (numbered from 10,000, so they never meet the instance's own tasks).
+    /// Returns how many rows were written.
+    pub async fn seed_finished_tasks(
+        &self,
+        instances: &[(Uuid, String, String)],
+        per_instance: u32,
+        role: &str,
+        assignee: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        let rows = instances.iter().flat_map(|(id, workspace, workflow)| {
+            (0..per_instance).map(move |k| task::ActiveModel {
+                instance_id: Set(id.to_string()),
+                no: Set(10_000 + k as i32),
+                workspace: Set(workspace.clone()),
+                workflow: Set(workflow.clone()),
+                step: Set("draft".into()),
+                kind: Set("task".into()),
+                status: Set("completed".into()),
+                role: Set(Some(role.to_string())),
+                assignee: Set(Some(assignee.to_string())),
+                candidates: Set(Value::Array(Vec::new())),
+                title: Set(format!("Old post {k}")),
+                priority: Set("normal".into()),
+                round: Set(1),
+                due_at: Set(None),
+                created_at: Set(db_time(at)),
+                completed_at: Set(Some(db_time(at))),
+            })
+        });
+        let mut written = 0u64;
+        let mut batch = Vec::with_capacity(ROWS);
+        let mut statements = 0;
+        let mut tx = self.begin().await?;
+        for row in rows {
+            batch.push(row);
+            if batch.len() == ROWS {
+                written += batch.len() as u64;
+                task::Entity::insert_many(std::mem::take(&mut batch)).exec_without_returning(tx.conn()).await?;
+                statements += 1;
+                if statements == STATEMENTS {
+                    tx.commit().await?;
+                    tx = self.begin().await?;
+                    statements = 0;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            written += batch.len() as u64;
+            task::Entity::insert_many(batch).exec_without_returning(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// On PostgreSQL, `VACUUM ANALYZE tasks`: what autovacuum does soon after
+    /// a bulk load (statistics, visibility map), so a benchmark measures the
+    /// steady state. Nothing on SQLite.
+    pub async fn settle_after_bulk_load(&self) -> Result<()> {
+        use sea_orm::ConnectionTrait;
+        if self.is_postgres() {
+            self.conn().execute_unprepared("VACUUM ANALYZE tasks").await?;
+        }
+        Ok(())
+    }
+}
