@@ -3,15 +3,13 @@
 //! resolvers, loaders), with a long history of finished tasks in the
 //! database and thousands of open ones.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use serde_json::json;
-use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
-use smmflow_store::User;
+use smmflow_runtime::StartRequest;
 
-use crate::{Target, WORKLOAD, percentile};
+use crate::{Target, add_user, open_bench, percentile};
 
 const QUERY: &str =
     "{ tasks(filter: {mine: true}, first: 50) { totalCount nodes { id title dueAt overdue status step { id } } } }";
@@ -22,34 +20,12 @@ pub struct Sizes {
     pub queries: usize,
 }
 
-async fn user(rt: &Runtime, login: &str, role: &str) -> Result<()> {
-    let now = rt.now();
-    let u = User {
-        login: login.into(),
-        email: format!("{login}@bench.example"),
-        name: None,
-        is_admin: false,
-        notification_mode: "immediate".into(),
-    };
-    rt.store().create_user(&u, now).await?;
-    rt.store().add_member("bench", login, role, now).await?;
-    Ok(())
-}
-
 pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
-    let (rt, _) = Runtime::open(Options {
-        database_url: target.url.clone(),
-        workflows: None,
-        clock: Arc::new(SystemClock),
-        node: "bench".into(),
-    })
-    .await?;
-    rt.deploy(WORKLOAD, "bench").await?;
-    rt.store().create_workspace("bench", "Bench", rt.now()).await?;
+    let rt = open_bench(target).await?;
     for i in 0..4 {
-        user(&rt, &format!("editor{i}"), "editor").await?;
+        add_user(&rt, &format!("editor{i}"), "editor").await?;
     }
-    user(&rt, "manager0", "manager").await?;
+    add_user(&rt, "manager0", "manager").await?;
 
     // Open work: one draft per instance, open for every editor.
     let seeding = Instant::now();

@@ -21,7 +21,7 @@ mod inbox;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub(crate) const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
+const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
 
 #[derive(Parser)]
 #[command(name = "smmflow-bench")]
@@ -150,7 +150,8 @@ async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec
     Ok(latencies)
 }
 
-async fn engine(target: &Target, instances: usize, workers: usize) -> Result<serde_json::Value> {
+/// The runtime on a target, with the workload deployed and the `bench` workspace.
+pub(crate) async fn open_bench(target: &Target) -> Result<Arc<Runtime>> {
     let (rt, _) = Runtime::open(Options {
         database_url: target.url.clone(),
         workflows: None,
@@ -159,20 +160,30 @@ async fn engine(target: &Target, instances: usize, workers: usize) -> Result<ser
     })
     .await?;
     rt.deploy(WORKLOAD, "bench").await?;
+    rt.store().create_workspace("bench", "Bench", rt.now()).await?;
+    Ok(rt)
+}
+
+/// A user with one role in the `bench` workspace.
+pub(crate) async fn add_user(rt: &Runtime, login: &str, role: &str) -> Result<()> {
     let now = rt.now();
-    rt.store().create_workspace("bench", "Bench", now).await?;
+    let user = User {
+        login: login.into(),
+        email: format!("{login}@bench.example"),
+        name: None,
+        is_admin: false,
+        notification_mode: "immediate".into(),
+    };
+    rt.store().create_user(&user, now).await?;
+    rt.store().add_member("bench", login, role, now).await?;
+    Ok(())
+}
+
+async fn engine(target: &Target, instances: usize, workers: usize) -> Result<serde_json::Value> {
+    let rt = open_bench(target).await?;
     for w in 0..workers {
-        for (login, role) in [(format!("editor{w}"), "editor"), (format!("manager{w}"), "manager")] {
-            let user = User {
-                login: login.clone(),
-                email: format!("{login}@bench.example"),
-                name: None,
-                is_admin: false,
-                notification_mode: "immediate".into(),
-            };
-            rt.store().create_user(&user, now).await?;
-            rt.store().add_member("bench", &login, role, now).await?;
-        }
+        add_user(&rt, &format!("editor{w}"), "editor").await?;
+        add_user(&rt, &format!("manager{w}"), "manager").await?;
     }
     let ceiling = rt.store().commit_rate(1000).await?;
     let started = Instant::now();

@@ -271,7 +271,10 @@ impl Runtime {
         if let (true, Some(task)) = (p.approval_link, p.task) {
             let who = login.clone().unwrap_or_else(|| to.clone());
             let claims = link::Claims::new(row.instance.unwrap_or_default(), task, &who, now + cfg.link_ttl);
-            let token = link::sign(&self.link_secret().await?, &claims);
+            let token = match link::sign(&self.link_secret().await?, &claims) {
+                Ok(t) => t,
+                Err(e) => return Ok(dead(row, key, Some(to), format!("cannot sign the approval link: {e}"), now)),
+            };
             scope["task"]["approval_link"] = json!(format!("{}/approve/{token}", cfg.public_url));
         }
         let rendered = match smmflow_notify::render::render(&p.source, &scope, templates) {
