@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use smmflow_runtime::{MailConfig, MailService, Options, Runtime, SystemClock, TimerService};
+use smmflow_runtime::{MailConfig, Options, Runtime, SystemClock};
 use smmflow_store::User;
 
 use crate::server::{ServerOptions, router};
@@ -165,8 +165,8 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         tracing::warn!("no workflows folder at {}", cfg.workflows.display());
     }
     deployed.store(true, Ordering::SeqCst);
-    let timers = TimerService::spawn(rt.clone(), Duration::from_millis(500));
-    let mailer = MailService::spawn(rt.clone(), mail, Duration::from_secs(1));
+    let timers = rt.clone().spawn_timer_service(Duration::from_millis(500));
+    let mailer = rt.clone().spawn_mail_service(mail, Duration::from_secs(1));
     let result = server.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string());
     timers.stop().await;
     mailer.stop().await;

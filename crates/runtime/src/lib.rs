@@ -15,6 +15,7 @@ mod directory;
 mod mailer;
 pub mod metrics;
 pub mod schedules;
+mod service;
 mod timers;
 mod work;
 
@@ -30,8 +31,8 @@ use uuid::Uuid;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
-pub use mailer::{MAX_ATTEMPTS, MailConfig, MailService, backoff};
-pub use timers::TimerService;
+pub use mailer::{MAX_ATTEMPTS, MailConfig, backoff};
+pub use service::Service;
 pub use work::Committed;
 
 /// Why a request was refused or failed. `code()` is the API's error code.

@@ -28,6 +28,7 @@ use smmflow_notify::{Mode, link};
 use smmflow_store::{DocumentKind, NewOutbox, OutboxRow, User};
 use uuid::Uuid;
 
+use crate::service::Service;
 use crate::{Error, Result, Runtime};
 
 /// How mail leaves this installation.
@@ -434,34 +435,24 @@ fn dead(row: &OutboxRow, key: &str, recipient: Option<String>, error: String, no
     }
 }
 
-/// Runs the outbox in the background until stopped: woken by commits, and
-/// polling for retries and digests.
-pub struct MailService {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl MailService {
-    pub fn spawn(rt: Arc<Runtime>, cfg: MailConfig, poll: StdDuration) -> MailService {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let handle = tokio::spawn(async move {
-            loop {
-                if let Err(e) = rt.run_outbox(&cfg).await {
-                    tracing::warn!("outbox: {e}");
+impl Runtime {
+    /// Runs the outbox in the background until stopped: woken by commits
+    /// that queued mail, and polling for retries and digests.
+    pub fn spawn_mail_service(self: Arc<Self>, cfg: MailConfig, poll: StdDuration) -> Service {
+        let cfg = Arc::new(cfg);
+        Service::spawn(
+            self,
+            poll,
+            |rt| &rt.mail_wake,
+            move |rt| {
+                let cfg = cfg.clone();
+                async move {
+                    if let Err(e) = rt.run_outbox(&cfg).await {
+                        tracing::warn!("outbox: {e}");
+                    }
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = rt.mail_wake.notified() => {}
-                    _ = stopped.changed() => break,
-                }
-            }
-        });
-        MailService { stop, handle }
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.handle.await;
+            },
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::service::Service;
 use crate::{Result, Runtime};
 
 /// How long a claimed timer stays leased to this node.
@@ -40,35 +41,22 @@ impl Runtime {
     }
 }
 
-/// Fires timers in the background until stopped.
-pub struct TimerService {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl TimerService {
-    pub fn spawn(rt: Arc<Runtime>, poll: StdDuration) -> TimerService {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let handle = tokio::spawn(async move {
-            loop {
+impl Runtime {
+    /// Fires timers and schedules in the background until stopped: woken by
+    /// other replicas' commits, and polling.
+    pub fn spawn_timer_service(self: Arc<Self>, poll: StdDuration) -> Service {
+        Service::spawn(
+            self,
+            poll,
+            |rt| &rt.wake,
+            |rt| async move {
                 if let Err(e) = rt.fire_due_timers().await {
                     tracing::warn!("firing timers: {e}");
                 }
                 if let Err(e) = rt.fire_due_schedules().await {
                     tracing::warn!("firing schedules: {e}");
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = rt.wake.notified() => {}
-                    _ = stopped.changed() => break,
-                }
-            }
-        });
-        TimerService { stop, handle }
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.handle.await;
+            },
+        )
     }
 }
