@@ -200,7 +200,9 @@ async fn engine(target: &Target, instances: usize, workers: usize) -> Result<ser
     latencies.sort_unstable();
     let transitions = latencies.len() as f64 / secs;
     let bytes = rt.store().database_bytes().await?;
+    let (groups, grouped) = rt.metrics.groups();
     Ok(json!({
+        "commits_per_group": if groups > 0 { grouped as f64 / groups as f64 } else { 1.0 },
         "database": target.name,
         "instances": instances,
         "workers": workers,
@@ -259,14 +261,23 @@ async fn main() -> Result<()> {
         Mode::Engine { db, instances, workers, postgres_url } => {
             println!("engine throughput: approval-loop, {instances} instances, {workers} workers, in-process\n");
             println!(
-                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8}",
-                "db", "inst/s", "transitions/s", "p50 ms", "p99 ms", "ceiling c/s", "ratio", "bytes/inst", "RSS MiB"
+                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8} {:>6}",
+                "db",
+                "inst/s",
+                "transitions/s",
+                "p50 ms",
+                "p99 ms",
+                "ceiling c/s",
+                "ratio",
+                "bytes/inst",
+                "RSS MiB",
+                "group"
             );
             let mut results = Vec::new();
             for target in targets(db, postgres_url.as_deref()).await? {
                 let r = engine(&target, instances, workers).await?;
                 println!(
-                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>12.0} {:>7.2} {:>11} {:>8.0}",
+                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>12.0} {:>7.2} {:>11} {:>8.0} {:>6.1}",
                     target.name,
                     r["instances_per_s"].as_f64().unwrap_or(0.0),
                     r["transitions_per_s"].as_f64().unwrap_or(0.0),
@@ -276,6 +287,7 @@ async fn main() -> Result<()> {
                     r["ratio_to_ceiling"].as_f64().unwrap_or(0.0),
                     r["db_bytes_per_instance"],
                     r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                    r["commits_per_group"].as_f64().unwrap_or(1.0),
                 );
                 results.push(r);
             }

@@ -9,6 +9,7 @@
 //! `Options -> Runtime::open -> Runtime`: the runtime owns the store, the
 //! definition cache, the clock and the event channel.
 
+mod batch;
 mod clock;
 mod defs;
 mod directory;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod schedules;
 mod service;
 mod timers;
+mod unit;
 mod work;
 
 use std::path::PathBuf;
@@ -52,6 +54,10 @@ pub enum Error {
     Store(#[from] smmflow_store::Error),
     #[error("{0}")]
     Internal(String),
+    /// Control flow inside a group commit, never returned to a caller: the
+    /// job must see the group's writes first (see `work.rs`, `people`).
+    #[error("the group must be written first")]
+    FlushFirst,
 }
 
 impl Error {
@@ -64,7 +70,7 @@ impl Error {
             Error::Store(smmflow_store::Error::Conflict(_)) => "CONFLICT",
             Error::Store(smmflow_store::Error::NotFound(_)) => "NOT_FOUND",
             Error::Store(smmflow_store::Error::AlreadyExists(_)) => "CONFLICT",
-            Error::Store(_) | Error::Internal(_) => "INTERNAL",
+            Error::Store(_) | Error::Internal(_) | Error::FlushFirst => "INTERNAL",
         }
     }
 }
@@ -105,6 +111,9 @@ pub struct Runtime {
     pub(crate) mail_wake: tokio::sync::Notify,
     /// The key approval links are signed with, read once.
     pub(crate) link_key: tokio::sync::OnceCell<Arc<Vec<u8>>>,
+    /// The group commit: SQLite only (one writer); PostgreSQL runs commands
+    /// in parallel transactions.
+    pub(crate) batcher: Option<batch::Batcher>,
 }
 
 impl Runtime {
@@ -113,7 +122,10 @@ impl Runtime {
         let store = Store::connect(&opts.database_url).await?;
         store.migrate().await?;
         let (events, _) = broadcast::channel(4096);
-        let rt = Arc::new(Runtime {
+        // `SMMFLOW_GROUP_COMMIT=off` runs each command in its own transaction (for comparison).
+        let grouped = !store.is_postgres() && std::env::var("SMMFLOW_GROUP_COMMIT").map_or(true, |v| v != "off");
+        let rt = Arc::new_cyclic(|me| Runtime {
+            batcher: grouped.then(|| batch::Batcher::start(me.clone())),
             store,
             defs: defs::Cache::default(),
             clock: opts.clock,

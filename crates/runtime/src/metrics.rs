@@ -13,6 +13,8 @@ pub const OVERDUE_TASKS: &str = "smmflow_overdue_tasks";
 pub const OUTBOX_BACKLOG: &str = "smmflow_outbox_backlog";
 pub const MAIL: &str = "smmflow_mail_deliveries_total";
 pub const NOTICES: &str = "smmflow_notices_expanded_total";
+pub const GROUPS: &str = "smmflow_commit_groups_total";
+pub const GROUPED: &str = "smmflow_commit_group_commands_total";
 
 /// Latency bucket upper bounds, in seconds.
 const BUCKETS: [f64; 11] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -29,6 +31,8 @@ pub struct Metrics {
     mail_sent: AtomicU64,
     mail_failed: AtomicU64,
     notices: AtomicU64,
+    groups: AtomicU64,
+    grouped: AtomicU64,
 }
 
 /// How a command ended.
@@ -74,6 +78,17 @@ impl Metrics {
         self.notices.fetch_add(notices as u64, Ordering::Relaxed);
     }
 
+    /// A group commit of `commands` jobs (SQLite).
+    pub fn observe_group(&self, commands: usize) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.grouped.fetch_add(commands as u64, Ordering::Relaxed);
+    }
+
+    /// (groups, commands in them) so far.
+    pub fn groups(&self) -> (u64, u64) {
+        (self.groups.load(Ordering::Relaxed), self.grouped.load(Ordering::Relaxed))
+    }
+
     /// The Prometheus text, with gauges the caller read from the database.
     pub fn render(&self, open_tasks: u64, overdue_tasks: u64, outbox_backlog: u64) -> String {
         let mut out = String::new();
@@ -105,6 +120,16 @@ impl Metrics {
             out,
             "# HELP {NOTICES} Notices turned into messages.\n# TYPE {NOTICES} counter\n{NOTICES} {}",
             get(&self.notices)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP {GROUPS} Write transactions of the group commit (SQLite).\n# TYPE {GROUPS} counter\n{GROUPS} {}",
+            get(&self.groups)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP {GROUPED} Commands committed by the group commit (SQLite).\n# TYPE {GROUPED} counter\n{GROUPED} {}",
+            get(&self.grouped)
         );
         for (name, help, v) in [
             (OPEN_TASKS, "Tasks open or claimed.", open_tasks),

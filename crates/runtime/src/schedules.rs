@@ -18,6 +18,7 @@ use smmflow_spec::time::DateOrTime;
 use smmflow_store::{FireRow, ScheduleRow};
 use uuid::Uuid;
 
+use crate::unit::Unit;
 use crate::work::Work;
 use crate::{Error, Result, Runtime};
 
@@ -256,14 +257,10 @@ impl Runtime {
                                     for prev in open {
                                         let cancel =
                                             Command::Cancel { reason: format!("replaced by the scheduled run of {t}") };
-                                        units.push(
-                                            self.run_unit(
-                                                &tx,
-                                                Work::Command { id: prev, actor: "system".into(), command: cancel },
-                                                false,
-                                            )
-                                            .await?,
-                                        );
+                                        let work = Work::Command { id: prev, actor: "system".into(), command: cancel };
+                                        let unit = self.run_unit(&tx, work, false, &Unit::default()).await?;
+                                        unit.flush(self, &tx).await?;
+                                        units.push(unit.loaded);
                                     }
                                 }
                             }
@@ -279,8 +276,10 @@ impl Runtime {
                             parent: None,
                             schedule: Some(ScheduleRef { schedule: row.id.clone(), scheduled_for: t }),
                         };
-                        match self.run_unit(&tx, work, true).await {
-                            Ok(loaded) => {
+                        match self.run_unit(&tx, work, true, &Unit::default()).await {
+                            Ok(unit) => {
+                                // Written at once: the next fire's overlap check reads it.
+                                unit.flush(self, &tx).await?;
                                 let fire = FireRow {
                                     scheduled_for: t,
                                     fired_at: now,
@@ -296,7 +295,7 @@ impl Runtime {
                                 }
                                 runs += 1;
                                 started += 1;
-                                units.push(loaded);
+                                units.push(unit.loaded);
                             }
                             Err(e) => {
                                 let reason = Some(format!("could not start: {e}"));
@@ -311,9 +310,6 @@ impl Runtime {
                 }
             }
             tx.schedule_progress(&row.id, step.next, runs, now).await?;
-            for loaded in &units {
-                self.announce(&tx, loaded).await?;
-            }
             tx.commit().await?;
             for loaded in units {
                 self.publish(loaded);

@@ -1,6 +1,8 @@
 //! The unit of work: one command (and everything it sets off in other
-//! instances: children started or cancelled, parents told) in one
-//! transaction, retried on a version conflict, published after commit.
+//! instances: children started or cancelled, parents told) decided into a
+//! buffer (`unit.rs`), written and committed in one transaction (alone, or
+//! with others in SQLite's group commit), retried on a version conflict,
+//! published after commit.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -8,11 +10,13 @@ use std::sync::Arc;
 use serde_json::json;
 use smmflow_engine::model::ParentRef;
 use smmflow_engine::{Action, Command, Env, Event, Instance, InstanceStatus, Start, decide};
-use smmflow_store::Tx;
+use smmflow_store::{NewOutbox, Tx};
 use uuid::Uuid;
 
 use crate::directory::People;
-use crate::{Error, Result, Runtime, StartRequest};
+pub(crate) use crate::unit::Loaded;
+use crate::unit::Unit;
+use crate::{Def, Error, Result, Runtime, StartRequest};
 
 /// Events of one instance, as committed.
 #[derive(Clone, Debug)]
@@ -46,13 +50,15 @@ pub(crate) enum StartedOrKnown {
     Known(Uuid),
 }
 
-pub(crate) struct Loaded {
-    /// The stored version, or None for an instance created in this unit.
-    stored_seq: Option<u64>,
-    state: Instance,
-    events: Vec<Event>,
-    /// Notices queued for the mail service in this unit.
-    notices: usize,
+/// A unit of work as submitted: what to run, and what guards it.
+#[derive(Clone, Debug)]
+pub(crate) struct Job {
+    pub work: Work,
+    pub strict: bool,
+    /// (scope, key, id): remembered with the commit; a key already used means nothing to do.
+    pub remember: Option<(String, String, Uuid)>,
+    /// A claimed timer, taken in the same transaction.
+    pub timer: Option<smmflow_store::DueTimer>,
 }
 
 const ATTEMPTS: usize = 5;
@@ -143,6 +149,8 @@ impl Runtime {
     /// `strict`: an engine refusal of the first item is the caller's error.
     /// Returns the committed states, or None when nothing was done (an
     /// idempotency key already used, a timer already taken or moved).
+    /// On SQLite a command joins the group commit (see `batch.rs`); a timer
+    /// runs alone, because taking it is a write made before deciding.
     async fn execute_with(
         &self,
         work: Work,
@@ -150,35 +158,38 @@ impl Runtime {
         remember: Option<(&str, &str, Uuid)>,
         timer: Option<&smmflow_store::DueTimer>,
     ) -> Result<Option<HashMap<Uuid, Instance>>> {
+        let job = Job {
+            work,
+            strict,
+            remember: remember.map(|(s, k, id)| (s.to_string(), k.to_string(), id)),
+            timer: timer.cloned(),
+        };
+        match &self.batcher {
+            Some(b) if job.timer.is_none() => b.submit(job).await,
+            _ => self.execute_alone(&job).await,
+        }
+    }
+
+    /// One job in a transaction of its own, retried on version conflicts.
+    pub(crate) async fn execute_alone(&self, job: &Job) -> Result<Option<HashMap<Uuid, Instance>>> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let tx = self.store.begin().await?;
-            if let Some((scope, key, _)) = remember
-                && tx.idempotent(scope, key).await?.is_some()
-            {
-                return Ok(None);
-            }
-            if let Some(t) = timer
+            if let Some(t) = &job.timer
                 && !tx.take_timer(t.instance, &t.key, t.due_at).await?
             {
                 return Ok(None);
             }
-            match self.run_unit(&tx, work.clone(), strict).await {
-                Ok(loaded) => {
-                    self.announce(&tx, &loaded).await?;
-                    if let Some((scope, key, id)) = remember {
-                        tx.remember(scope, key, &id.to_string(), self.now()).await?;
-                    }
-                    match tx.commit().await {
-                        Ok(()) => {
-                            if loaded.values().any(|l| l.notices > 0) {
-                                self.mail_wake.notify_one();
-                            }
-                            return Ok(Some(self.publish(loaded)));
-                        }
-                        Err(e) => last = Some(Error::from(e)),
-                    }
-                }
+            let done = match self.attempt(&tx, job, &Unit::default()).await {
+                Ok(None) => return Ok(None),
+                Ok(Some(unit)) => match unit.flush(self, &tx).await {
+                    Ok(()) => tx.commit().await.map(|()| unit).map_err(Error::from),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(unit) => return Ok(Some(self.after_commit(unit.loaded))),
                 Err(Error::Store(smmflow_store::Error::Conflict(m))) => last = Some(Error::Conflict(m)),
                 Err(e) => return Err(e),
             }
@@ -186,6 +197,31 @@ impl Runtime {
             tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
         }
         Err(last.unwrap_or_else(|| Error::Conflict("gave up after repeated conflicts".into())))
+    }
+
+    /// Decides a job on top of what `group` (earlier jobs of the same
+    /// transaction) has decided, writing nothing: the job's own buffer, or
+    /// None when there is nothing to do (its idempotency key was used).
+    pub(crate) async fn attempt(&self, tx: &Tx, job: &Job, group: &Unit) -> Result<Option<Unit>> {
+        if let Some((scope, key, _)) = &job.remember
+            && (group.remembers(scope, key) || tx.idempotent(scope, key).await?.is_some())
+        {
+            return Ok(None);
+        }
+        let mut unit = self.run_unit(tx, job.work.clone(), job.strict, group).await?;
+        if let Some((scope, key, id)) = &job.remember {
+            unit.remember(scope, key, id.to_string());
+        }
+        Ok(Some(unit))
+    }
+
+    /// After a commit: wakes the mail service if notices were queued,
+    /// publishes the events, returns the committed states.
+    pub(crate) fn after_commit(&self, loaded: HashMap<Uuid, Loaded>) -> HashMap<Uuid, Instance> {
+        if loaded.values().any(|l| l.notices > 0) {
+            self.mail_wake.notify_one();
+        }
+        self.publish(loaded)
     }
 
     /// Tells other replicas, inside the transaction, which events it commits.
@@ -215,14 +251,16 @@ impl Runtime {
         states
     }
 
-    pub(crate) async fn run_unit(&self, tx: &Tx, first: Work, strict: bool) -> Result<HashMap<Uuid, Loaded>> {
+    /// Decides `first` and its cascade into a buffer of their own, reading
+    /// instances from `group` before the database.
+    pub(crate) async fn run_unit(&self, tx: &Tx, first: Work, strict: bool, group: &Unit) -> Result<Unit> {
         let now = self.now();
-        let mut loaded: HashMap<Uuid, Loaded> = HashMap::new();
+        let mut unit = Unit::default();
         let mut queue = VecDeque::from([(first, strict)]);
         while let Some((work, strict)) = queue.pop_front() {
-            let (id, outcome) = match self.decide(tx, &mut loaded, work.clone()).await {
+            let (id, outcome) = match self.decide(tx, &mut unit, group, work.clone()).await {
                 Ok(r) => r,
-                Err(e) if strict => return Err(e),
+                Err(e) if strict || matches!(e, Error::FlushFirst) => return Err(e),
                 Err(e) => {
                     // A cascade step the engine refuses (e.g. cancelling a child
                     // that already ended) changes nothing; a child that cannot
@@ -243,8 +281,8 @@ impl Runtime {
             let mut notices = 0;
             for (i, action) in outcome.actions.iter().enumerate() {
                 match action {
-                    Action::SetTimer { key, at } => tx.set_timer(id, key, *at).await?,
-                    Action::ClearTimers { prefix } => tx.clear_timers(id, prefix).await?,
+                    Action::SetTimer { key, at } => unit.set_timer(id, key, *at),
+                    Action::ClearTimers { prefix } => unit.clear_timers(id, prefix),
                     Action::StartChild { id: child, workflow, inputs, parent } => {
                         let starter = outcome.state.started_by.clone();
                         let work = Work::Start {
@@ -274,79 +312,122 @@ impl Runtime {
                             continue;
                         }
                         let notice = serde_json::to_value(notice).map_err(|e| Error::Internal(e.to_string()))?;
-                        let payload = json!({"seq": last_seq, "notice": notice});
-                        tx.enqueue(&format!("notice:{id}:{last_seq}:{i}"), Some(id), "notice", payload, now).await?;
+                        unit.enqueue(NewOutbox {
+                            key: format!("notice:{id}:{last_seq}:{i}"),
+                            instance: Some(id),
+                            kind: "notice".into(),
+                            recipient: None,
+                            subject: None,
+                            payload: json!({"seq": last_seq, "notice": notice}),
+                            status: "pending".into(),
+                            due: now,
+                            error: None,
+                        });
                         notices += 1;
                     }
                 }
             }
-            let entry = loaded.get_mut(&id).ok_or_else(|| Error::Internal("lost an instance in the unit".into()))?;
+            let entry =
+                unit.loaded.get_mut(&id).ok_or_else(|| Error::Internal("lost an instance in the unit".into()))?;
             entry.state = outcome.state;
             entry.events.extend(outcome.events);
             entry.notices += notices;
         }
-        for l in loaded.values() {
-            match l.stored_seq {
-                None => tx.insert_instance(&l.state, &l.events, now).await?,
-                Some(seq) => tx.save_instance(seq, &l.state, &l.events, now).await?,
-            }
+        Ok(unit)
+    }
+
+    /// An instance as the unit, then the group, then the database has it.
+    async fn load_into(&self, tx: &Tx, unit: &mut Unit, group: &Unit, id: Uuid) -> Result<Option<Instance>> {
+        if let Some(l) = unit.loaded.get(&id) {
+            return Ok(Some(l.state.clone()));
         }
-        Ok(loaded)
+        let base = match group.base_of(id) {
+            Some(b) => b,
+            None => match tx.load(id).await? {
+                Some(state) => Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 },
+                None => return Ok(None),
+            },
+        };
+        let state = base.state.clone();
+        unit.loaded.insert(id, base);
+        Ok(Some(state))
+    }
+
+    /// The workspace's people: read once per transaction, except for
+    /// workflows that assign by load, whose counts must see every earlier
+    /// write (the group is flushed first).
+    async fn people(&self, tx: &Tx, unit: &mut Unit, group: &Unit, workspace: &str, def: &Def) -> Result<Arc<People>> {
+        if def.needs_load {
+            if group.has_pending() {
+                return Err(Error::FlushFirst);
+            }
+            return Ok(Arc::new(People::load(tx, workspace, true, &roles(def)).await?));
+        }
+        if let Some(p) = group.people.get(workspace).or_else(|| unit.people.get(workspace)) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(People::load(tx, workspace, false, &[]).await?);
+        unit.people.insert(workspace.to_string(), p.clone());
+        Ok(p)
     }
 
     /// Lets the engine decide one item of the unit.
     async fn decide(
         &self,
         tx: &Tx,
-        loaded: &mut HashMap<Uuid, Loaded>,
+        unit: &mut Unit,
+        group: &Unit,
         work: Work,
     ) -> Result<(Uuid, smmflow_engine::Outcome)> {
         let now = self.now();
         match work {
             Work::Start { id, workflow, workspace, inputs, actor, parent, schedule } => {
-                if loaded.contains_key(&id) || tx.load(id).await?.is_some() {
+                if unit.loaded.contains_key(&id) || group.loaded.contains_key(&id) || tx.load(id).await?.is_some() {
                     return Err(Error::Conflict(format!("instance {id} exists already")));
                 }
                 let def = self.defs.get(tx, &workflow, None).await?;
                 // A subflow without a calendar of its own counts in its parent's.
                 let calendar = match (&def.workflow.calendar, &parent) {
                     (Some(c), _) => Some(c.value.clone()),
-                    (None, Some(p)) => match loaded.get(&p.instance) {
-                        Some(l) => l.state.calendar.clone(),
-                        None => tx.load(p.instance).await?.and_then(|i| i.calendar),
-                    },
+                    (None, Some(p)) => self.load_into(tx, unit, group, p.instance).await?.and_then(|i| i.calendar),
                     (None, None) => None,
                 };
                 let cal = self.defs.calendar(tx, calendar.as_deref()).await?;
-                let people = People::load(tx, &workspace, def.needs_load, &roles(&def)).await?;
-                let env =
-                    Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
+                let people = self.people(tx, unit, group, &workspace, &def).await?;
+                let env = Env {
+                    now,
+                    workflow: &def.workflow,
+                    version: def.version,
+                    calendar: &cal,
+                    directory: people.as_ref(),
+                };
                 let start = Start { id, workspace, inputs, parent, schedule, calendar };
                 let out = decide::start(&env, &actor, start)?;
-                loaded
+                unit.loaded
                     .insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new(), notices: 0 });
                 Ok((id, out))
             }
             Work::Command { id, actor, command } => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(id) {
-                    let state = tx.load(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))?;
-                    slot.insert(Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
-                }
-                let state = loaded
-                    .get(&id)
-                    .map(|l| l.state.clone())
-                    .ok_or_else(|| Error::Internal("instance vanished".into()))?;
-                let def: Arc<crate::Def> = self.defs.get(tx, &state.workflow, Some(state.version)).await?;
+                let state = self
+                    .load_into(tx, unit, group, id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("instance {id}")))?;
+                let def: Arc<Def> = self.defs.get(tx, &state.workflow, Some(state.version)).await?;
                 let cal = self.defs.calendar(tx, state.calendar.as_deref()).await?;
-                let people = People::load(tx, &state.workspace, def.needs_load, &roles(&def)).await?;
-                let env =
-                    Env { now, workflow: &def.workflow, version: def.version, calendar: &cal, directory: &people };
+                let people = self.people(tx, unit, group, &state.workspace, &def).await?;
+                let env = Env {
+                    now,
+                    workflow: &def.workflow,
+                    version: def.version,
+                    calendar: &cal,
+                    directory: people.as_ref(),
+                };
                 Ok((id, decide::handle(&env, &actor, state, command)?))
             }
         }
     }
 }
 
-fn roles(def: &crate::Def) -> Vec<String> {
+fn roles(def: &Def) -> Vec<String> {
     def.workflow.roles.iter().map(|r| r.name.value.clone()).collect()
 }

@@ -3,10 +3,8 @@
 //! and clear timers, queue outbox rows, remember idempotency keys.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockType, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-};
+use sea_orm::sea_query::LockType;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use smmflow_engine::{Event, Instance, TaskKind};
 use uuid::Uuid;
@@ -80,11 +78,11 @@ pub struct Tx {
     _lane: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-fn corrupt(e: serde_json::Error) -> Error {
+pub(crate) fn corrupt(e: serde_json::Error) -> Error {
     Error::Corrupt(e.to_string())
 }
 
-fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::ActiveModel {
+pub(crate) fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::ActiveModel {
     task::ActiveModel {
         instance_id: Set(state.id.to_string()),
         no: Set(t.no as i32),
@@ -108,7 +106,7 @@ fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::ActiveModel {
     }
 }
 
-fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<instance::ActiveModel> {
+pub(crate) fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<instance::ActiveModel> {
     Ok(instance::ActiveModel {
         id: Set(state.id.to_string()),
         workflow: Set(state.workflow.clone()),
@@ -140,9 +138,23 @@ impl Tx {
         self.pg
     }
 
+    /// Commits (a savepoint: releases it).
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
         Ok(())
+    }
+
+    /// Undoes the transaction (a savepoint: rolls back to it).
+    pub async fn rollback(self) -> Result<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
+
+    /// A savepoint inside this transaction: `commit` keeps its work,
+    /// `rollback` undoes only that.
+    pub async fn savepoint(&self) -> Result<Tx> {
+        use sea_orm::TransactionTrait;
+        Ok(Tx::new(self.txn.begin().await?, self.pg, None))
     }
 
     /// Loads an instance, locking its row until commit on PostgreSQL (SQLite
@@ -158,120 +170,6 @@ impl Tx {
         }
     }
 
-    /// Stores a new instance with its first events.
-    pub async fn insert_instance(&self, state: &Instance, events: &[Event], now: DateTime<Utc>) -> Result<()> {
-        let r = instance::Entity::insert(instance_model(state, now)?).exec_without_returning(&self.txn).await;
-        if let Err(e) = r {
-            return Err(match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(format!("instance {}", state.id)),
-                _ => Error::Db(e),
-            });
-        }
-        self.append(state, events).await
-    }
-
-    /// Saves a changed instance whose stored version was `expected_seq`;
-    /// someone else's change in between is a conflict.
-    pub async fn save_instance(
-        &self,
-        expected_seq: u64,
-        state: &Instance,
-        events: &[Event],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut m = instance_model(state, now)?;
-        let r = instance::Entity::update_many()
-            .col_expr(instance::Column::Status, Expr::value(state.status.as_str()))
-            .col_expr(instance::Column::CompletedAt, Expr::value(state.completed_at.map(db_time)))
-            .col_expr(instance::Column::Seq, Expr::value(state.seq as i64))
-            .col_expr(instance::Column::State, Expr::value(m.state.take().unwrap_or_default()))
-            .col_expr(instance::Column::UpdatedAt, Expr::value(db_time(now)))
-            .filter(instance::Column::Id.eq(state.id.to_string()))
-            .filter(instance::Column::Seq.eq(expected_seq as i64))
-            .exec(&self.txn)
-            .await?;
-        if r.rows_affected != 1 {
-            return Err(Error::Conflict(format!("instance {} was changed by someone else; try again", state.id)));
-        }
-        self.append(state, events).await
-    }
-
-    async fn append(&self, state: &Instance, events: &[Event]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let id = state.id.to_string();
-        let rows = events
-            .iter()
-            .map(|e| {
-                Ok(event::ActiveModel {
-                    instance_id: Set(id.clone()),
-                    seq: Set(e.seq as i64),
-                    kind: Set(e.kind_name().into()),
-                    at: Set(db_time(e.at)),
-                    actor: Set(e.actor.clone()),
-                    data: Set(serde_json::to_value(e).map_err(corrupt)?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        event::Entity::insert_many(rows).exec_without_returning(&self.txn).await?;
-        let mut touched: Vec<u32> = events.iter().filter_map(|e| e.kind.task()).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        let tasks: Vec<task::ActiveModel> =
-            touched.iter().filter_map(|no| state.task(*no)).map(|t| task_model(state, t)).collect();
-        if !tasks.is_empty() {
-            task::Entity::insert_many(tasks)
-                .on_conflict(
-                    OnConflict::columns([task::Column::InstanceId, task::Column::No])
-                        .update_columns([
-                            task::Column::Status,
-                            task::Column::Role,
-                            task::Column::Assignee,
-                            task::Column::Candidates,
-                            task::Column::CompletedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(&self.txn)
-                .await?;
-        }
-        // A finished instance's task rows are all final (the engine cancelled the open ones).
-        Ok(())
-    }
-
-    /// Sets (or moves) a timer.
-    pub async fn set_timer(&self, instance: Uuid, key: &str, at: DateTime<Utc>) -> Result<()> {
-        timer::Entity::insert(timer::ActiveModel {
-            instance_id: Set(instance.to_string()),
-            key: Set(key.into()),
-            due_at: Set(db_time(at)),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-        })
-        .on_conflict(
-            OnConflict::columns([timer::Column::InstanceId, timer::Column::Key])
-                .update_columns([timer::Column::DueAt, timer::Column::LeaseOwner, timer::Column::LeaseUntil])
-                .to_owned(),
-        )
-        .exec_without_returning(&self.txn)
-        .await?;
-        Ok(())
-    }
-
-    /// Drops an instance's timers whose key starts with `prefix`.
-    pub async fn clear_timers(&self, instance: Uuid, prefix: &str) -> Result<()> {
-        let mut q = timer::Entity::delete_many().filter(timer::Column::InstanceId.eq(instance.to_string()));
-        if !prefix.is_empty() {
-            q = q.filter(timer::Column::Key.starts_with(prefix));
-        }
-        q.exec(&self.txn).await?;
-        Ok(())
-    }
-
     /// Deletes a fired timer unless it was moved meanwhile; false when it is gone or moved.
     pub async fn take_timer(&self, instance: Uuid, key: &str, due_at: DateTime<Utc>) -> Result<bool> {
         let r = timer::Entity::delete_many()
@@ -281,38 +179,6 @@ impl Tx {
             .exec(&self.txn)
             .await?;
         Ok(r.rows_affected == 1)
-    }
-
-    /// Queues an outbox row; the same idempotency key is queued once.
-    pub async fn enqueue(
-        &self,
-        key: &str,
-        instance: Option<Uuid>,
-        kind: &str,
-        payload: Value,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        outbox::Entity::insert(outbox::ActiveModel {
-            id: Set(Uuid::now_v7().to_string()),
-            idempotency_key: Set(key.into()),
-            instance_id: Set(instance.map(|i| i.to_string())),
-            kind: Set(kind.into()),
-            payload: Set(payload),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(db_time(now)),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(db_time(now)),
-            sent_at: Set(None),
-            recipient: Set(None),
-            subject: Set(None),
-        })
-        .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
-        .exec_without_returning(&self.txn)
-        .await?;
-        Ok(())
     }
 
     /// The remembered result of an idempotent command.
@@ -582,6 +448,8 @@ impl Tx {
             .filter(task::Column::Role.eq(role))
             .filter(task::Column::Assignee.is_not_null())
             .order_by_desc(task::Column::CreatedAt)
+            // Tasks made in the same instant: the newer instance (ids are UUIDv7).
+            .order_by_desc(task::Column::InstanceId)
             .order_by_desc(task::Column::No)
             .into_tuple()
             .one(self.conn())

@@ -13,6 +13,7 @@ mod instances;
 mod outbox;
 mod schedules;
 mod timers;
+mod writes;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
 pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxRow};
 pub use schedules::{FireRow, ScheduleRow};
 pub use timers::DueTimer;
+pub use writes::InstanceWrite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -72,6 +74,10 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
+                    // Pages are read through a memory map instead of a read()
+                    // per page, and each connection caches 16 MiB of them.
+                    .pragma("mmap_size", "268435456")
+                    .pragma("cache_size", "-16384")
             });
         let db = Database::connect(opt).await?;
         let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));

@@ -299,9 +299,13 @@ impl Store {
 impl Tx {
     /// Queues rows; a key already queued is skipped.
     pub async fn insert_outbox(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
+        for part in rows.chunks(crate::writes::CHUNK) {
+            self.insert_outbox_rows(part, now).await?;
         }
+        Ok(())
+    }
+
+    async fn insert_outbox_rows(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<()> {
         let models = rows.iter().map(|r| outbox::ActiveModel {
             id: Set(Uuid::now_v7().to_string()),
             idempotency_key: Set(r.key.clone()),

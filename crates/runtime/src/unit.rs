@@ -1,0 +1,212 @@
+//! What a unit of work has decided and not yet written. The engine's
+//! decisions are made first and buffered here; `flush` writes them all in
+//! a handful of statements. A job the engine refuses has written nothing,
+//! so a group of jobs needs no savepoints: a refused job's buffer is
+//! dropped, an accepted one's is merged into the group's.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use smmflow_engine::{Event, Instance};
+use smmflow_store::{InstanceWrite, NewOutbox, Tx};
+use uuid::Uuid;
+
+use crate::directory::People;
+use crate::{Result, Runtime};
+
+/// One instance as the unit sees it.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    /// The stored version, or None for an instance created in this unit.
+    pub stored_seq: Option<u64>,
+    pub state: Instance,
+    /// Events not yet written.
+    pub events: Vec<Event>,
+    /// Notices queued for the mail service in this unit.
+    pub notices: usize,
+}
+
+#[derive(Clone)]
+enum TimerOp {
+    Set(Uuid, String, DateTime<Utc>),
+    Clear(Uuid, String),
+}
+
+#[derive(Default)]
+pub(crate) struct Unit {
+    pub loaded: HashMap<Uuid, Loaded>,
+    timers: Vec<TimerOp>,
+    outbox: Vec<NewOutbox>,
+    /// (scope, key, result) to remember.
+    remember: Vec<(String, String, String)>,
+    /// Workspace members read in this transaction (workflows that do not
+    /// assign by load only).
+    pub people: HashMap<String, Arc<People>>,
+    /// Something is buffered that a read of the database would miss.
+    pending: bool,
+}
+
+impl Unit {
+    pub fn set_timer(&mut self, id: Uuid, key: &str, at: DateTime<Utc>) {
+        self.timers.push(TimerOp::Set(id, key.to_string(), at));
+        self.pending = true;
+    }
+
+    pub fn clear_timers(&mut self, id: Uuid, prefix: &str) {
+        self.timers.push(TimerOp::Clear(id, prefix.to_string()));
+        self.pending = true;
+    }
+
+    pub fn enqueue(&mut self, row: NewOutbox) {
+        self.outbox.push(row);
+        self.pending = true;
+    }
+
+    pub fn remember(&mut self, scope: &str, key: &str, result: String) {
+        self.remember.push((scope.to_string(), key.to_string(), result));
+        self.pending = true;
+    }
+
+    /// Whether `(scope, key)` is remembered by this unit (not yet written).
+    pub fn remembers(&self, scope: &str, key: &str) -> bool {
+        self.remember.iter().any(|(s, k, _)| s == scope && k == key)
+    }
+
+    /// Whether reads of the database would miss something of this unit.
+    pub fn has_pending(&self) -> bool {
+        self.pending || self.loaded.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
+    }
+
+    /// A copy of an instance as this unit has it, with no events of its own yet.
+    pub fn base_of(&self, id: Uuid) -> Option<Loaded> {
+        self.loaded.get(&id).map(|l| Loaded {
+            stored_seq: l.stored_seq,
+            state: l.state.clone(),
+            events: Vec::new(),
+            notices: 0,
+        })
+    }
+
+    /// Takes in an accepted job's buffer (its states, events and writes).
+    pub fn merge(&mut self, job: &Unit) {
+        for (id, l) in &job.loaded {
+            match self.loaded.entry(*id) {
+                Entry::Occupied(mut e) => {
+                    let mine = e.get_mut();
+                    mine.state = l.state.clone();
+                    mine.events.extend(l.events.iter().cloned());
+                    mine.notices += l.notices;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(l.clone());
+                }
+            }
+        }
+        self.timers.extend(job.timers.iter().cloned());
+        self.outbox.extend(job.outbox.iter().cloned());
+        self.remember.extend(job.remember.iter().cloned());
+        for (w, p) in &job.people {
+            self.people.entry(w.clone()).or_insert_with(|| p.clone());
+        }
+        self.pending |= job.pending;
+    }
+
+    /// Writes everything buffered (see `written` for what comes after).
+    pub async fn flush(&self, rt: &Runtime, tx: &Tx) -> Result<()> {
+        let now = rt.now();
+        let writes: Vec<InstanceWrite<'_>> = self
+            .loaded
+            .values()
+            .map(|l| InstanceWrite { expected_seq: l.stored_seq, state: &l.state, events: &l.events })
+            .collect();
+        tx.write_instances(&writes, now).await?;
+        let (clears, sets) = reduce(&self.timers);
+        tx.write_timers(&clears, &sets).await?;
+        tx.insert_outbox(&self.outbox, now).await?;
+        for (scope, key, result) in &self.remember {
+            tx.remember(scope, key, result, now).await?;
+        }
+        rt.announce(tx, &self.loaded).await?;
+        Ok(())
+    }
+
+    /// After a flush in the middle of a transaction: the unit's instances
+    /// count as stored at their current version, and nothing is pending.
+    pub fn written(&mut self) {
+        for l in self.loaded.values_mut() {
+            l.stored_seq = Some(l.state.seq);
+            l.events.clear();
+        }
+        self.timers.clear();
+        self.outbox.clear();
+        self.remember.clear();
+        self.pending = false;
+    }
+}
+
+type Sets = Vec<(Uuid, String, DateTime<Utc>)>;
+
+/// Timer changes in order, as the prefixes to clear in the database first
+/// and the timers to set after: a set undone by a later clear is dropped,
+/// a later set of the same key wins.
+fn reduce(ops: &[TimerOp]) -> (Vec<(Uuid, String)>, Sets) {
+    let mut clears: Vec<(Uuid, String)> = Vec::new();
+    let mut sets: Sets = Vec::new();
+    for op in ops {
+        match op {
+            TimerOp::Clear(id, prefix) => {
+                sets.retain(|(i, k, _)| !(i == id && k.starts_with(prefix.as_str())));
+                if !clears.iter().any(|(i, p)| i == id && prefix.starts_with(p.as_str())) {
+                    clears.push((*id, prefix.clone()));
+                }
+            }
+            TimerOp::Set(id, key, at) => {
+                sets.retain(|(i, k, _)| !(i == id && k == key));
+                sets.push((*id, key.clone(), *at));
+            }
+        }
+    }
+    (clears, sets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 11, 30, h, 0, 0).single().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_later_clear_drops_earlier_sets_and_a_later_set_wins() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let ops = vec![
+            TimerOp::Set(a, "due:3".into(), at(9)),
+            TimerOp::Set(a, "esc:3:0".into(), at(10)),
+            TimerOp::Set(b, "due:1".into(), at(9)),
+            TimerOp::Clear(a, "esc:3".into()),
+            TimerOp::Set(a, "due:3".into(), at(11)),
+            TimerOp::Clear(a, "esc:".into()),
+            TimerOp::Set(a, "esc:4:0".into(), at(12)),
+        ];
+        let (clears, sets) = reduce(&ops);
+        assert_eq!(clears, vec![(a, "esc:3".to_string()), (a, "esc:".to_string())]);
+        assert_eq!(
+            sets,
+            vec![(b, "due:1".to_string(), at(9)), (a, "due:3".to_string(), at(11)), (a, "esc:4:0".to_string(), at(12))]
+        );
+    }
+
+    #[test]
+    fn a_clear_of_everything_covers_narrower_clears_after_it() {
+        let a = Uuid::from_u128(1);
+        let ops = vec![TimerOp::Clear(a, String::new()), TimerOp::Clear(a, "due:".into())];
+        let (clears, sets) = reduce(&ops);
+        assert_eq!(clears, vec![(a, String::new())]);
+        assert!(sets.is_empty());
+    }
+}

@@ -1,0 +1,191 @@
+//! SQLite's group commit, under concurrent commands: jobs in one
+//! transaction see each other's work, a refused job changes nothing and
+//! does not spoil its group, round-robin assignment stays fair across a
+//! group, and an idempotency key used twice in one group starts once.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Sim, databases};
+use serde_json::json;
+use smmflow_engine::{Command, TaskStatus};
+use smmflow_runtime::StartRequest;
+
+const POST: &str = r#"
+workflow: post
+name: Post
+roles: {copywriter: Writes, editor: Edits}
+inputs:
+  n: {type: integer, required: true}
+steps:
+  draft:
+    role: copywriter
+    form:
+      text: {type: text, required: true}
+  review:
+    type: approval
+    role: editor
+    after: [draft]
+    due: 2h
+    on_reject: {goto: draft, max_rounds: 3}
+"#;
+
+const ROTA: &str = r#"
+workflow: rota
+name: Rota
+roles: {editor: Edits}
+steps:
+  check:
+    role: editor
+    assign: round_robin
+"#;
+
+/// Runs `f` for each n in 0..count as concurrent tasks; returns their results in order.
+async fn concurrently<T, F, Fut>(count: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let handles: Vec<_> = (0..count).map(|n| tokio::spawn(f(n))).collect();
+    let mut out = Vec::with_capacity(count);
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+fn sqlite_only(db: &str) -> bool {
+    if db != "sqlite" {
+        eprintln!("group commit is SQLite's; {db} runs each command alone (covered by commands.rs)");
+        return false;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
+    for (db, url, _dir) in databases("group").await {
+        if !sqlite_only(&db) {
+            continue;
+        }
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(POST).await;
+        let posts = concurrently(40, |n| {
+            let rt = sim.rt.clone();
+            async move {
+                let req = StartRequest {
+                    workflow: "post".into(),
+                    workspace: "acme".into(),
+                    inputs: json!({"n": n}),
+                    actor: "lena".into(),
+                    idempotency_key: None,
+                };
+                rt.start(req).await.unwrap()
+            }
+        })
+        .await;
+        // Each draft completed twice at once (one must be refused), plus a
+        // command on an unknown instance, all in flight together.
+        let results = concurrently(posts.len() * 2 + 1, |k| {
+            let rt = sim.rt.clone();
+            let target = posts.get(k / 2).map(|p| (p.id, p.tasks[0].no));
+            async move {
+                match target {
+                    Some((id, no)) => {
+                        let out = json!({"text": format!("take {k}")});
+                        rt.command(id, "wanda", Command::Complete { task: no, output: out }).await.map(|_| k)
+                    }
+                    None => rt.command(uuid::Uuid::now_v7(), "wanda", Command::Claim { task: 1 }).await.map(|_| k),
+                }
+            }
+        })
+        .await;
+        let mut codes = BTreeMap::<&str, usize>::new();
+        for r in &results {
+            *codes.entry(r.as_ref().err().map_or("OK", |e| e.code())).or_default() += 1;
+        }
+        assert_eq!(codes.get("OK"), Some(&posts.len()), "one completion per draft: {codes:?}");
+        assert_eq!(codes.get("NOT_FOUND"), Some(&1), "{codes:?}");
+        let (groups, grouped) = sim.rt.metrics.groups();
+        assert!(grouped > groups, "commands shared commits ({grouped} commands in {groups} groups)");
+        for p in &posts {
+            let inst = sim.inst(p.id).await;
+            let winner = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .find(|k| posts.get(**k / 2).map(|q| q.id) == Some(p.id))
+                .copied()
+                .unwrap();
+            let draft = inst.task(p.tasks[0].no).unwrap();
+            assert_eq!(draft.status, TaskStatus::Completed);
+            assert_eq!(draft.output, Some(json!({"text": format!("take {winner}")})), "the acknowledged one won");
+            let reviews = inst.tasks.iter().filter(|t| t.step == "review").count();
+            assert_eq!(reviews, 1, "one review per post");
+        }
+        // The review's due timer of every post is set, each once.
+        assert_eq!(sim.rt.store().timer_count().await.unwrap(), posts.len() as u64);
+        sim.assert_replays().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_stays_fair_when_starts_share_a_commit() {
+    for (db, url, _dir) in databases("rota").await {
+        if !sqlite_only(&db) {
+            continue;
+        }
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(ROTA).await;
+        let started = concurrently(30, |_| {
+            let rt = sim.rt.clone();
+            async move {
+                let req = StartRequest {
+                    workflow: "rota".into(),
+                    workspace: "acme".into(),
+                    inputs: json!({}),
+                    actor: "lena".into(),
+                    idempotency_key: None,
+                };
+                rt.start(req).await.unwrap()
+            }
+        })
+        .await;
+        let mut per_user = BTreeMap::<String, usize>::new();
+        for s in &started {
+            let who = s.tasks[0].assignee.clone().unwrap();
+            *per_user.entry(who).or_default() += 1;
+        }
+        // The editors are eddie and erin: turns alternate, 15 each.
+        assert_eq!(per_user.values().copied().collect::<Vec<_>>(), vec![15, 15], "{per_user:?}");
+        sim.assert_replays().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_sent_many_times_at_once_starts_one_instance() {
+    for (db, url, _dir) in databases("idemgroup").await {
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(POST).await;
+        let ids = concurrently(12, |_| {
+            let rt = sim.rt.clone();
+            async move {
+                let req = StartRequest {
+                    workflow: "post".into(),
+                    workspace: "acme".into(),
+                    inputs: json!({"n": 1}),
+                    actor: "lena".into(),
+                    idempotency_key: Some("post-2026-12-01".into()),
+                };
+                rt.start(req).await.map(|i| i.id).map_err(|e| e.code())
+            }
+        })
+        .await;
+        let ok: Vec<_> = ids.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert!(!ok.is_empty(), "{db}: {ids:?}");
+        assert!(ok.iter().all(|id| *id == ok[0]), "{db}: every retry names the first instance: {ids:?}");
+        assert_eq!(sim.rt.store().instance_ids().await.unwrap().len(), 1, "{db}");
+    }
+}
