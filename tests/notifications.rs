@@ -607,3 +607,47 @@ async fn an_external_client_decides_in_a_real_browser_and_bad_links_change_nothi
     let junk = reqwest::get(format!("{}/approve/not-a-token", s.url)).await.unwrap();
     assert_eq!(junk.status().as_u16(), 400);
 }
+
+const BROKEN_RULE: &str = "workflow: broken-rule\nname: Broken rule\nroles: {writer: Writes, lead: Leads}\ninputs:\n  n: {type: integer, required: true}\nsteps:\n  draft:\n    title: \"Draft {{ inputs.n }}\"\n    role: writer\nnotify:\n  - on: instance.started\n    to: [\"user:{{ inputs.n // 0 }}\"]\n    subject: never\n    body: never\n";
+
+/// A notice whose recipients cannot be worked out (the rule's template
+/// fails) is recorded as dead for the admins, with the reason; the other
+/// notices of the instance are mailed as usual.
+#[tokio::test]
+async fn a_notice_that_cannot_be_expanded_is_recorded_as_dead() {
+    for db in databases() {
+        let s = Server::start(db);
+        let r = s
+            .ok(
+                &s.admin,
+                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { created userErrors { message } } }",
+                json!({"s": BROKEN_RULE}),
+            )
+            .await;
+        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{r}");
+        let t = s.team("mail", &[("lena", "lead"), ("wanda", "writer")]).await;
+        s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"broken-rule\", workspace: \"mail\", inputs: {n: 7}}) { instance { id } } }", json!({}))
+            .await;
+        let started = Instant::now();
+        loop {
+            let r = s
+                .ok(
+                    &s.admin,
+                    "{ notifications(first: 10) { nodes { recipient subject status lastError } } }",
+                    json!({}),
+                )
+                .await;
+            let nodes = r["notifications"]["nodes"].as_array().unwrap().clone();
+            let dead: Vec<&Value> = nodes.iter().filter(|n| n["status"] == "DEAD").collect();
+            let sent = nodes.iter().any(|n| n["status"] == "SENT" && n["recipient"] == "wanda@agency.example");
+            if dead.len() == 1 && sent {
+                let why = dead[0]["lastError"].as_str().unwrap();
+                assert!(why.contains("could not be expanded"), "{why}");
+                assert_eq!(nodes.len(), 2, "on {db}: {nodes:?}");
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "on {db}: {nodes:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod pgcluster;
 pub mod smtp;
 
 pub struct Server {
@@ -18,7 +19,10 @@ pub struct Server {
     /// The PostgreSQL database it runs on (shared by replicas).
     pub database_url: Option<String>,
     child: Child,
-    _dir: tempfile::TempDir,
+    /// Kept for `restart`: the same data dir, port and flags.
+    dir: tempfile::TempDir,
+    port: u16,
+    extra: Vec<String>,
 }
 
 impl Drop for Server {
@@ -88,59 +92,42 @@ impl Server {
         None
     }
 
+    /// The process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
+    /// A server on the given PostgreSQL database (e.g. a throw-away cluster of the test's own).
+    pub fn start_on(database_url: &str, extra: &[&str]) -> Server {
+        Server::spawn("postgres", Some(database_url.to_string()), None, extra)
+    }
+
+    /// Starts the server again after `kill` (or a crash): the same data dir,
+    /// port, database and flags, as an operator's restart would. Waits until
+    /// it is ready.
+    pub fn restart(&mut self) {
+        self.kill();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = spawn_process(self.dir.path(), self.port, self.database_url.as_deref(), &extra);
+        wait_ready(&self.url);
+    }
+
     fn spawn(db: &str, database_url: Option<String>, admin: Option<String>, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
-        let manual = !extra.contains(&"--real-clock");
-        // `--lease=N` sets SMMFLOW_TIMER_LEASE_SECONDS for this server.
-        let lease = extra.iter().find_map(|a| a.strip_prefix("--lease=")).map(str::to_string);
-        // `--outbox-lease=N` sets SMMFLOW_OUTBOX_LEASE_SECONDS.
-        let outbox_lease = extra.iter().find_map(|a| a.strip_prefix("--outbox-lease=")).map(str::to_string);
-        let extra: Vec<&str> = extra
-            .iter()
-            .copied()
-            .filter(|a| *a != "--real-clock" && !a.starts_with("--lease=") && !a.starts_with("--outbox-lease="))
-            .collect();
-        if let Some(l) = &lease {
-            cmd.env("SMMFLOW_TIMER_LEASE_SECONDS", l);
-        }
-        if let Some(l) = &outbox_lease {
-            cmd.env("SMMFLOW_OUTBOX_LEASE_SECONDS", l);
-        }
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(manual.then_some("--manual-clock"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--workflows")
-            .arg(&workflows)
-            .args(&extra)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        if let Some(u) = &database_url {
-            cmd.arg("--database-url").arg(u);
-        }
-        let child = cmd.spawn().expect("smmflow serve starts");
+        let child = spawn_process(dir.path(), port, database_url.as_deref(), extra);
         let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        loop {
-            if let Ok(200) = http_status(&format!("{url}/readyz")) {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "the server did not become ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_ready(&url);
         let admin = admin
             .unwrap_or_else(|| std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string());
-        Server { url, admin, db: db.to_string(), database_url, child, _dir: dir }
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        Server { url, admin, db: db.to_string(), database_url, child, dir, port, extra }
     }
 
     /// Sends a GraphQL request; returns the whole response body.
@@ -200,6 +187,57 @@ impl Server {
             .await;
         }
         tokens
+    }
+}
+
+/// Spawns `smmflow serve` on a data dir and port. `extra` may hold the
+/// test-only pseudo-flags `--real-clock` (else `--manual-clock`), `--lease=N`
+/// (SMMFLOW_TIMER_LEASE_SECONDS) and `--outbox-lease=N` (SMMFLOW_OUTBOX_LEASE_SECONDS).
+fn spawn_process(dir: &Path, port: u16, database_url: Option<&str>, extra: &[&str]) -> Child {
+    let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
+    let manual = !extra.contains(&"--real-clock");
+    // `--lease=N` sets SMMFLOW_TIMER_LEASE_SECONDS for this server.
+    let lease = extra.iter().find_map(|a| a.strip_prefix("--lease=")).map(str::to_string);
+    // `--outbox-lease=N` sets SMMFLOW_OUTBOX_LEASE_SECONDS.
+    let outbox_lease = extra.iter().find_map(|a| a.strip_prefix("--outbox-lease=")).map(str::to_string);
+    let extra: Vec<&str> = extra
+        .iter()
+        .copied()
+        .filter(|a| *a != "--real-clock" && !a.starts_with("--lease=") && !a.starts_with("--outbox-lease="))
+        .collect();
+    if let Some(l) = &lease {
+        cmd.env("SMMFLOW_TIMER_LEASE_SECONDS", l);
+    }
+    if let Some(l) = &outbox_lease {
+        cmd.env("SMMFLOW_OUTBOX_LEASE_SECONDS", l);
+    }
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(manual.then_some("--manual-clock"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--workflows")
+        .arg(&workflows)
+        .args(&extra)
+        // SMMFLOW_TEST_SERVER_LOG (e.g. `warn`) shows more of the servers' logs when debugging a test.
+        .env("RUST_LOG", std::env::var("SMMFLOW_TEST_SERVER_LOG").unwrap_or_else(|_| "error".into()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(u) = database_url {
+        cmd.arg("--database-url").arg(u);
+    }
+    cmd.spawn().expect("smmflow serve starts")
+}
+
+/// Waits (up to 60 s) until `/readyz` answers 200.
+fn wait_ready(url: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(200) = http_status(&format!("{url}/readyz")) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the server did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -67,6 +67,8 @@ impl MailConfig {
 
 /// Notices per claim.
 const BATCH: u64 = 100;
+/// How long one pass of the mail service expands notices before it sends.
+const EXPAND_BUDGET: StdDuration = StdDuration::from_secs(2);
 /// Messages per claim: small, so a batch is sent well within its lease even
 /// when the SMTP server is slow (each send may take up to 30 s).
 const SEND_BATCH: u64 = 10;
@@ -138,10 +140,17 @@ impl Runtime {
         Ok(Deployed(map))
     }
 
-    /// Turns queued notices into messages; returns how many notices were expanded.
+    /// Turns queued notices into messages; returns how many notices were
+    /// expanded. Stops after [`EXPAND_BUDGET`] with notices left (the next
+    /// pass goes on), so that while commands keep queueing notices, the
+    /// messages already made are still sent.
     pub async fn expand_notices(&self, cfg: &MailConfig) -> Result<usize> {
         let mut done = 0;
+        let started = std::time::Instant::now();
         loop {
+            if started.elapsed() > EXPAND_BUDGET {
+                return Ok(done);
+            }
             let rows = self.store.claim_outbox("notice", self.now(), &self.node, lease(), BATCH).await?;
             if rows.is_empty() {
                 return Ok(done);
@@ -152,11 +161,19 @@ impl Runtime {
             for row in &rows {
                 match self.expand_one(row, cfg, &templates, &mut states).await {
                     Ok(mut msgs) => out.append(&mut msgs),
+                    // The database is away (restarting, a dropped connection):
+                    // not the notice's fault. Leave the batch claimed; it is
+                    // expanded again when its lease runs out (expansion is
+                    // idempotent), instead of being recorded as dead.
+                    Err(e @ Error::Store(smmflow_store::Error::Db(_))) => return Err(e),
                     Err(e) => {
                         tracing::warn!(key = %row.key, "a notice could not be expanded: {e}");
+                        // Its own key: the notice's key is still taken by the notice
+                        // (deleted below, in the same transaction), and a dead record
+                        // under that key would be dropped as a duplicate.
                         out.push(dead(
                             row,
-                            &row.key,
+                            &format!("{}:dead", row.key),
                             None,
                             format!("the notice could not be expanded: {e}"),
                             self.now(),
