@@ -15,7 +15,9 @@ use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
 use smmflow_store::User;
 
+mod http;
 mod inbox;
+mod timers;
 
 /// The same allocator as the `smmflow` binary.
 #[global_allocator]
@@ -48,6 +50,30 @@ enum Mode {
         #[arg(long, default_value_t = 4)]
         workers: usize,
         /// Admin URL of PostgreSQL (a fresh database is created next to it).
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// The engine over GraphQL/HTTP: the server's router on a loopback port and
+    /// K concurrent clients working the approval loop with the contract's mutations.
+    Http {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 600)]
+        instances: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// Timer lateness: `--timers` waits due in the same minute, fired by the timer service.
+    Timers {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        timers: usize,
+        /// Seconds from now to the minute the timers are due in (seeding must end first).
+        #[arg(long, default_value_t = 120)]
+        lead: u64,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
     },
@@ -96,7 +122,7 @@ async fn targets(db: Db, postgres_url: Option<&str>) -> Result<Vec<Target>> {
     Ok(out)
 }
 
-fn peak_rss_kib() -> u64 {
+pub(crate) fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -257,6 +283,48 @@ async fn main() -> Result<()> {
                 results.push(r);
             }
             write_json("inbox", &results)?;
+        }
+        Mode::Http { db, instances, clients, postgres_url } => {
+            println!("engine over GraphQL/HTTP: approval-loop, {instances} instances, {clients} clients\n");
+            println!(
+                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>8} {:>6}",
+                "db", "inst/s", "transitions/s", "p50 ms", "p99 ms", "RSS MiB", "group"
+            );
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = http::run(&target, instances, clients).await?;
+                println!(
+                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>8.0} {:>6.1}",
+                    target.name,
+                    r["instances_per_s"].as_f64().unwrap_or(0.0),
+                    r["transitions_per_s"].as_f64().unwrap_or(0.0),
+                    r["p50_ms"].as_f64().unwrap_or(0.0),
+                    r["p99_ms"].as_f64().unwrap_or(0.0),
+                    r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                    r["commits_per_group"].as_f64().unwrap_or(1.0),
+                );
+                results.push(r);
+            }
+            write_json("http", &results)?;
+        }
+        Mode::Timers { db, timers, lead, postgres_url } => {
+            println!("timer lateness: {timers} timers due in one minute, {lead} s from now\n");
+            println!("{:<9} {:>8} {:>8} {:>8} {:>8} {:>10}", "db", "timers", "p50 ms", "p99 ms", "max ms", "seed s");
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = timers::run(&target, timers, Duration::from_secs(lead)).await?;
+                println!(
+                    "{:<9} {:>8} {:>8.0} {:>8.0} {:>8.0} {:>10.1}",
+                    target.name,
+                    timers,
+                    r["p50_ms"].as_f64().unwrap_or(0.0),
+                    r["p99_ms"].as_f64().unwrap_or(0.0),
+                    r["max_ms"].as_f64().unwrap_or(0.0),
+                    r["seed_seconds"].as_f64().unwrap_or(0.0),
+                );
+                results.push(r);
+            }
+            write_json("timers", &results)?;
         }
         Mode::Engine { db, instances, workers, postgres_url } => {
             println!("engine throughput: approval-loop, {instances} instances, {workers} workers, in-process\n");

@@ -22,13 +22,15 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::unit::Unit;
-use crate::work::{Job, Loaded};
+use crate::work::{Job, Loaded, Work};
 use crate::{Error, Result, Runtime};
 
 /// The most jobs one transaction takes.
 pub(crate) const MAX_GROUP: usize = 64;
 
-type Reply = oneshot::Sender<Result<Option<HashMap<Uuid, Instance>>>>;
+/// What a job's caller gets: the committed states, or None when there was nothing to do.
+pub(crate) type Answer = Result<Option<HashMap<Uuid, Instance>>>;
+type Reply = oneshot::Sender<Answer>;
 
 pub(crate) struct Batcher {
     queue: mpsc::UnboundedSender<(Job, Reply)>,
@@ -55,15 +57,25 @@ impl Batcher {
     }
 
     /// Queues a job and waits for the commit it is in.
-    pub(crate) async fn submit(&self, job: Job) -> Result<Option<HashMap<Uuid, Instance>>> {
+    pub(crate) async fn submit(&self, job: Job) -> Answer {
+        Batcher::answer(self.enqueue(job)?).await
+    }
+
+    /// Queues a job; `answer` waits for its commit. Queueing many before
+    /// waiting lets them share commits.
+    pub(crate) fn enqueue(&self, job: Job) -> Result<oneshot::Receiver<Answer>> {
         let (tx, rx) = oneshot::channel();
         self.queue.send((job, tx)).map_err(|_| Error::Internal("the committer has stopped".into()))?;
+        Ok(rx)
+    }
+
+    pub(crate) async fn answer(rx: oneshot::Receiver<Answer>) -> Answer {
         rx.await.map_err(|_| Error::Internal("the committer dropped a command".into()))?
     }
 }
 
 /// What a job did inside the group's transaction.
-enum Done {
+pub(crate) enum Done {
     Nothing,
     Work(HashMap<Uuid, Loaded>),
     Failed(Error),
@@ -77,7 +89,8 @@ impl Runtime {
             let _ = reply.send(self.execute_alone(&job).await);
             return;
         }
-        match self.try_group(&group).await {
+        let jobs: Vec<&Job> = group.iter().map(|(j, _)| j).collect();
+        match self.run_group(&jobs).await {
             Ok(done) => {
                 for ((job, reply), d) in group.into_iter().zip(done) {
                     let _ = reply.send(match d {
@@ -101,16 +114,26 @@ impl Runtime {
     /// Decides every job of the group on top of the ones before it, then
     /// writes all their work and commits once. Err when the transaction
     /// could not be begun, written or committed.
-    async fn try_group(&self, group: &[(Job, Reply)]) -> Result<Vec<Done>> {
+    pub(crate) async fn run_group(&self, jobs: &[&Job]) -> Result<Vec<Done>> {
         let tx = self.store.begin().await?;
         let mut all = Unit::default();
-        let mut done = Vec::with_capacity(group.len());
-        for (job, _) in group {
-            let r = match self.attempt(&tx, job, &all).await {
+        if !self.store.is_postgres() {
+            // No row locks to take on SQLite: one read for the whole group.
+            let ids: Vec<Uuid> = jobs
+                .iter()
+                .map(|j| match &j.work {
+                    Work::Start { id, .. } | Work::Command { id, .. } => *id,
+                })
+                .collect();
+            all.prefetch(&tx, &ids).await?;
+        }
+        let mut done = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let r = match self.attempt(&tx, job, &all, true).await {
                 Err(Error::FlushFirst) => {
                     all.flush(self, &tx).await?;
                     all.written();
-                    self.attempt(&tx, job, &all).await
+                    self.attempt(&tx, job, &all, true).await
                 }
                 r => r,
             };
@@ -126,5 +149,53 @@ impl Runtime {
         all.flush(self, &tx).await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// Starts many instances, a few hundred per transaction (bulk loads:
+    /// a campaign's posts, benchmarks). All-or-nothing per transaction: a
+    /// start the engine refuses is skipped and reported in its place.
+    pub async fn start_many(&self, reqs: Vec<crate::StartRequest>) -> Result<Vec<Result<Uuid>>> {
+        let mut workspaces: Vec<&str> = reqs.iter().map(|r| r.workspace.as_str()).collect();
+        workspaces.sort_unstable();
+        workspaces.dedup();
+        for w in workspaces {
+            if !self.store.workspace_exists(w).await? {
+                return Err(Error::NotFound(format!("workspace `{w}`")));
+            }
+        }
+        let mut out = Vec::with_capacity(reqs.len());
+        for chunk in reqs.chunks(500) {
+            let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
+            let jobs: Vec<Job> = chunk
+                .iter()
+                .zip(&ids)
+                .map(|(r, id)| Job {
+                    work: Work::Start {
+                        id: *id,
+                        workflow: r.workflow.clone(),
+                        workspace: r.workspace.clone(),
+                        inputs: r.inputs.clone(),
+                        actor: r.actor.clone(),
+                        parent: None,
+                        schedule: None,
+                    },
+                    strict: true,
+                    remember: None,
+                    timer: None,
+                })
+                .collect();
+            let refs: Vec<&Job> = jobs.iter().collect();
+            for (d, id) in self.run_group(&refs).await?.into_iter().zip(ids) {
+                out.push(match d {
+                    Done::Work(loaded) => {
+                        self.after_commit(loaded);
+                        Ok(id)
+                    }
+                    Done::Failed(e) => Err(e),
+                    Done::Nothing => Err(Error::Internal("a start that started nothing".into())),
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -1,6 +1,7 @@
 //! Firing durable timers: claim the due ones with a lease, and fire each in
-//! its own unit of work that also deletes it. At least once; the engine
-//! makes every firing apply once.
+//! a unit of work that also deletes it (on SQLite a claimed batch shares
+//! commits through the group commit). At least once; the engine makes
+//! every firing apply once.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -30,8 +31,8 @@ impl Runtime {
                 self.metrics.timers_fired(fired);
                 return Ok(fired);
             }
-            for t in due {
-                match self.execute_timer(&t).await {
+            for (t, r) in self.execute_timers(&due).await {
+                match r {
                     Ok(true) => fired += 1,
                     Ok(false) => {}
                     Err(e) => tracing::warn!(instance = %t.instance, key = %t.key, "timer failed: {e}"),

@@ -4,8 +4,8 @@
 //! so a group of jobs needs no savepoints: a refused job's buffer is
 //! dropped, an accepted one's is merged into the group's.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -31,7 +31,10 @@ pub(crate) struct Loaded {
 #[derive(Clone)]
 enum TimerOp {
     Set(Uuid, String, DateTime<Utc>),
+    /// Every timer whose key starts with the prefix.
     Clear(Uuid, String),
+    /// The one timer with this key (a fired timer, taken).
+    Take(Uuid, String),
 }
 
 #[derive(Default)]
@@ -46,6 +49,8 @@ pub(crate) struct Unit {
     pub people: HashMap<String, Arc<People>>,
     /// Something is buffered that a read of the database would miss.
     pending: bool,
+    /// Ids read ahead from the database: those not in `loaded` do not exist.
+    prefetched: HashSet<Uuid>,
 }
 
 impl Unit {
@@ -56,6 +61,12 @@ impl Unit {
 
     pub fn clear_timers(&mut self, id: Uuid, prefix: &str) {
         self.timers.push(TimerOp::Clear(id, prefix.to_string()));
+        self.pending = true;
+    }
+
+    /// Takes a fired timer before anything this unit did to timers.
+    pub fn take_timer(&mut self, id: Uuid, key: &str) {
+        self.timers.insert(0, TimerOp::Take(id, key.to_string()));
         self.pending = true;
     }
 
@@ -77,6 +88,28 @@ impl Unit {
     /// Whether reads of the database would miss something of this unit.
     pub fn has_pending(&self) -> bool {
         self.pending || self.loaded.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
+    }
+
+    /// Reads ahead, in one query, the instances a group's jobs will act on.
+    pub async fn prefetch(&mut self, tx: &Tx, ids: &[Uuid]) -> Result<()> {
+        for (id, state) in tx.load_many(ids).await? {
+            self.loaded.insert(id, Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
+        }
+        self.prefetched.extend(ids.iter().copied());
+        Ok(())
+    }
+
+    /// Whether the database is known not to have this instance (read ahead, not found).
+    pub fn known_absent(&self, id: Uuid) -> bool {
+        self.prefetched.contains(&id) && !self.loaded.contains_key(&id)
+    }
+
+    /// Whether something buffered touches this instance or its timers.
+    pub fn has_pending_for(&self, id: Uuid) -> bool {
+        self.loaded.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
+            || self.timers.iter().any(|op| match op {
+                TimerOp::Set(i, ..) | TimerOp::Clear(i, _) | TimerOp::Take(i, _) => *i == id,
+            })
     }
 
     /// A copy of an instance as this unit has it, with no events of its own yet.
@@ -122,8 +155,8 @@ impl Unit {
             .map(|l| InstanceWrite { expected_seq: l.stored_seq, state: &l.state, events: &l.events })
             .collect();
         tx.write_instances(&writes, now).await?;
-        let (clears, sets) = reduce(&self.timers);
-        tx.write_timers(&clears, &sets).await?;
+        let (clears, takes, sets) = reduce(&self.timers);
+        tx.write_timers(&clears, &takes, &sets).await?;
         tx.insert_outbox(&self.outbox, now).await?;
         for (scope, key, result) in &self.remember {
             tx.remember(scope, key, result, now).await?;
@@ -148,14 +181,21 @@ impl Unit {
 
 type Sets = Vec<(Uuid, String, DateTime<Utc>)>;
 
-/// Timer changes in order, as the prefixes to clear in the database first
-/// and the timers to set after: a set undone by a later clear is dropped,
-/// a later set of the same key wins.
-fn reduce(ops: &[TimerOp]) -> (Vec<(Uuid, String)>, Sets) {
-    let mut clears: Vec<(Uuid, String)> = Vec::new();
+type Keys = Vec<(Uuid, String)>;
+
+/// Timer changes in order, as the prefixes to clear and the keys to take
+/// in the database first, and the timers to set after: a set undone by a
+/// later clear or take is dropped, a later set of the same key wins.
+fn reduce(ops: &[TimerOp]) -> (Keys, Keys, Sets) {
+    let mut clears: Keys = Vec::new();
+    let mut takes: Keys = Vec::new();
     let mut sets: Sets = Vec::new();
     for op in ops {
         match op {
+            TimerOp::Take(id, key) => {
+                sets.retain(|(i, k, _)| !(i == id && k == key));
+                takes.push((*id, key.clone()));
+            }
             TimerOp::Clear(id, prefix) => {
                 sets.retain(|(i, k, _)| !(i == id && k.starts_with(prefix.as_str())));
                 if !clears.iter().any(|(i, p)| i == id && prefix.starts_with(p.as_str())) {
@@ -168,7 +208,7 @@ fn reduce(ops: &[TimerOp]) -> (Vec<(Uuid, String)>, Sets) {
             }
         }
     }
-    (clears, sets)
+    (clears, takes, sets)
 }
 
 #[cfg(test)]
@@ -193,7 +233,7 @@ mod tests {
             TimerOp::Clear(a, "esc:".into()),
             TimerOp::Set(a, "esc:4:0".into(), at(12)),
         ];
-        let (clears, sets) = reduce(&ops);
+        let (clears, _, sets) = reduce(&ops);
         assert_eq!(clears, vec![(a, "esc:3".to_string()), (a, "esc:".to_string())]);
         assert_eq!(
             sets,
@@ -205,8 +245,19 @@ mod tests {
     fn a_clear_of_everything_covers_narrower_clears_after_it() {
         let a = Uuid::from_u128(1);
         let ops = vec![TimerOp::Clear(a, String::new()), TimerOp::Clear(a, "due:".into())];
-        let (clears, sets) = reduce(&ops);
+        let (clears, _, sets) = reduce(&ops);
         assert_eq!(clears, vec![(a, String::new())]);
         assert!(sets.is_empty());
+    }
+
+    #[test]
+    fn a_taken_timer_set_again_by_its_firing_stays() {
+        // A repeating reminder: firing takes `remind:3` and sets it again.
+        let a = Uuid::from_u128(1);
+        let ops = vec![TimerOp::Take(a, "remind:3".into()), TimerOp::Set(a, "remind:3".into(), at(15))];
+        let (clears, takes, sets) = reduce(&ops);
+        assert!(clears.is_empty());
+        assert_eq!(takes, vec![(a, "remind:3".to_string())]);
+        assert_eq!(sets, vec![(a, "remind:3".to_string(), at(15))]);
     }
 }

@@ -115,6 +115,41 @@ impl Runtime {
         Ok(self.execute_with(work, false, None, Some(timer)).await?.is_some())
     }
 
+    /// Fires claimed timers in their order: queued together on SQLite, so
+    /// they share commits; one after another on PostgreSQL.
+    pub(crate) async fn execute_timers<'a>(
+        &self,
+        timers: &'a [smmflow_store::DueTimer],
+    ) -> Vec<(&'a smmflow_store::DueTimer, Result<bool>)> {
+        let Some(b) = &self.batcher else {
+            let mut out = Vec::with_capacity(timers.len());
+            for t in timers {
+                out.push((t, self.execute_timer(t).await));
+            }
+            return out;
+        };
+        let queued: Vec<_> = timers
+            .iter()
+            .map(|t| {
+                let work = Work::Command {
+                    id: t.instance,
+                    actor: "system".into(),
+                    command: Command::TimerFired { key: t.key.clone() },
+                };
+                (t, b.enqueue(Job { work, strict: false, remember: None, timer: Some(t.clone()) }))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(queued.len());
+        for (t, q) in queued {
+            let r = match q {
+                Ok(rx) => crate::batch::Batcher::answer(rx).await.map(|r| r.is_some()),
+                Err(e) => Err(e),
+            };
+            out.push((t, r));
+        }
+        out
+    }
+
     /// A decision from a signed approval link, by its recipient. The link's
     /// nonce is recorded in the decision's transaction: a second use is a
     /// conflict ("already used") and changes nothing.
@@ -149,8 +184,7 @@ impl Runtime {
     /// `strict`: an engine refusal of the first item is the caller's error.
     /// Returns the committed states, or None when nothing was done (an
     /// idempotency key already used, a timer already taken or moved).
-    /// On SQLite a command joins the group commit (see `batch.rs`); a timer
-    /// runs alone, because taking it is a write made before deciding.
+    /// On SQLite a command joins the group commit (see `batch.rs`).
     async fn execute_with(
         &self,
         work: Work,
@@ -165,8 +199,8 @@ impl Runtime {
             timer: timer.cloned(),
         };
         match &self.batcher {
-            Some(b) if job.timer.is_none() => b.submit(job).await,
-            _ => self.execute_alone(&job).await,
+            Some(b) => b.submit(job).await,
+            None => self.execute_alone(&job).await,
         }
     }
 
@@ -180,7 +214,7 @@ impl Runtime {
             {
                 return Ok(None);
             }
-            let done = match self.attempt(&tx, job, &Unit::default()).await {
+            let done = match self.attempt(&tx, job, &Unit::default(), false).await {
                 Ok(None) => return Ok(None),
                 Ok(Some(unit)) => match unit.flush(self, &tx).await {
                     Ok(()) => tx.commit().await.map(|()| unit).map_err(Error::from),
@@ -201,14 +235,30 @@ impl Runtime {
 
     /// Decides a job on top of what `group` (earlier jobs of the same
     /// transaction) has decided, writing nothing: the job's own buffer, or
-    /// None when there is nothing to do (its idempotency key was used).
-    pub(crate) async fn attempt(&self, tx: &Tx, job: &Job, group: &Unit) -> Result<Option<Unit>> {
+    /// None when there is nothing to do (its idempotency key was used, its
+    /// timer was taken or moved). `grouped`: its timer, if any, is checked
+    /// here and taken with the group's writes (SQLite's serialized
+    /// transaction makes the read as good as the delete); alone, the caller
+    /// has taken it already (a delete first, which PostgreSQL's row lock
+    /// makes the one safe check across replicas).
+    pub(crate) async fn attempt(&self, tx: &Tx, job: &Job, group: &Unit, grouped: bool) -> Result<Option<Unit>> {
         if let Some((scope, key, _)) = &job.remember
             && (group.remembers(scope, key) || tx.idempotent(scope, key).await?.is_some())
         {
             return Ok(None);
         }
+        if grouped && let Some(t) = &job.timer {
+            if group.has_pending_for(t.instance) {
+                return Err(Error::FlushFirst);
+            }
+            if tx.timer_due(t.instance, &t.key).await? != Some(smmflow_store::db_time(t.due_at)) {
+                return Ok(None);
+            }
+        }
         let mut unit = self.run_unit(tx, job.work.clone(), job.strict, group).await?;
+        if grouped && let Some(t) = &job.timer {
+            unit.take_timer(t.instance, &t.key);
+        }
         if let Some((scope, key, id)) = &job.remember {
             unit.remember(scope, key, id.to_string());
         }
@@ -343,6 +393,7 @@ impl Runtime {
         }
         let base = match group.base_of(id) {
             Some(b) => b,
+            None if group.known_absent(id) => return Ok(None),
             None => match tx.load(id).await? {
                 Some(state) => Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 },
                 None => return Ok(None),
@@ -382,7 +433,10 @@ impl Runtime {
         let now = self.now();
         match work {
             Work::Start { id, workflow, workspace, inputs, actor, parent, schedule } => {
-                if unit.loaded.contains_key(&id) || group.loaded.contains_key(&id) || tx.load(id).await?.is_some() {
+                let exists = unit.loaded.contains_key(&id)
+                    || group.loaded.contains_key(&id)
+                    || (!group.known_absent(id) && tx.load(id).await?.is_some());
+                if exists {
                     return Err(Error::Conflict(format!("instance {id} exists already")));
                 }
                 let def = self.defs.get(tx, &workflow, None).await?;

@@ -189,3 +189,56 @@ async fn one_idempotency_key_sent_many_times_at_once_starts_one_instance() {
         assert_eq!(sim.rt.store().instance_ids().await.unwrap().len(), 1, "{db}");
     }
 }
+
+const WAIT: &str = r#"
+workflow: go-live
+name: Go live
+roles: {smm_manager: Schedules}
+steps:
+  hold:
+    type: wait
+    duration: 30m
+  publish:
+    role: smm_manager
+    after: [hold]
+    due: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_due_together_fire_once_each_and_share_commits() {
+    for (db, url, _dir) in databases("waits").await {
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(WAIT).await;
+        let reqs: Vec<StartRequest> = (0..150)
+            .map(|_| StartRequest {
+                workflow: "go-live".into(),
+                workspace: "acme".into(),
+                inputs: json!({}),
+                actor: "lena".into(),
+                idempotency_key: None,
+            })
+            .collect();
+        let started = sim.rt.start_many(reqs).await.unwrap();
+        assert!(started.iter().all(Result::is_ok), "{db}");
+        assert_eq!(sim.rt.store().timer_count().await.unwrap(), 150, "{db}: one wait timer each");
+        let (groups_before, _) = sim.rt.metrics.groups();
+        sim.clock.set(common::at("2026-12-01T09:30:00Z"));
+        let fired = sim.rt.fire_due_timers().await.unwrap();
+        assert_eq!(fired, 150, "{db}");
+        // A second pass finds nothing: each fired once.
+        assert_eq!(sim.rt.fire_due_timers().await.unwrap(), 0, "{db}");
+        for id in started.iter().flatten() {
+            let inst = sim.inst(*id).await;
+            let publish: Vec<_> = inst.tasks.iter().filter(|t| t.step == "publish").collect();
+            assert_eq!(publish.len(), 1, "{db}: one publishing task after the wait");
+            assert_eq!(publish[0].status, TaskStatus::Open);
+        }
+        // The waits' timers are gone; each publishing task's due timer is set.
+        assert_eq!(sim.rt.store().timer_count().await.unwrap(), 150, "{db}");
+        if db == "sqlite" {
+            let (groups, grouped) = sim.rt.metrics.groups();
+            assert!(groups - groups_before < 150, "{db}: timers shared commits ({grouped} in {groups})");
+        }
+        sim.assert_replays().await;
+    }
+}

@@ -157,6 +157,20 @@ impl Tx {
         Ok(Tx::new(self.txn.begin().await?, self.pg, None))
     }
 
+    /// Loads instances by id, without locks (SQLite's group commit reads a
+    /// group's instances ahead in one query).
+    pub async fn load_many(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Instance)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for part in ids.chunks(crate::writes::CHUNK) {
+            let keys: Vec<String> = part.iter().map(Uuid::to_string).collect();
+            for m in instance::Entity::find().filter(instance::Column::Id.is_in(keys)).all(&self.txn).await? {
+                let state: Instance = serde_json::from_value(m.state).map_err(corrupt)?;
+                out.push((state.id, state));
+            }
+        }
+        Ok(out)
+    }
+
     /// Loads an instance, locking its row until commit on PostgreSQL (SQLite
     /// transactions are already serialized).
     pub async fn load(&self, id: Uuid) -> Result<Option<Instance>> {

@@ -6,7 +6,7 @@
 //! each statement is a round trip to the database's thread.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, SqlErr};
 use smmflow_engine::{Event, Instance};
 use uuid::Uuid;
@@ -30,16 +30,21 @@ impl Tx {
     /// Writes instances, then all their events and touched task rows.
     /// Someone else's change to an instance in between is a conflict.
     pub async fn write_instances(&self, list: &[InstanceWrite<'_>], now: DateTime<Utc>) -> Result<()> {
+        let list: Vec<&InstanceWrite<'_>> =
+            list.iter().filter(|w| !w.events.is_empty() || w.expected_seq.is_none()).collect();
+        if self.is_pg() || list.len() == 1 {
+            for w in &list {
+                match w.expected_seq {
+                    None => self.insert_row(w.state, now).await?,
+                    Some(seq) => self.update_row(seq, w.state, now).await?,
+                }
+            }
+        } else {
+            self.upsert_rows(&list, now).await?;
+        }
         let mut events = Vec::new();
         let mut tasks = Vec::new();
         for w in list {
-            if w.events.is_empty() && w.expected_seq.is_some() {
-                continue;
-            }
-            match w.expected_seq {
-                None => self.insert_row(w.state, now).await?,
-                Some(seq) => self.update_row(seq, w.state, now).await?,
-            }
             let id = w.state.id.to_string();
             for e in w.events {
                 events.push(event::ActiveModel {
@@ -82,6 +87,39 @@ impl Tx {
         Ok(())
     }
 
+    /// SQLite: many instance rows in one statement. Its transactions are
+    /// serialized (`BEGIN IMMEDIATE`), so the rows loaded in this one are
+    /// current; the version check stays as a safety net, for all rows at
+    /// once (a stored row at or past the new version is not overwritten,
+    /// and the count then falls short: a conflict).
+    async fn upsert_rows(&self, list: &[&InstanceWrite<'_>], now: DateTime<Utc>) -> Result<()> {
+        use sea_orm::sea_query::Alias;
+        for part in list.chunks(CHUNK) {
+            let rows = part.iter().map(|w| instance_model(w.state, now)).collect::<Result<Vec<_>>>()?;
+            let newer = Expr::col((instance::Entity, instance::Column::Seq))
+                .lt(Expr::col((Alias::new("excluded"), instance::Column::Seq)));
+            let written = instance::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::column(instance::Column::Id)
+                        .update_columns([
+                            instance::Column::Status,
+                            instance::Column::CompletedAt,
+                            instance::Column::Seq,
+                            instance::Column::State,
+                            instance::Column::UpdatedAt,
+                        ])
+                        .action_and_where(newer)
+                        .to_owned(),
+                )
+                .exec_without_returning(self.conn())
+                .await?;
+            if written != part.len() as u64 {
+                return Err(Error::Conflict("an instance was changed by someone else; try again".into()));
+            }
+        }
+        Ok(())
+    }
+
     async fn insert_row(&self, state: &Instance, now: DateTime<Utc>) -> Result<()> {
         let r = instance::Entity::insert(instance_model(state, now)?).exec_without_returning(self.conn()).await;
         match r {
@@ -111,9 +149,31 @@ impl Tx {
         Ok(())
     }
 
+    /// When a timer is due, if it is set.
+    pub async fn timer_due(&self, instance: Uuid, key: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(timer::Entity::find_by_id((instance.to_string(), key.to_string())).one(self.conn()).await?.map(|t| t.due_at))
+    }
+
     /// Drops the timers of each (instance, key prefix) (an empty prefix:
-    /// all of the instance's), then sets (or moves) the given ones.
-    pub async fn write_timers(&self, clears: &[(Uuid, String)], sets: &[(Uuid, String, DateTime<Utc>)]) -> Result<()> {
+    /// all of the instance's) and each (instance, key) taken, then sets (or
+    /// moves) the given ones.
+    pub async fn write_timers(
+        &self,
+        clears: &[(Uuid, String)],
+        takes: &[(Uuid, String)],
+        sets: &[(Uuid, String, DateTime<Utc>)],
+    ) -> Result<()> {
+        for part in takes.chunks(CHUNK) {
+            let mut any = Condition::any();
+            for (instance, key) in part {
+                any = any.add(
+                    Condition::all()
+                        .add(timer::Column::InstanceId.eq(instance.to_string()))
+                        .add(timer::Column::Key.eq(key.as_str())),
+                );
+            }
+            timer::Entity::delete_many().filter(any).exec(self.conn()).await?;
+        }
         for part in clears.chunks(CHUNK) {
             let mut any = Condition::any();
             for (instance, prefix) in part {
