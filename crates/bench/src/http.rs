@@ -64,11 +64,16 @@ impl Client {
                 } else {
                     (&self.editor, "completeTask", "completeTask(input: {taskId: $t, output: $o})")
                 };
+                let (params, vars) = if field == "completeTask" {
+                    ("$t: ID!, $o: JSON", json!({"t": id, "o": {"text": format!("post {n}")}}))
+                } else {
+                    ("$t: ID!", json!({"t": id}))
+                };
                 let mutation = format!(
-                    "mutation($t: ID!, $o: JSON) {{ {q} {{ task {{ instance {{ {INSTANCE} }} }} userErrors {{ message code }} }} }}"
+                    "mutation({params}) {{ {q} {{ task {{ instance {{ {INSTANCE} }} }} userErrors {{ message code }} }} }}"
                 );
                 let t = Instant::now();
-                let data = self.gql(token, &mutation, json!({"t": id, "o": {"text": format!("post {n}")}})).await?;
+                let data = self.gql(token, &mutation, vars).await?;
                 latencies.push(t.elapsed());
                 let errors = &data[field]["userErrors"];
                 if errors.as_array().is_some_and(|e| !e.is_empty()) {
@@ -91,6 +96,10 @@ pub async fn run(target: &Target, instances: usize, clients: usize) -> Result<Va
         let mut pair = Vec::new();
         for (login, role) in [(format!("editor{c}"), "editor"), (format!("manager{c}"), "manager")] {
             add_user(&rt, &login, role).await?;
+            if role == "manager" {
+                // Starting an instance over the API takes a lead of the workspace.
+                rt.store().add_member("bench", &login, "lead", rt.now()).await?;
+            }
             let token = smmflow_api::new_token();
             rt.store().add_token(&smmflow_api::hash_token(&token), &login, "bench", rt.now()).await?;
             pair.push(token);

@@ -62,6 +62,8 @@ pub(crate) struct Job {
 }
 
 const ATTEMPTS: usize = 5;
+/// Instances whose timers fire at once on PostgreSQL (of 16 connections).
+const TIMER_PARALLELISM: usize = 8;
 /// The idempotency scope of used approval links.
 const LINK_SCOPE: &str = "approval-link";
 
@@ -115,18 +117,37 @@ impl Runtime {
         Ok(self.execute_with(work, false, None, Some(timer)).await?.is_some())
     }
 
-    /// Fires claimed timers in their order: queued together on SQLite, so
-    /// they share commits; one after another on PostgreSQL.
+    /// Fires claimed timers: on SQLite queued together in their order, so
+    /// they share commits; on PostgreSQL several instances at once.
     pub(crate) async fn execute_timers<'a>(
         &self,
         timers: &'a [smmflow_store::DueTimer],
     ) -> Vec<(&'a smmflow_store::DueTimer, Result<bool>)> {
         let Some(b) = &self.batcher else {
-            let mut out = Vec::with_capacity(timers.len());
-            for t in timers {
-                out.push((t, self.execute_timer(t).await));
+            // PostgreSQL: instances in parallel transactions (up to
+            // TIMER_PARALLELISM), each instance's timers in their order.
+            use futures_util::StreamExt;
+            let mut by_instance: Vec<Vec<usize>> = Vec::new();
+            let mut slot: HashMap<Uuid, usize> = HashMap::new();
+            for (i, t) in timers.iter().enumerate() {
+                let s = *slot.entry(t.instance).or_insert_with(|| {
+                    by_instance.push(Vec::new());
+                    by_instance.len() - 1
+                });
+                by_instance[s].push(i);
             }
-            return out;
+            let runs = futures_util::stream::iter(by_instance)
+                .map(|idx: Vec<usize>| async move {
+                    let mut out = Vec::with_capacity(idx.len());
+                    for i in idx {
+                        out.push((&timers[i], self.execute_timer(&timers[i]).await));
+                    }
+                    out
+                })
+                .buffer_unordered(TIMER_PARALLELISM)
+                .collect::<Vec<_>>()
+                .await;
+            return runs.into_iter().flatten().collect();
         };
         let queued: Vec<_> = timers
             .iter()
