@@ -109,12 +109,8 @@ impl Runtime {
     /// Fires a claimed timer: the timer row is taken in the same transaction
     /// as its effects. False when it was already taken or moved.
     pub(crate) async fn execute_timer(&self, timer: &smmflow_store::DueTimer) -> Result<bool> {
-        let work = Work::Command {
-            id: timer.instance,
-            actor: "system".into(),
-            command: Command::TimerFired { key: timer.key.clone() },
-        };
-        Ok(self.execute_with(work, false, None, Some(timer)).await?.is_some())
+        let job = timer_job(timer);
+        Ok(self.execute_with(job.work, false, None, Some(timer)).await?.is_some())
     }
 
     /// Fires claimed timers: on SQLite queued together in their order, so
@@ -149,17 +145,7 @@ impl Runtime {
                 .await;
             return runs.into_iter().flatten().collect();
         };
-        let queued: Vec<_> = timers
-            .iter()
-            .map(|t| {
-                let work = Work::Command {
-                    id: t.instance,
-                    actor: "system".into(),
-                    command: Command::TimerFired { key: t.key.clone() },
-                };
-                (t, b.enqueue(Job { work, strict: false, remember: None, timer: Some(t.clone()) }))
-            })
-            .collect();
+        let queued: Vec<_> = timers.iter().map(|t| (t, b.enqueue(timer_job(t)))).collect();
         let mut out = Vec::with_capacity(queued.len());
         for (t, q) in queued {
             let r = match q {
@@ -500,6 +486,17 @@ impl Runtime {
                 Ok((id, decide::handle(&env, &actor, state, command)?))
             }
         }
+    }
+}
+
+/// Firing a claimed timer: a system command that also takes the timer.
+fn timer_job(t: &smmflow_store::DueTimer) -> Job {
+    let command = Command::TimerFired { key: t.key.clone() };
+    Job {
+        work: Work::Command { id: t.instance, actor: "system".into(), command },
+        strict: false,
+        remember: None,
+        timer: Some(t.clone()),
     }
 }
 
