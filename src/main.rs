@@ -248,6 +248,7 @@ fn run() -> Result<ExitCode> {
                     name,
                     is_admin,
                     notification_mode: "immediate".into(),
+                    can_deploy_workflows: false,
                 };
                 rt.store().create_user(&user, rt.now()).await?;
                 Ok(format!("user {login} added"))

@@ -8,14 +8,17 @@
 //!   instances, reassign tasks, retry steps, manage members there.
 //! - Member: see the workspace's instances and tasks; claim, complete and
 //!   decide tasks of their roles (the engine checks roles and four-eyes).
-//! - Workflows belong to the organization: an admin or any lead deploys.
+//! - Workflows belong to the organization: deploying needs the
+//!   organization-level `canDeployWorkflows` (admins have it); a file's
+//!   YAML schedules also need lead rights in their workspaces (the runtime
+//!   checks that against the lead set given here).
 //! - Nobody sees another workspace's data without a membership there.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use smmflow_engine::{Command, Instance};
+pub use smmflow_runtime::admin::{hash_token, new_token};
 use smmflow_runtime::{Runtime, StartRequest};
-use smmflow_store::{Member, User};
+use smmflow_store::{Member, Token, User, UserChange};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -25,9 +28,19 @@ use crate::error::{ApiError, ApiResult};
 pub struct Viewer {
     pub user: User,
     pub memberships: Vec<Member>,
+    /// The hash of the token the viewer signed in with (to notice its revocation).
+    pub token_hash: String,
 }
 
 impl Viewer {
+    /// The user a token hash signs in, with their memberships as they are now
+    /// (None: no such token, or it was revoked).
+    pub async fn resolve(rt: &Runtime, token_hash: String) -> ApiResult<Option<Viewer>> {
+        let Some(user) = rt.store().user_by_token(&token_hash).await? else { return Ok(None) };
+        let memberships = rt.store().memberships(&user.login).await?;
+        Ok(Some(Viewer { user, memberships, token_hash }))
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.is_admin
     }
@@ -42,6 +55,11 @@ impl Viewer {
 
     pub fn is_lead(&self, workspace: &str) -> bool {
         self.is_admin() || self.roles_in(workspace).any(|r| r == "lead")
+    }
+
+    /// Workspaces where the viewer is a lead.
+    pub fn leads(&self) -> Vec<String> {
+        self.memberships.iter().filter(|m| m.role == "lead").map(|m| m.workspace.clone()).collect()
     }
 
     /// Workspaces whose data the viewer sees (`None`: all, for admins).
@@ -62,15 +80,6 @@ pub struct Access {
     viewer: Option<Viewer>,
 }
 
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new secret API token (shown once, stored as a hash).
-pub fn new_token() -> String {
-    format!("smf_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
-}
-
 impl Access {
     /// Resolves `Authorization: Bearer <token>` (or the bare token).
     pub async fn from_token(rt: &Runtime, header: Option<&str>) -> ApiResult<Access> {
@@ -84,9 +93,7 @@ impl Access {
         if token.is_empty() {
             return Ok(Access::default());
         }
-        let Some(user) = rt.store().user_by_token(&hash_token(token)).await? else { return Ok(Access::default()) };
-        let memberships = rt.store().memberships(&user.login).await?;
-        Ok(Access { viewer: Some(Viewer { user, memberships }) })
+        Ok(Access { viewer: Viewer::resolve(rt, hash_token(token)).await? })
     }
 
     pub fn viewer(&self) -> ApiResult<&Viewer> {
@@ -124,11 +131,14 @@ impl Access {
         Ok(Admin { viewer })
     }
 
-    /// Admins and the lead of any workspace deploy workflows.
+    /// Admins and users granted `canDeployWorkflows` deploy workflows.
     pub fn deployer(&self) -> ApiResult<Deployer<'_>> {
         let viewer = self.viewer()?;
-        if !(viewer.is_admin() || viewer.memberships.iter().any(|m| m.role == "lead")) {
-            return Err(ApiError::Forbidden("only an admin or a lead may deploy workflows".into()));
+        if !(viewer.is_admin() || viewer.user.can_deploy_workflows) {
+            return Err(ApiError::Forbidden(
+                "deploying workflows needs the organization's permission (canDeployWorkflows); an admin grants it"
+                    .into(),
+            ));
         }
         Ok(Deployer { viewer })
     }
@@ -226,39 +236,63 @@ impl LeadOf<'_> {
         rt.command(instance, &self.viewer.user.login, command).await
     }
 
-    pub async fn add_member(&self, rt: &Runtime, user: &str, role: &str) -> ApiResult<()> {
-        rt.store().add_member(&self.workspace, user, role, rt.now()).await?;
-        Ok(())
+    pub async fn add_member(&self, rt: &Runtime, user: &str, role: &str) -> Result<Member, smmflow_runtime::Error> {
+        rt.add_member(&self.workspace, user, role).await
     }
 
-    pub async fn remove_member(&self, rt: &Runtime, user: &str, role: &str) -> ApiResult<bool> {
-        Ok(rt.store().remove_member(&self.workspace, user, role).await?)
+    pub async fn remove_member(&self, rt: &Runtime, user: &str, role: &str) -> Result<bool, smmflow_runtime::Error> {
+        rt.remove_member(&self.workspace, user, role).await
     }
 }
 
 impl Admin<'_> {
-    pub async fn create_workspace(&self, rt: &Runtime, key: &str, name: &str) -> ApiResult<()> {
-        rt.store().create_workspace(key, name, rt.now()).await?;
-        Ok(())
+    pub async fn create_workspace(&self, rt: &Runtime, key: &str, name: &str) -> Result<(), smmflow_runtime::Error> {
+        rt.create_workspace(key, name).await
     }
 
-    pub async fn create_user(&self, rt: &Runtime, user: &User) -> ApiResult<()> {
-        rt.store().create_user(user, rt.now()).await?;
-        Ok(())
+    pub async fn create_user(
+        &self,
+        rt: &Runtime,
+        user: smmflow_runtime::admin::NewUser,
+    ) -> Result<User, smmflow_runtime::Error> {
+        rt.create_user(user).await
+    }
+
+    pub async fn update_user(
+        &self,
+        rt: &Runtime,
+        login: &str,
+        change: UserChange,
+    ) -> Result<User, smmflow_runtime::Error> {
+        rt.update_user(login, change).await
     }
 }
 
 impl Signed<'_> {
     /// A token for `user`: admins for anyone, others for themselves.
-    pub async fn create_token(&self, rt: &Runtime, user: &str, name: &str) -> ApiResult<String> {
+    pub async fn create_token(&self, rt: &Runtime, user: &str, name: &str) -> Result<String, smmflow_runtime::Error> {
         if user != self.viewer.user.login && !self.viewer.is_admin() {
-            return Err(ApiError::Forbidden("you may create tokens only for yourself".into()));
+            return Err(smmflow_runtime::Error::Forbidden("you may create tokens only for yourself".into()));
         }
-        if rt.store().user(user).await?.is_none() {
-            return Err(ApiError::NotFound(format!("user `{user}` not found")));
+        Ok(rt.create_token(user, name).await?.0)
+    }
+
+    /// The viewer's own tokens.
+    pub async fn tokens(&self, rt: &Runtime) -> Result<Vec<Token>, smmflow_runtime::Error> {
+        rt.tokens(&self.viewer.user.login).await
+    }
+
+    /// Revokes a token of the viewer's (admins: anyone's). Someone else's
+    /// token is not found, as if it did not exist.
+    pub async fn revoke_token(&self, rt: &Runtime, id: &str) -> Result<Token, smmflow_runtime::Error> {
+        let not_found = || smmflow_runtime::Error::NotFound(format!("token {id}"));
+        let token = rt.token(id).await?.ok_or_else(not_found)?;
+        if token.user != self.viewer.user.login && !self.viewer.is_admin() {
+            return Err(not_found());
         }
-        let token = new_token();
-        rt.store().add_token(&hash_token(&token), user, name, rt.now()).await?;
+        if !rt.revoke_token(id).await? {
+            return Err(not_found());
+        }
         Ok(token)
     }
 }
@@ -269,6 +303,12 @@ impl Deployer<'_> {
         rt: &Runtime,
         source: &str,
     ) -> Result<(smmflow_runtime::Deployed, Vec<smmflow_spec::Diagnostic>), smmflow_runtime::Error> {
-        rt.deploy(source, &self.viewer.user.login).await
+        let leads = self.viewer.leads();
+        let by = smmflow_runtime::Deployer::Person {
+            login: &self.viewer.user.login,
+            admin: self.viewer.is_admin(),
+            leads: &leads,
+        };
+        rt.deploy(source, by).await
     }
 }

@@ -71,7 +71,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Engine(EngineError::NotFound(m)) | RuntimeError::NotFound(m) => {
                 ApiError::NotFound(format!("{m} not found"))
             }
-            RuntimeError::Engine(EngineError::Forbidden(m)) => ApiError::Forbidden(m),
+            RuntimeError::Engine(EngineError::Forbidden(m)) | RuntimeError::Forbidden(m) => ApiError::Forbidden(m),
+            RuntimeError::Field { field, message } => ApiError::BadInput(format!("{field}: {message}")),
+            RuntimeError::FieldConflict { field, message } => ApiError::Conflict(format!("{field}: {message}")),
             RuntimeError::Engine(EngineError::Conflict(m)) | RuntimeError::Conflict(m) => ApiError::Conflict(m),
             RuntimeError::Engine(EngineError::TaskAlreadyCompleted(s)) => {
                 ApiError::AlreadyCompleted(format!("the task is already {s}"))
@@ -145,6 +147,8 @@ pub fn user_errors(e: RuntimeError, field: &str) -> ApiResult<Vec<UserError>> {
         RuntimeError::Invalid(diags) => {
             Ok(diags.iter().filter(|d| d.is_error()).map(UserError::from_diagnostic).collect())
         }
+        RuntimeError::Field { field, message } => Ok(vec![UserError::at(vec![field], message, "BAD_USER_INPUT")]),
+        RuntimeError::FieldConflict { field, message } => Ok(vec![UserError::at(vec![field], message, "CONFLICT")]),
         other => Err(other.into()),
     }
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use serde_json::Value;
 use smmflow_engine::{Command, Instance};
-use smmflow_store::{Member, User};
+use smmflow_runtime::admin::NewUser;
+use smmflow_store::{Member, User, UserChange};
 
 use crate::error::{ApiError, UserError, user_errors};
 use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
-use crate::types::people::MembershipObj;
+use crate::types::people::{ApiTokenObj, MembershipObj};
 use crate::types::schedule::{MissedPolicy, OverlapPolicy, ScheduleObj};
 use crate::types::{InstanceObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
@@ -133,6 +134,28 @@ pub struct UserPayload {
 }
 
 #[derive(InputObject)]
+pub struct UpdateUserInput {
+    /// The user's login.
+    pub user: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// May deploy workflows (the organization's processes).
+    pub can_deploy_workflows: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct RevokeApiTokenInput {
+    /// `ApiToken.id` (from `viewer { apiTokens { id name } }`).
+    pub token_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeApiTokenPayload {
+    pub token: Option<ApiTokenObj>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
 pub struct MemberInput {
     pub workspace: String,
     /// A login.
@@ -250,14 +273,11 @@ fn instance_payload(result: Result<Instance, smmflow_runtime::Error>, field: &st
     }
 }
 
-fn is_key(s: &str) -> bool {
-    smmflow_spec::decode::is_key(s)
-}
-
-fn is_login(s: &str) -> bool {
-    (2..=64).contains(&s.len())
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+fn user_payload(r: Result<User, smmflow_runtime::Error>) -> Result<UserPayload> {
+    match r {
+        Ok(u) => Ok(UserPayload { user: Some(UserObj(u)), user_errors: Vec::new() }),
+        Err(e) => Ok(UserPayload { user: None, user_errors: user_errors(e, "input")? }),
+    }
 }
 
 /// Schedule settings to set, as given to create or update.
@@ -424,96 +444,54 @@ impl Mutation {
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {
         let rt = runtime_of(ctx)?;
         let admin = access_of(ctx)?.admin()?;
-        if !is_key(&input.key) {
-            let e = UserError::at(
-                vec!["key".into()],
-                "a workspace key is lower case letters, digits and dashes, 2-63 long, starting with a letter",
-                "BAD_USER_INPUT",
-            );
-            return Ok(WorkspacePayload { workspace: None, user_errors: vec![e] });
-        }
         match admin.create_workspace(rt, &input.key, &input.name).await {
             Ok(()) => Ok(WorkspacePayload {
                 workspace: Some(WorkspaceObj { key: input.key, name: input.name }),
                 user_errors: Vec::new(),
             }),
-            Err(ApiError::Conflict(m)) => Ok(WorkspacePayload {
-                workspace: None,
-                user_errors: vec![UserError::at(vec!["key".into()], m, "CONFLICT")],
-            }),
-            Err(e) => Err(e.into()),
+            Err(e) => Ok(WorkspacePayload { workspace: None, user_errors: user_errors(e, "input")? }),
         }
     }
 
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let rt = runtime_of(ctx)?;
         let admin = access_of(ctx)?.admin()?;
-        let mut errors = Vec::new();
-        if !is_login(&input.login) {
-            errors.push(UserError::at(
-                vec!["login".into()],
-                "a login is 2-64 lower case letters, digits, dots, dashes or underscores",
-                "BAD_USER_INPUT",
-            ));
-        }
-        if !smmflow_spec::field::is_email(&input.email) {
-            errors.push(UserError::at(
-                vec!["email".into()],
-                format!("`{}` is not an e-mail address", input.email),
-                "BAD_USER_INPUT",
-            ));
-        }
-        if !errors.is_empty() {
-            return Ok(UserPayload { user: None, user_errors: errors });
-        }
-        let user = User {
-            login: input.login,
-            email: input.email,
-            name: input.name,
-            is_admin: false,
-            notification_mode: "immediate".into(),
-        };
-        match admin.create_user(rt, &user).await {
-            Ok(()) => Ok(UserPayload { user: Some(UserObj(user)), user_errors: Vec::new() }),
-            Err(ApiError::Conflict(m)) => {
-                Ok(UserPayload { user: None, user_errors: vec![UserError::at(vec!["login".into()], m, "CONFLICT")] })
-            }
-            Err(e) => Err(e.into()),
+        let new = NewUser { login: input.login, email: input.email, name: input.name, is_admin: false };
+        user_payload(admin.create_user(rt, new).await)
+    }
+
+    /// Changes a user's name, e-mail or organization-level permissions (admins only).
+    async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload> {
+        let rt = runtime_of(ctx)?;
+        let admin = access_of(ctx)?.admin()?;
+        let change =
+            UserChange { name: input.name, email: input.email, can_deploy_workflows: input.can_deploy_workflows };
+        match admin.update_user(rt, &input.user, change).await {
+            Err(smmflow_runtime::Error::NotFound(m)) => Ok(UserPayload {
+                user: None,
+                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
+            }),
+            r => user_payload(r),
         }
     }
 
     async fn add_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
         let rt = runtime_of(ctx)?;
         let lead = access_of(ctx)?.lead(&input.workspace)?;
-        if !smmflow_spec::decode::is_ident(&input.role) {
-            let e = UserError::at(
-                vec!["role".into()],
-                "a role name is lower case letters, digits and underscores",
-                "BAD_USER_INPUT",
-            );
-            return Ok(MembershipPayload { membership: None, user_errors: vec![e] });
-        }
         match lead.add_member(rt, &input.user, &input.role).await {
-            Ok(()) => Ok(MembershipPayload {
-                membership: Some(MembershipObj(Member {
-                    workspace: input.workspace,
-                    user: input.user,
-                    role: input.role,
-                })),
-                user_errors: Vec::new(),
-            }),
-            Err(ApiError::NotFound(m)) => Ok(MembershipPayload {
+            Ok(m) => Ok(MembershipPayload { membership: Some(MembershipObj(m)), user_errors: Vec::new() }),
+            Err(smmflow_runtime::Error::NotFound(m)) => Ok(MembershipPayload {
                 membership: None,
-                user_errors: vec![UserError::at(vec!["user".into()], m, "NOT_FOUND")],
+                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
             }),
-            Err(e) => Err(e.into()),
+            Err(e) => Ok(MembershipPayload { membership: None, user_errors: user_errors(e, "input")? }),
         }
     }
 
     async fn remove_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
         let rt = runtime_of(ctx)?;
         let lead = access_of(ctx)?.lead(&input.workspace)?;
-        let removed = lead.remove_member(rt, &input.user, &input.role).await?;
+        let removed = lead.remove_member(rt, &input.user, &input.role).await.map_err(ApiError::from)?;
         let m = Member { workspace: input.workspace, user: input.user, role: input.role };
         if !removed {
             return Ok(MembershipPayload {
@@ -530,11 +508,26 @@ impl Mutation {
         let signed = access_of(ctx)?.signed_in()?;
         match signed.create_token(rt, &input.user, &input.name).await {
             Ok(token) => Ok(CreateApiTokenPayload { token: Some(token), user_errors: Vec::new() }),
-            Err(ApiError::NotFound(m)) => Ok(CreateApiTokenPayload {
+            Err(smmflow_runtime::Error::NotFound(m)) => Ok(CreateApiTokenPayload {
                 token: None,
-                user_errors: vec![UserError::at(vec!["user".into()], m, "NOT_FOUND")],
+                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
             }),
-            Err(e) => Err(e.into()),
+            Err(e) => Ok(CreateApiTokenPayload { token: None, user_errors: user_errors(e, "input")? }),
+        }
+    }
+
+    /// Revokes one of your API tokens (admins: anyone's): requests with it
+    /// are no longer signed in, and subscriptions opened with it end.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, input: RevokeApiTokenInput) -> Result<RevokeApiTokenPayload> {
+        let rt = runtime_of(ctx)?;
+        let signed = access_of(ctx)?.signed_in()?;
+        match signed.revoke_token(rt, input.token_id.as_str()).await {
+            Ok(t) => Ok(RevokeApiTokenPayload { token: Some(ApiTokenObj(t)), user_errors: Vec::new() }),
+            Err(smmflow_runtime::Error::NotFound(m)) => Ok(RevokeApiTokenPayload {
+                token: None,
+                user_errors: vec![UserError::at(vec!["tokenId".into()], format!("{m} not found"), "NOT_FOUND")],
+            }),
+            Err(e) => Err(ApiError::from(e).into()),
         }
     }
 

@@ -81,6 +81,7 @@ pub async fn bootstrap(rt: &Runtime, data_dir: &Path) -> Result<Option<String>, 
         name: Some("Administrator".into()),
         is_admin: true,
         notification_mode: "immediate".into(),
+        can_deploy_workflows: false,
     };
     store.create_user(&admin, now).await.map_err(|e| e.to_string())?;
     let token = new_token();

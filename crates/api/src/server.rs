@@ -133,13 +133,16 @@ async fn metrics(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
+async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     if !s.deployed.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "deploying the workflows folder");
+        return (StatusCode::SERVICE_UNAVAILABLE, "deploying the workflows folder".into());
+    }
+    if let Some(problem) = s.rt.health.problem() {
+        return (StatusCode::SERVICE_UNAVAILABLE, problem);
     }
     if s.rt.store().ready().await {
-        (StatusCode::OK, "ready")
+        (StatusCode::OK, "ready".into())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable or not migrated")
+        (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable or not migrated".into())
     }
 }

@@ -185,7 +185,7 @@ pub(crate) async fn open_bench(target: &Target) -> Result<Arc<Runtime>> {
         node: "bench".into(),
     })
     .await?;
-    rt.deploy(WORKLOAD, "bench").await?;
+    rt.deploy(WORKLOAD, smmflow_runtime::Deployer::System).await?;
     rt.store().create_workspace("bench", "Bench", rt.now()).await?;
     Ok(rt)
 }
@@ -199,6 +199,7 @@ pub(crate) async fn add_user(rt: &Runtime, login: &str, role: &str) -> Result<()
         name: None,
         is_admin: false,
         notification_mode: "immediate".into(),
+        can_deploy_workflows: false,
     };
     rt.store().create_user(&user, now).await?;
     rt.store().add_member("bench", login, role, now).await?;

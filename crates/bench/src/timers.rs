@@ -30,7 +30,7 @@ const CHUNK: usize = 500;
 
 pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value> {
     let rt = open_bench(target).await?;
-    rt.deploy(WAIT, "bench").await?;
+    rt.deploy(WAIT, smmflow_runtime::Deployer::System).await?;
     add_user(&rt, "manager0", "manager").await?;
 
     // Due times: spread evenly over one minute that starts `lead` from now,

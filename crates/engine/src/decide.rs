@@ -33,6 +33,7 @@ pub(crate) struct Run<'e, 'a> {
 /// defaults, and runs it as far as it goes.
 pub fn start(env: &Env<'_>, actor: &str, start: Start) -> Result<Outcome, Error> {
     let wf = env.workflow;
+    crate::limits::value(&start.inputs)?;
     let mut inputs = match start.inputs {
         Value::Null => serde_json::Map::new(),
         Value::Object(m) => m,
@@ -69,6 +70,7 @@ pub fn start(env: &Env<'_>, actor: &str, start: Start) -> Result<Outcome, Error>
 
 /// Decides one command on an instance.
 pub fn handle(env: &Env<'_>, actor: &str, state: Instance, command: Command) -> Result<Outcome, Error> {
+    crate::limits::command(&command)?;
     let mut run = Run { env, actor: actor.to_string(), state, events: Vec::new(), actions: Vec::new() };
     match command {
         Command::TimerFired { key } => run.timer_fired(&key),

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::model::Instance;
@@ -109,17 +109,16 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
-/// A value as a point in time: an RFC 3339 string, or a date (midnight UTC).
+/// A value as a point in time: an RFC 3339 string, or a date (midnight UTC),
+/// within the years 1-9999.
 pub fn datetime(v: &Value) -> Result<DateTime<Utc>, String> {
     let Some(s) = v.as_str() else { return Err(format!("expected a date-time, found {v}")) };
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+    if let Ok(t) = smmflow_spec::time::datetime(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-        .ok_or_else(|| format!("`{s}` is not a date-time (RFC 3339) or a date (YYYY-MM-DD)"))
+    smmflow_spec::time::date(s).ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).ok_or_else(|| {
+        format!("`{s}` is not a date-time (RFC 3339) or a date (YYYY-MM-DD) between the years 1 and 9999")
+    })
 }
 
 #[cfg(test)]
@@ -148,5 +147,7 @@ mod tests {
         assert_eq!(datetime(&json!("2027-01-31")).unwrap().to_rfc3339(), "2027-01-31T00:00:00+00:00");
         assert_eq!(datetime(&json!("2027-01-31T10:00:00+03:00")).unwrap().to_rfc3339(), "2027-01-31T07:00:00+00:00");
         assert!(datetime(&json!(5)).is_err());
+        assert!(datetime(&json!("+10000-01-01T00:00:00Z")).is_err());
+        assert!(datetime(&json!("9999-12-31T23:00:00-05:00")).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod command;
 pub mod decide;
 pub mod eval;
 pub mod event;
+pub mod limits;
 pub mod model;
 pub mod schedule;
 pub mod time;

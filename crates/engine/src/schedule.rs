@@ -4,6 +4,7 @@
 //! workflow language's `missed` (none / last / all within
 //! `catch_up_window`), `starts`, `ends` and `max_runs`. Overlap needs the
 //! previous run's state, so the runtime applies it to each planned start.
+#![deny(clippy::arithmetic_side_effects)]
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -11,6 +12,7 @@ use smmflow_spec::cron::Cron;
 use smmflow_spec::schedule::Missed;
 
 use crate::time::cron::next_fire;
+use crate::time::minus;
 
 /// A fire handled this late counts as on time; later ones were missed
 /// (downtime, a pause, a dormant workspace).
@@ -53,7 +55,7 @@ pub struct Step {
 /// The first fire strictly after `after` inside the schedule's window.
 pub fn first_after(plan: &Plan<'_>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let from = match plan.starts {
-        Some(s) if s > after => s - Duration::seconds(1),
+        Some(s) if s > after => minus(s, Duration::seconds(1)),
         _ => after,
     };
     next_fire(plan.cron, plan.timezone, from).filter(|t| plan.ends.is_none_or(|e| *t <= e))
@@ -77,8 +79,8 @@ pub fn plan(p: &Plan<'_>, handled_until: DateTime<Utc>, now: DateTime<Utc>) -> S
             _ => break,
         }
     }
-    let late = |f: &DateTime<Utc>| now - *f > Duration::seconds(GRACE_SECONDS);
-    let in_window = |f: &DateTime<Utc>| now - *f <= p.catch_up_window;
+    let late = |f: &DateTime<Utc>| now.signed_duration_since(*f) > Duration::seconds(GRACE_SECONDS);
+    let in_window = |f: &DateTime<Utc>| now.signed_duration_since(*f) <= p.catch_up_window;
     // Missed fires that may still run under the policy.
     let catchable: Vec<DateTime<Utc>> = due.iter().copied().filter(|f| late(f) && in_window(f)).collect();
     let last_missed = catchable.last().copied();
@@ -102,7 +104,7 @@ pub fn plan(p: &Plan<'_>, handled_until: DateTime<Utc>, now: DateTime<Utc>) -> S
             Some(reason) => fires.push(Fire::Skip(f, reason)),
             None if p.max_runs.is_some_and(|m| runs >= m) => fires.push(Fire::Skip(f, "max_runs reached".into())),
             None => {
-                runs += 1;
+                runs = runs.saturating_add(1);
                 fires.push(Fire::Start(f));
             }
         }
@@ -123,6 +125,7 @@ fn human(d: Duration) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -63,16 +63,32 @@ pub fn message_id(key: &str, from: &Mailbox) -> String {
     format!("<{}@{}>", &hash[..40], from.email.domain())
 }
 
-/// Builds the RFC 5322 message.
+/// A display name or subject as one header line: control characters
+/// (CR and LF above all, which would start a new header) become spaces,
+/// runs of white space one space, and it is cut at 200 characters.
+pub fn header_text(s: &str) -> String {
+    let line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(200) {
+        Some((i, _)) => line[..i].to_string(),
+        None => line,
+    }
+}
+
+/// Builds the RFC 5322 message. Names and the subject pass through
+/// [`header_text`], so no stored value can inject a header; and lettre's
+/// header encoding panics on a line break, which a stored name written
+/// before names were checked could otherwise still carry.
 pub fn build(mail: &Mail, key: &str, from: &Mailbox) -> Result<Message, SendError> {
+    let name = mail.to_name.as_deref().map(header_text).filter(|n| !n.is_empty());
     let to = Mailbox::new(
-        mail.to_name.clone(),
+        name,
         mail.to.parse().map_err(|e| SendError::permanent(format!("`{}` is not an e-mail address: {e}", mail.to)))?,
     );
     let b = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(mail.subject.clone())
+        .subject(header_text(&mail.subject))
         .message_id(Some(message_id(key, from)))
         .date(SystemTime::now())
         .header(AutoSubmitted);
@@ -157,7 +173,10 @@ impl Transport {
 
     /// Delivers one message (queued under `key`).
     pub async fn send(&self, mail: &Mail, key: &str, from: &Mailbox) -> Result<(), SendError> {
-        let message = build(mail, key, from)?;
+        // A message lettre cannot build (it panics on some header values)
+        // is dead, not a stopped mail service.
+        let message = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(mail, key, from)))
+            .map_err(|_| SendError::permanent("the message cannot be built (a header value lettre refuses)"))??;
         match self {
             Transport::Smtp(smtp) => match tokio::time::timeout(SEND_TIMEOUT, smtp.send(message)).await {
                 Ok(Ok(_)) => Ok(()),
@@ -216,6 +235,18 @@ mod tests {
         let text = String::from_utf8(build(&mail(Some("<p>Write it</p>")), "k", &from()).unwrap().formatted()).unwrap();
         assert!(text.contains("multipart/alternative"), "{text}");
         assert!(text.contains("text/html"), "{text}");
+    }
+
+    #[test]
+    fn names_and_subjects_cannot_break_a_header() {
+        let mut m = mail(None);
+        m.to_name = Some("Eve\r\nBcc: v@evil.test".into());
+        m.subject = "Hi\r\nBcc: v@evil.test\u{0}".into();
+        let text = String::from_utf8(build(&m, "k", &from()).unwrap().formatted()).unwrap();
+        assert!(!text.lines().any(|l| l.starts_with("Bcc:")), "{text}");
+        assert!(text.contains("Subject: Hi Bcc: v@evil.test\r\n"), "{text}");
+        let to = text.lines().find(|l| l.starts_with("To: ")).unwrap();
+        assert!(to.ends_with("<anna@agency.example>"), "{to}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use smmflow_engine::Instance;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::health::Part;
 use crate::unit::Unit;
 use crate::work::{Job, Loaded, Work};
 use crate::{Error, Result, Runtime};
@@ -50,7 +51,9 @@ impl Batcher {
                     }
                 }
                 let Some(rt) = rt.upgrade() else { break };
-                rt.commit_group(group).await;
+                // A panic fails this group's callers (their replies are
+                // dropped: INTERNAL) and the committer goes on.
+                rt.health.pass(Part::Committer, rt.clone().commit_group(group)).await;
             }
         });
         Batcher { queue }

@@ -171,13 +171,18 @@ pub(crate) async fn deploy_sources(
     Ok(report)
 }
 
-/// Deploys one workflow or calendar source, checked against what is deployed.
-pub(crate) async fn deploy_one(
-    store: &Store,
-    source: &str,
-    by: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Deployed, Vec<Diagnostic>)> {
+/// One source, checked against what is deployed and ready to be stored.
+pub(crate) struct Prepared {
+    pub kind: &'static str,
+    pub key: String,
+    /// The parsed workflow (None for a calendar).
+    pub workflow: Option<Box<Workflow>>,
+    /// Warnings (errors refuse the source).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks one workflow or calendar source against what is deployed.
+pub(crate) async fn prepare_one(store: &Store, source: &str) -> Result<Prepared> {
     let mut sources = Vec::new();
     for kind in [DocumentKind::Workflow, DocumentKind::Calendar] {
         for d in store.latest_documents(kind).await? {
@@ -194,12 +199,12 @@ pub(crate) async fn deploy_one(
     }
     let new_path = "deployWorkflow.yaml".to_string();
     let mut sink = smmflow_spec::diag::Sink::new(new_path.clone());
-    let key = match smmflow_spec::project::parse_document(source, &mut sink) {
-        Some(smmflow_spec::Document::Workflow(w)) => Some(("workflow", w.key.value)),
-        Some(smmflow_spec::Document::Calendar(c)) => Some(("calendar", c.key.value)),
+    let doc = match smmflow_spec::project::parse_document(source, &mut sink) {
+        Some(smmflow_spec::Document::Workflow(w)) => Some(("workflow", w.key.value.clone(), Some(w))),
+        Some(smmflow_spec::Document::Calendar(c)) => Some(("calendar", c.key.value, None)),
         None => None,
     };
-    if let Some((kind, k)) = &key {
+    if let Some((kind, k, _)) = &doc {
         sources.retain(|s| s.path != format!("deployed/{kind}/{k}.yaml"));
     }
     sources.push(Source { path: new_path.clone(), text: source.to_string() });
@@ -208,10 +213,21 @@ pub(crate) async fn deploy_one(
     if mine.iter().any(Diagnostic::is_error) {
         return Err(Error::Invalid(mine));
     }
-    let Some((kind, key)) = key else { return Err(Error::Invalid(mine)) };
-    let doc_kind = if kind == "workflow" { DocumentKind::Workflow } else { DocumentKind::Calendar };
+    let Some((kind, key, workflow)) = doc else { return Err(Error::Invalid(mine)) };
+    Ok(Prepared { kind, key, workflow, diagnostics: mine })
+}
+
+/// Stores a prepared source (a new version only when its content is new).
+pub(crate) async fn save_one(
+    store: &Store,
+    p: &Prepared,
+    source: &str,
+    by: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Deployed> {
+    let doc_kind = if p.kind == "workflow" { DocumentKind::Workflow } else { DocumentKind::Calendar };
     let tx = store.begin().await?;
-    let (version, created) = tx.deploy(doc_kind, &key, source, &content_hash(source), by, now).await?;
+    let (version, created) = tx.deploy(doc_kind, &p.key, source, &content_hash(source), by, now).await?;
     tx.commit().await?;
-    Ok((Deployed { kind, key, version, created }, mine))
+    Ok(Deployed { kind: p.kind, key: p.key.clone(), version, created })
 }

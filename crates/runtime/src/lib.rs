@@ -9,10 +9,12 @@
 //! `Options -> Runtime::open -> Runtime`: the runtime owns the store, the
 //! definition cache, the clock and the event channel.
 
+pub mod admin;
 mod batch;
 mod clock;
 mod defs;
 mod directory;
+pub mod health;
 mod mailer;
 pub mod metrics;
 pub mod schedules;
@@ -45,11 +47,19 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     Conflict(String),
     #[error("the definition has errors")]
     Invalid(Vec<Diagnostic>),
     #[error("{0}")]
     BadInput(String),
+    /// A value of one input field is refused (`field` is its GraphQL name).
+    #[error("{field}: {message}")]
+    Field { field: String, message: String },
+    /// A value of one input field names something that exists already.
+    #[error("{field}: {message}")]
+    FieldConflict { field: String, message: String },
     #[error("storage: {0}")]
     Store(#[from] smmflow_store::Error),
     #[error("{0}")]
@@ -65,8 +75,9 @@ impl Error {
         match self {
             Error::Engine(e) => e.code(),
             Error::NotFound(_) => "NOT_FOUND",
-            Error::Conflict(_) => "CONFLICT",
-            Error::Invalid(_) | Error::BadInput(_) => "BAD_USER_INPUT",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Conflict(_) | Error::FieldConflict { .. } => "CONFLICT",
+            Error::Invalid(_) | Error::BadInput(_) | Error::Field { .. } => "BAD_USER_INPUT",
             Error::Store(smmflow_store::Error::Conflict(_)) => "CONFLICT",
             Error::Store(smmflow_store::Error::NotFound(_)) => "NOT_FOUND",
             Error::Store(smmflow_store::Error::AlreadyExists(_)) => "CONFLICT",
@@ -88,6 +99,24 @@ pub struct Options {
     pub node: String,
 }
 
+/// Who deploys a workflow file.
+#[derive(Clone, Copy, Debug)]
+pub enum Deployer<'a> {
+    /// The start-up deploy of the workflows folder (the operator's files).
+    System,
+    /// A person allowed to deploy, with the workspaces they lead.
+    Person { login: &'a str, admin: bool, leads: &'a [String] },
+}
+
+impl Deployer<'_> {
+    pub fn login(&self) -> &str {
+        match self {
+            Deployer::System => "system",
+            Deployer::Person { login, .. } => login,
+        }
+    }
+}
+
 /// What starting an instance needs.
 #[derive(Clone, Debug)]
 pub struct StartRequest {
@@ -105,10 +134,15 @@ pub struct Runtime {
     pub(crate) node: String,
     pub(crate) events: broadcast::Sender<Committed>,
     pub metrics: metrics::Metrics,
+    /// Which background parts are failing (`/readyz`).
+    pub health: health::Health,
     /// Wakes the timer service early (another replica committed work).
     pub(crate) wake: tokio::sync::Notify,
     /// Wakes the mail service (a commit queued notices).
     pub(crate) mail_wake: tokio::sync::Notify,
+    /// Bumped when access narrows (a membership removed, a token revoked),
+    /// here or on another replica: subscriptions re-check their viewer.
+    pub(crate) directory: tokio::sync::watch::Sender<u64>,
     /// The key approval links are signed with, read once.
     pub(crate) link_key: tokio::sync::OnceCell<Arc<Vec<u8>>>,
     /// The group commit: SQLite only (one writer); PostgreSQL runs commands
@@ -132,8 +166,10 @@ impl Runtime {
             node: opts.node,
             events,
             metrics: Default::default(),
+            health: Default::default(),
             wake: tokio::sync::Notify::new(),
             mail_wake: tokio::sync::Notify::new(),
+            directory: tokio::sync::watch::Sender::new(0),
             link_key: tokio::sync::OnceCell::new(),
         });
         let report = match &opts.workflows {
@@ -141,6 +177,29 @@ impl Runtime {
             None => None,
         };
         Ok((rt, report))
+    }
+
+    /// Changes of access, as a version number that moves (see `admin.rs`).
+    pub fn directory_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.directory.subscribe()
+    }
+
+    /// Access narrowed: tells this process's subscriptions, and the other
+    /// replicas' (PostgreSQL `NOTIFY`).
+    pub(crate) async fn directory_changed(&self) {
+        self.directory.send_modify(|v| *v = v.wrapping_add(1));
+        if !self.store.is_postgres() {
+            return;
+        }
+        let payload = serde_json::json!({"node": self.node, "directory": true}).to_string();
+        let sent = async {
+            let tx = self.store.begin().await?;
+            tx.announce(&payload).await?;
+            tx.commit().await
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!("announcing a directory change to other replicas: {e}");
+        }
     }
 
     /// Looks at the outbox now (a message was queued or retried).
@@ -180,6 +239,10 @@ impl Runtime {
                 if v["mail"].as_bool() == Some(true) {
                     self.mail_wake.notify_one();
                 }
+                if v["directory"].as_bool() == Some(true) {
+                    self.directory.send_modify(|v| *v = v.wrapping_add(1));
+                    continue;
+                }
                 let (Some(id), Some(from), Some(to)) =
                     (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
                 else {
@@ -216,13 +279,26 @@ impl Runtime {
         Ok(report)
     }
 
-    /// Deploys one workflow or calendar file, checked against what is deployed.
-    pub async fn deploy(&self, source: &str, by: &str) -> Result<(Deployed, Vec<Diagnostic>)> {
-        let (d, diags) = defs::deploy_one(&self.store, source, by, self.now()).await?;
+    /// Deploys one workflow or calendar file, checked against what is
+    /// deployed. A person needs lead rights in every workspace whose YAML
+    /// schedules the file adds, changes or removes (admins in all);
+    /// otherwise nothing is deployed.
+    pub async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
+        let prepared = defs::prepare_one(&self.store, source).await?;
+        if let (Some(wf), Deployer::Person { admin: false, leads, .. }) = (&prepared.workflow, &by) {
+            for ws in self.schedule_workspaces_touched(wf).await? {
+                if !leads.contains(&ws) {
+                    return Err(Error::Forbidden(format!(
+                        "the file's `schedules:` change workspace `{ws}`, where you are not a lead; nothing was deployed"
+                    )));
+                }
+            }
+        }
+        let d = defs::save_one(&self.store, &prepared, source, by.login(), self.now()).await?;
         if d.kind == "workflow" {
             self.sync_yaml_schedules(&d.key).await?;
         }
-        Ok((d, diags))
+        Ok((d, prepared.diagnostics))
     }
 
     /// Starts an instance; with an idempotency key a retry returns the first instance.
@@ -269,7 +345,7 @@ impl Runtime {
         let overdue =
             self.store.count_tasks(&smmflow_store::TaskFilter { overdue_at: Some(now), ..Default::default() }).await?;
         let backlog = self.store.outbox_backlog().await?;
-        Ok(self.metrics.render(open, overdue, backlog))
+        Ok(self.metrics.render(open, overdue, backlog, self.health.panics()))
     }
 
     /// A deployed workflow version (the latest when `version` is None).

@@ -459,6 +459,7 @@ impl Runtime {
         let cfg = Arc::new(cfg);
         Service::spawn(
             self,
+            crate::health::Part::Mail,
             poll,
             |rt| &rt.mail_wake,
             move |rt| {

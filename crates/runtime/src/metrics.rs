@@ -15,6 +15,7 @@ pub const MAIL: &str = "smmflow_mail_deliveries_total";
 pub const NOTICES: &str = "smmflow_notices_expanded_total";
 pub const GROUPS: &str = "smmflow_commit_groups_total";
 pub const GROUPED: &str = "smmflow_commit_group_commands_total";
+pub const PANICS: &str = "smmflow_panics_contained_total";
 
 /// Latency bucket upper bounds, in seconds.
 const BUCKETS: [f64; 11] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -90,7 +91,7 @@ impl Metrics {
     }
 
     /// The Prometheus text, with gauges the caller read from the database.
-    pub fn render(&self, open_tasks: u64, overdue_tasks: u64, outbox_backlog: u64) -> String {
+    pub fn render(&self, open_tasks: u64, overdue_tasks: u64, outbox_backlog: u64, panics: u64) -> String {
         let mut out = String::new();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# HELP {COMMANDS} Commands run, by outcome.\n# TYPE {COMMANDS} counter");
@@ -130,6 +131,10 @@ impl Metrics {
             out,
             "# HELP {GROUPED} Commands committed by the group commit (SQLite).\n# TYPE {GROUPED} counter\n{GROUPED} {}",
             get(&self.grouped)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP {PANICS} Panics contained (a bug: see the log).\n# TYPE {PANICS} counter\n{PANICS} {panics}"
         );
         for (name, help, v) in [
             (OPEN_TASKS, "Tasks open or claimed.", open_tasks),

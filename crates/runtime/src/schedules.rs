@@ -89,6 +89,31 @@ fn strip_nulls(v: Value) -> Value {
 }
 
 impl Runtime {
+    /// The workspaces whose YAML schedules deploying `wf` would add, change
+    /// or remove (compared with what its deployed version set up).
+    pub(crate) async fn schedule_workspaces_touched(&self, wf: &smmflow_spec::Workflow) -> Result<Vec<String>> {
+        let key = &wf.key.value;
+        let tx = self.store.begin_read().await?;
+        let existing: HashMap<String, ScheduleRow> =
+            tx.yaml_schedules(key).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        drop(tx);
+        let mut touched = Vec::new();
+        let mut kept = Vec::new();
+        for (i, s) in wf.schedules.iter().enumerate() {
+            let id = format!("yaml:{key}:{i}");
+            match existing.get(&id) {
+                Some(old) if old.spec == strip_nulls(spec_json(s)) => {}
+                Some(old) => touched.extend([old.workspace.clone(), s.workspace.value.clone()]),
+                None => touched.push(s.workspace.value.clone()),
+            }
+            kept.push(id);
+        }
+        touched.extend(existing.values().filter(|r| !kept.contains(&r.id)).map(|r| r.workspace.clone()));
+        touched.sort();
+        touched.dedup();
+        Ok(touched)
+    }
+
     /// Brings a workflow's YAML schedules in line with its latest version.
     pub async fn sync_yaml_schedules(&self, workflow: &str) -> Result<()> {
         let def = self.definition(workflow, None).await?;

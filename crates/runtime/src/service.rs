@@ -1,12 +1,14 @@
 //! A background loop: one pass of work, then sleep until the poll interval
 //! passes, a wake-up arrives, or the loop is stopped. Timers and the mail
-//! outbox each run in one.
+//! outbox each run in one. A pass that panics is contained (`health.rs`):
+//! the part is reported failing and the loop goes on after a pause.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Runtime;
+use crate::health::Part;
 
 pub struct Service {
     stop: tokio::sync::watch::Sender<bool>,
@@ -17,6 +19,7 @@ impl Service {
     /// Runs `pass` until stopped; `wake` picks the runtime's wake-up for it.
     pub(crate) fn spawn<F, Fut>(
         rt: Arc<Runtime>,
+        part: Part,
         poll: Duration,
         wake: fn(&Runtime) -> &tokio::sync::Notify,
         mut pass: F,
@@ -28,7 +31,7 @@ impl Service {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let handle = tokio::spawn(async move {
             loop {
-                pass(rt.clone()).await;
+                rt.health.pass(part, pass(rt.clone())).await;
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
                     _ = wake(&rt).notified() => {}

@@ -48,6 +48,7 @@ impl Runtime {
     pub fn spawn_timer_service(self: Arc<Self>, poll: StdDuration) -> Service {
         Service::spawn(
             self,
+            crate::health::Part::Timers,
             poll,
             |rt| &rt.wake,
             |rt| async move {

@@ -463,7 +463,7 @@ impl Runtime {
                     directory: people.as_ref(),
                 };
                 let start = Start { id, workspace, inputs, parent, schedule, calendar };
-                let out = decide::start(&env, &actor, start)?;
+                let out = self.health.contain("deciding a start", || decide::start(&env, &actor, start))??;
                 unit.loaded
                     .insert(id, Loaded { stored_seq: None, state: out.state.clone(), events: Vec::new(), notices: 0 });
                 Ok((id, out))
@@ -483,7 +483,9 @@ impl Runtime {
                     calendar: &cal,
                     directory: people.as_ref(),
                 };
-                Ok((id, decide::handle(&env, &actor, state, command)?))
+                let out =
+                    self.health.contain("deciding a command", || decide::handle(&env, &actor, state, command))??;
+                Ok((id, out))
             }
         }
     }

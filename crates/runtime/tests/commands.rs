@@ -145,12 +145,14 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
             "{db}"
         );
         assert_eq!(code(sim.rt.command(inst.id, "lena", Command::Resume).await), "CONFLICT", "{db}");
-        let (_, diags) =
-            sim.rt.deploy("workflow: broken\nname: x\n", "lena").await.map(|(d, x)| (Some(d), x)).unwrap_or_else(|e| {
-                match e {
-                    smmflow_runtime::Error::Invalid(d) => (None, d),
-                    other => panic!("{other:?}"),
-                }
+        let (_, diags) = sim
+            .rt
+            .deploy("workflow: broken\nname: x\n", smmflow_runtime::Deployer::System)
+            .await
+            .map(|(d, x)| (Some(d), x))
+            .unwrap_or_else(|e| match e {
+                smmflow_runtime::Error::Invalid(d) => (None, d),
+                other => panic!("{other:?}"),
             });
         assert!(diags.iter().any(|d| d.code.as_str() == "E004"), "{db}: {diags:?}");
         sim.assert_replays().await;
@@ -182,13 +184,13 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_instance() {
 async fn deploying_versions_by_content_never_breaks_running_instances() {
     for (db, url, _dir) in databases("deploy").await {
         let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
-        let (d1, _) = sim.rt.deploy(FLOW, "lena").await.unwrap();
+        let (d1, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((d1.version, d1.created), (1, true), "{db}");
-        let (again, _) = sim.rt.deploy(FLOW, "lena").await.unwrap();
+        let (again, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((again.version, again.created), (1, false), "{db}: same content, no new version");
         let old = sim.start("race-flow", json!({"topic": "x"}), "lena").await;
         let v2 = FLOW.replace("for_each: \"[1, 2, 3, 4]\"", "for_each: \"[1, 2]\"");
-        let (d2, _) = sim.rt.deploy(&v2, "lena").await.unwrap();
+        let (d2, _) = sim.rt.deploy(&v2, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((d2.version, d2.created), (2, true), "{db}");
         let new = sim.start("race-flow", json!({"topic": "y"}), "lena").await;
         assert_eq!((old.version, new.version), (1, 2), "{db}");
@@ -199,7 +201,7 @@ async fn deploying_versions_by_content_never_breaks_running_instances() {
         assert_eq!(old.status.as_str(), "completed", "{db}");
         assert_eq!(old.tasks.iter().filter(|t| t.step == "draft").count(), 4, "{db}");
         // Redeploying the first content again does not revert to it.
-        let (back, _) = sim.rt.deploy(FLOW, "lena").await.unwrap();
+        let (back, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((back.version, back.created), (1, false), "{db}");
         assert_eq!(sim.rt.definition("race-flow", None).await.unwrap().version, 2, "{db}: the latest stays latest");
     }

@@ -268,7 +268,8 @@ fn describe(node: &Node) -> String {
 /// `^[a-z][a-z0-9_]*$`: step ids, role names, field names.
 pub fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+    s.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 

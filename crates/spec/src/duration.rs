@@ -16,6 +16,15 @@ pub enum Duration {
     BusinessDays(u32),
 }
 
+/// The longest wall-clock duration: 10 years (3650 days). Longer ones are
+/// refused where they are written, so time maths never leaves the range of
+/// dates the product stores (`time::MAX_YEAR`).
+pub const MAX_WALL_SECONDS: u64 = 3650 * 86_400;
+/// The most business hours a duration may count.
+pub const MAX_BUSINESS_HOURS: u32 = 10_000;
+/// The most business days a duration may count.
+pub const MAX_BUSINESS_DAYS: u32 = 2_500;
+
 impl Duration {
     pub fn is_zero(self) -> bool {
         matches!(self, Duration::Wall(0) | Duration::BusinessHours(0) | Duration::BusinessDays(0))
@@ -26,15 +35,18 @@ impl Duration {
     }
 
     /// Parses `30m`, `4h`, `2d`, `1w`, `90s`, `1h30m`, `1 day`, `3 hours`,
-    /// `2 business days`, `1 business hour`.
+    /// `2 business days`, `1 business hour`. Durations are bounded: at most
+    /// 10 years of wall-clock time, 10,000 business hours or 2,500 business days.
     pub fn parse(text: &str) -> Result<Duration, String> {
         let lower = text.trim().to_ascii_lowercase();
         let words: Vec<&str> = lower.split_whitespace().collect();
         if let [n, "business", unit] = words.as_slice() {
             let n: u32 = n.parse().map_err(|_| format!("`{n}` is not a whole number"))?;
             return match *unit {
-                "hour" | "hours" => Ok(Duration::BusinessHours(n)),
-                "day" | "days" => Ok(Duration::BusinessDays(n)),
+                "hour" | "hours" if n <= MAX_BUSINESS_HOURS => Ok(Duration::BusinessHours(n)),
+                "day" | "days" if n <= MAX_BUSINESS_DAYS => Ok(Duration::BusinessDays(n)),
+                "hour" | "hours" => Err(format!("duration too large: at most {MAX_BUSINESS_HOURS} business hours")),
+                "day" | "days" => Err(format!("duration too large: at most {MAX_BUSINESS_DAYS} business days")),
                 other => Err(format!("business time is counted in hours or days, not `{other}`")),
             };
         }
@@ -67,6 +79,9 @@ impl Duration {
                 .and_then(|x| total.checked_add(x))
                 .ok_or_else(|| "duration too large".to_string())?;
             rest = rest[unit_len..].trim_start_matches([' ', ',']);
+        }
+        if total > MAX_WALL_SECONDS {
+            return Err("duration too large: at most 10 years (3650d)".into());
         }
         Ok(Duration::Wall(total))
     }
@@ -145,6 +160,11 @@ mod tests {
         check("h", Err("expected a number"));
         check("2 business weeks", Err("hours or days"));
         check("99999999999999999999s", Err("too large"));
+        check("100000000d", Err("too large"));
+        check("3650d", Ok(Duration::Wall(MAX_WALL_SECONDS)));
+        check("3651d", Err("at most 10 years"));
+        check("10001 business hours", Err("at most 10000 business hours"));
+        check("2501 business days", Err("at most 2500 business days"));
         check("-1h", Err("expected a number"));
     }
 

@@ -319,7 +319,8 @@ fn is_url(s: &str) -> bool {
 /// A pragmatic e-mail check: one `@`, a local part, a dotted domain, no spaces.
 pub fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty()
+    s.len() <= 254
+        && !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')

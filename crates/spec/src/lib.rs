@@ -25,6 +25,7 @@ pub mod recipient;
 pub mod schedule;
 pub mod schema;
 pub mod step;
+pub mod text;
 pub mod time;
 pub mod workflow;
 pub mod yaml;

@@ -13,6 +13,25 @@ pub struct User {
     pub name: Option<String>,
     pub is_admin: bool,
     pub notification_mode: String,
+    /// May deploy workflows (the organization's processes); admins always may.
+    pub can_deploy_workflows: bool,
+}
+
+/// An API token as its owner sees it (never the secret, never its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub can_deploy_workflows: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +57,7 @@ impl From<user::Model> for User {
             name: m.name,
             is_admin: m.is_admin,
             notification_mode: m.notification_mode,
+            can_deploy_workflows: m.can_deploy_workflows,
         }
     }
 }
@@ -69,11 +89,34 @@ impl Store {
             is_admin: Set(u.is_admin),
             notification_mode: Set(u.notification_mode.clone()),
             created_at: Set(now),
+            can_deploy_workflows: Set(u.can_deploy_workflows),
         }
         .insert(self.conn())
         .await
         .map_err(|e| unique(e, format!("user `{}` or e-mail `{}`", u.login, u.email)))?;
         Ok(())
+    }
+
+    /// Applies `change` to a user; the user as it is now, or None when there is no such user.
+    pub async fn update_user(&self, login: &str, change: &UserChange) -> Result<Option<User>> {
+        let Some(row) = user::Entity::find_by_id(login.to_string()).one(self.conn()).await? else {
+            return Ok(None);
+        };
+        let mut active: user::ActiveModel = row.into();
+        if let Some(n) = &change.name {
+            active.name = Set(Some(n.clone()));
+        }
+        if let Some(e) = &change.email {
+            active.email = Set(e.clone());
+        }
+        if let Some(d) = change.can_deploy_workflows {
+            active.can_deploy_workflows = Set(d);
+        }
+        let row = active
+            .update(self.conn())
+            .await
+            .map_err(|e| unique(e, format!("e-mail `{}`", change.email.as_deref().unwrap_or_default())))?;
+        Ok(Some(User::from(row)))
     }
 
     pub async fn set_notification_mode(&self, login: &str, mode: &str) -> Result<()> {
@@ -141,18 +184,50 @@ impl Store {
         Ok(rows.into_iter().map(|m| Member { workspace: m.workspace, user: m.user_login, role: m.role }).collect())
     }
 
-    /// Stores a token by its hash (the token itself is never stored).
-    pub async fn add_token(&self, token_hash: &str, login: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
+    /// Stores a token by its hash (the token itself is never stored); returns its public id.
+    pub async fn add_token(&self, token_hash: &str, login: &str, name: &str, now: DateTime<Utc>) -> Result<String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
         api_token::ActiveModel {
             token_hash: Set(token_hash.into()),
             user_login: Set(login.into()),
             name: Set(name.into()),
             created_at: Set(now),
+            id: Set(Some(id.clone())),
         }
         .insert(self.conn())
         .await
         .map_err(|e| unique(e, format!("user `{login}`")))?;
-        Ok(())
+        Ok(id)
+    }
+
+    /// A user's tokens, oldest first.
+    pub async fn tokens(&self, login: &str) -> Result<Vec<Token>> {
+        let rows = api_token::Entity::find()
+            .filter(api_token::Column::UserLogin.eq(login))
+            .order_by_asc(api_token::Column::CreatedAt)
+            .all(self.conn())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|t| Token { id: t.id.unwrap_or_default(), user: t.user_login, name: t.name, created_at: t.created_at })
+            .collect())
+    }
+
+    /// A token by its public id.
+    pub async fn token(&self, id: &str) -> Result<Option<Token>> {
+        let row = api_token::Entity::find().filter(api_token::Column::Id.eq(id)).one(self.conn()).await?;
+        Ok(row.map(|t| Token {
+            id: t.id.unwrap_or_default(),
+            user: t.user_login,
+            name: t.name,
+            created_at: t.created_at,
+        }))
+    }
+
+    /// Deletes a token by its public id; false when there was none.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let r = api_token::Entity::delete_many().filter(api_token::Column::Id.eq(id)).exec(self.conn()).await?;
+        Ok(r.rows_affected > 0)
     }
 
     pub async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {

@@ -33,6 +33,7 @@ entity!(user, "users", {
     pub is_admin: bool,
     pub notification_mode: String,
     pub created_at: DateTimeUtc,
+    pub can_deploy_workflows: bool,
 });
 
 entity!(membership, "memberships", {
@@ -51,6 +52,7 @@ entity!(api_token, "api_tokens", {
     pub user_login: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    pub id: Option<String>,
 });
 
 entity!(document, "documents", {

@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use smmflow_migrations::{Migrator, MigratorTrait};
 
-pub use directory::{Member, User};
+pub use directory::{Member, Token, User, UserChange};
 pub use documents::{Document, DocumentKind};
 pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
 pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxRow};

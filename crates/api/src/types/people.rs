@@ -1,7 +1,7 @@
 //! Users, workspaces and memberships.
 
 use async_graphql::{Context, ID, Object, Result};
-use smmflow_store::{Member, User};
+use smmflow_store::{Member, Token, User};
 
 use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
@@ -29,6 +29,19 @@ impl UserObj {
     }
     async fn notification_mode(&self) -> NotificationMode {
         NotificationMode::parse(&self.0.notification_mode)
+    }
+    /// May deploy workflows (granted by an admin with `updateUser`; admins always may).
+    async fn can_deploy_workflows(&self) -> bool {
+        self.0.is_admin || self.0.can_deploy_workflows
+    }
+    /// The user's API tokens (never the secrets): yours, or anyone's for admins.
+    async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiTokenObj>> {
+        let viewer = access_of(ctx)?.viewer()?;
+        if viewer.user.login != self.0.login && !viewer.is_admin() {
+            return Err(crate::error::ApiError::Forbidden("only your own tokens are listed".into()).into());
+        }
+        let tokens = runtime_of(ctx)?.tokens(&self.0.login).await.map_err(crate::error::ApiError::from)?;
+        Ok(tokens.into_iter().map(ApiTokenObj).collect())
     }
     /// Memberships in the workspaces the caller may see.
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
@@ -59,6 +72,24 @@ impl WorkspaceObj {
         access_of(ctx)?.member(&self.key)?;
         let all = runtime_of(ctx)?.store().members(&self.key).await.map_err(crate::error::ApiError::from)?;
         Ok(all.into_iter().map(MembershipObj).collect())
+    }
+}
+
+/// An API token as its owner sees it: the secret was shown once, at creation.
+#[derive(Clone)]
+pub struct ApiTokenObj(pub Token);
+
+#[Object(name = "ApiToken")]
+impl ApiTokenObj {
+    /// Names the token in `revokeApiToken`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
     }
 }
 

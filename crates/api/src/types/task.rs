@@ -79,6 +79,7 @@ impl TaskObj {
                 name: None,
                 is_admin: false,
                 notification_mode: "immediate".into(),
+                can_deploy_workflows: false,
             })
         })))
     }

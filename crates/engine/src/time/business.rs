@@ -8,34 +8,42 @@
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use smmflow_spec::{Calendar, Duration};
 
-use super::local_to_utc;
+use super::{clamp, local_to_utc, max_instant, minus, plus, seconds};
 
-/// How far ahead an open moment is looked for before giving up (a calendar
-/// with no open hours at all).
-const MAX_DAYS: i64 = 3 * 366;
+/// How far ahead an open moment is looked for before giving up: beyond the
+/// longest business duration the language accepts (2,500 business days).
+const MAX_DAYS: i64 = 10 * 366;
 
 /// `start + d`, in wall-clock time or in the calendar's open hours.
+/// Saturates at the end of the handled range; a calendar with no open hours
+/// leaves `start` as it is.
 pub fn add(start: DateTime<Utc>, d: Duration, cal: &Calendar) -> DateTime<Utc> {
-    match d {
-        Duration::Wall(secs) => start + ChronoDuration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
-        Duration::BusinessHours(h) => add_open_minutes(start, i64::from(h) * 60, cal),
+    clamp(match d {
+        Duration::Wall(secs) => plus(start, seconds(secs)),
+        Duration::BusinessHours(h) => add_open_minutes(start, i64::from(h).saturating_mul(60), cal),
         Duration::BusinessDays(n) => add_open_days(start, n, cal),
-    }
+    })
 }
 
 /// `start - d` for reminders before a due time; business time counts back through open hours.
 pub fn sub(end: DateTime<Utc>, d: Duration, cal: &Calendar) -> DateTime<Utc> {
-    match d {
-        Duration::Wall(secs) => end - ChronoDuration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
-        Duration::BusinessHours(h) => sub_open_minutes(end, i64::from(h) * 60, cal),
-        Duration::BusinessDays(n) => sub_open_minutes(end, i64::from(n) * open_minutes_per_day(cal), cal),
-    }
+    clamp(match d {
+        Duration::Wall(secs) => minus(end, seconds(secs)),
+        Duration::BusinessHours(h) => sub_open_minutes(end, i64::from(h).saturating_mul(60), cal),
+        Duration::BusinessDays(n) => sub_open_minutes(end, i64::from(n).saturating_mul(open_minutes_per_day(cal)), cal),
+    })
 }
 
 fn open_minutes_per_day(cal: &Calendar) -> i64 {
-    let week: i64 = cal.hours.iter().flatten().map(|(a, b)| i64::from(b - a)).sum();
-    let days = cal.hours.iter().filter(|d| !d.is_empty()).count().max(1) as i64;
-    (week / days).max(1)
+    let week: i64 =
+        cal.hours.iter().flatten().map(|(a, b)| i64::from(b.saturating_sub(*a))).fold(0, i64::saturating_add);
+    let days = i64::try_from(cal.hours.iter().filter(|d| !d.is_empty()).count()).unwrap_or(1).max(1);
+    week.checked_div(days).unwrap_or(0).max(1)
+}
+
+/// Local midnight after `date` (the end of an interval that runs to 24:00).
+fn end_of(date: NaiveDate) -> NaiveDateTime {
+    date.succ_opt().map_or(NaiveDateTime::MAX, |d| d.and_time(NaiveTime::MIN))
 }
 
 /// Open intervals of a local date, as local date-times (none on holidays).
@@ -45,7 +53,7 @@ fn intervals(cal: &Calendar, date: NaiveDate) -> Vec<(NaiveDateTime, NaiveDateTi
     }
     let at = |minutes: u16| -> NaiveDateTime {
         if minutes >= 24 * 60 {
-            date.and_time(NaiveTime::MIN) + ChronoDuration::days(1)
+            end_of(date)
         } else {
             date.and_time(
                 NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0).unwrap_or(NaiveTime::MIN),
@@ -69,6 +77,10 @@ fn next_open(cal: &Calendar, local: NaiveDateTime) -> Option<NaiveDateTime> {
     None
 }
 
+fn minutes_between(from: NaiveDateTime, to: NaiveDateTime) -> i64 {
+    to.signed_duration_since(from).num_minutes()
+}
+
 fn add_open_minutes(start: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> DateTime<Utc> {
     let tz = cal.timezone;
     let Some(mut local) = next_open(cal, start.with_timezone(&tz).naive_local()) else { return start };
@@ -79,18 +91,21 @@ fn add_open_minutes(start: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> D
                 continue;
             }
             let from = local.max(a);
-            let available = (b - from).num_minutes();
+            let available = minutes_between(from, b);
             if minutes <= available {
-                return local_to_utc(tz, from + ChronoDuration::minutes(minutes));
+                return from
+                    .checked_add_signed(ChronoDuration::minutes(minutes))
+                    .map_or_else(max_instant, |t| local_to_utc(tz, t));
             }
-            minutes -= available;
+            minutes = minutes.saturating_sub(available);
             local = b;
         }
         let Some(next) = date.succ_opt() else { break };
         date = next;
         local = local.max(date.and_time(NaiveTime::MIN));
     }
-    start
+    // Open hours exist but too few to count this far: it never comes.
+    max_instant()
 }
 
 fn sub_open_minutes(end: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> DateTime<Utc> {
@@ -103,16 +118,16 @@ fn sub_open_minutes(end: DateTime<Utc>, mut minutes: i64, cal: &Calendar) -> Dat
                 continue;
             }
             let to = local.min(b);
-            let available = (to - a).num_minutes();
+            let available = minutes_between(a, to);
             if minutes <= available {
-                return local_to_utc(tz, to - ChronoDuration::minutes(minutes));
+                return to.checked_sub_signed(ChronoDuration::minutes(minutes)).map_or(end, |t| local_to_utc(tz, t));
             }
-            minutes -= available;
+            minutes = minutes.saturating_sub(available);
             local = a;
         }
         let Some(prev) = date.pred_opt() else { break };
         date = prev;
-        local = local.min(date.and_time(NaiveTime::MIN) + ChronoDuration::days(1));
+        local = local.min(end_of(date));
     }
     end
 }
@@ -129,8 +144,11 @@ fn add_open_days(start: DateTime<Utc>, days: u32, cal: &Calendar) -> DateTime<Ut
         let Some(next) = date.succ_opt() else { break };
         date = next;
         if !intervals(cal, date).is_empty() {
-            left -= 1;
+            left = left.saturating_sub(1);
         }
+    }
+    if left > 0 {
+        return max_instant();
     }
     let wanted = date.and_time(from.time());
     // On a day with other hours, the same time may be closed: take the next opening.
@@ -146,6 +164,7 @@ pub fn is_open(at: DateTime<Utc>, cal: &Calendar) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
@@ -160,6 +179,7 @@ mod tests {
     }
 
     /// Moscow is UTC+3 all year.
+    #[allow(clippy::arithmetic_side_effects)]
     fn msk(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap() - ChronoDuration::hours(3)
     }
@@ -209,5 +229,18 @@ mod tests {
         cal.hours = Default::default();
         let start = msk(2026, 12, 2, 10, 0);
         assert_eq!(add(start, Duration::BusinessHours(1), &cal), start);
+    }
+
+    #[test]
+    fn the_largest_durations_near_the_end_of_time_saturate() {
+        let cal = agency();
+        let late = Utc.with_ymd_and_hms(9999, 12, 30, 10, 0, 0).unwrap();
+        for d in ["3650d", "10000 business hours", "2500 business days"] {
+            let d = Duration::parse(d).unwrap();
+            assert_eq!(add(late, d, &cal), max_instant(), "{d}");
+            assert!(sub(late, d, &cal) <= late, "{d}");
+        }
+        let early = Utc.with_ymd_and_hms(1, 1, 2, 10, 0, 0).unwrap();
+        assert_eq!(sub(early, Duration::parse("3650d").unwrap(), &cal), crate::time::min_instant());
     }
 }

@@ -94,6 +94,7 @@ pub fn fires_between(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node: format!("chaos-{}", std::process::id()),
     })
     .await?;
-    rt.deploy(CHAOS_FLOW, "system").await?;
+    rt.deploy(CHAOS_FLOW, smmflow_runtime::Deployer::System).await?;
     let now = rt.now();
     if !rt.store().workspace_exists("chaos").await? {
         rt.store().create_workspace("chaos", "Chaos", now).await?;
@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 name: None,
                 is_admin: false,
                 notification_mode: "immediate".into(),
+                can_deploy_workflows: false,
             };
             rt.store().create_user(&user, now).await?;
             rt.store().add_member("chaos", login, role, now).await?;

@@ -82,6 +82,7 @@ impl Sim {
                 name: None,
                 is_admin: false,
                 notification_mode: "immediate".into(),
+                can_deploy_workflows: false,
             };
             rt.store().create_user(&user, now).await.unwrap();
         }
@@ -94,7 +95,7 @@ impl Sim {
     }
 
     pub async fn deploy(&self, source: &str) {
-        let (_, diags) = self.rt.deploy(source, "lena").await.unwrap();
+        let (_, diags) = self.rt.deploy(source, smmflow_runtime::Deployer::System).await.unwrap();
         assert!(!diags.iter().any(|d| d.is_error()), "{diags:?}");
     }
 
