@@ -82,6 +82,9 @@ enum Command {
         /// Largest request body in bytes (larger: HTTP 413).
         #[arg(long, env = "SMMFLOW_BODY_LIMIT", default_value_t = 1024 * 1024)]
         body_limit: usize,
+        /// GraphQL cost a user may spend per minute, per replica (0: no limit).
+        #[arg(long, env = "SMMFLOW_QUERY_COST_PER_MINUTE", default_value_t = smmflow_api::limits::DEFAULT_COST_PER_MINUTE)]
+        query_cost_per_minute: u32,
         /// Demos and tests: the clock moves only by the admin-only `advanceClock` mutation.
         #[arg(long)]
         manual_clock: bool,
@@ -222,7 +225,17 @@ fn run() -> Result<ExitCode> {
             print!("{}", smmflow_api::sdl());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { listen, data, workflows, log_format, no_introspection, body_limit, manual_clock, mail } => {
+        Command::Serve {
+            listen,
+            data,
+            workflows,
+            log_format,
+            no_introspection,
+            body_limit,
+            query_cost_per_minute,
+            manual_clock,
+            mail,
+        } => {
             init_logging(matches!(log_format, LogFormat::Json));
             let cfg = ServeConfig {
                 listen,
@@ -231,6 +244,7 @@ fn run() -> Result<ExitCode> {
                 workflows,
                 introspection: !no_introspection,
                 body_limit,
+                query_cost_per_minute,
                 manual_clock,
                 smtp_url: mail.smtp_url,
                 mail_from: mail.mail_from,

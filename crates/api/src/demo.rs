@@ -95,6 +95,7 @@ pub async fn run(workflows: std::path::PathBuf) -> Result<(), String> {
         rt.clone(),
         ServerOptions {
             introspection: true,
+            query_cost_per_minute: crate::limits::DEFAULT_COST_PER_MINUTE,
             body_limit: 1 << 20,
             deployed: Arc::new(AtomicBool::new(true)),
             manual_clock: Some(clock),

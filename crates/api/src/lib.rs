@@ -7,6 +7,7 @@ pub mod approval_page;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
@@ -25,19 +26,31 @@ pub use server::{ServerOptions, router};
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::SubscriptionRoot>;
 
-/// Query depth and complexity limits: a 50-level query is refused.
-pub const MAX_DEPTH: usize = 16;
-pub const MAX_COMPLEXITY: usize = 5_000;
+pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
-pub fn schema(rt: Arc<Runtime>, introspection: bool, manual_clock: Option<smmflow_runtime::ManualClock>) -> AppSchema {
+/// How the schema runs: introspection, the per-user cost budget, the clock.
+#[derive(Clone, Default)]
+pub struct SchemaOptions {
+    pub introspection: bool,
+    /// Cost units per user and minute (None: no rate limit).
+    pub budgets: Option<Arc<limits::Budgets>>,
+    pub manual_clock: Option<smmflow_runtime::ManualClock>,
+}
+
+pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
     let mut b = Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)
         .data(rt)
-        .data(ManualClockHandle(manual_clock))
+        .data(ManualClockHandle(opts.manual_clock))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32);
-    if !introspection {
-        b = b.disable_introspection();
+        .limit_recursive_depth(32)
+        .limit_directives(16);
+    if !opts.introspection {
+        // Without introspection, errors do not suggest field names either.
+        b = b.disable_introspection().disable_suggestions();
+    }
+    if let Some(budgets) = opts.budgets {
+        b = b.extension(limits::Budget(budgets));
     }
     b.finish()
 }

@@ -62,6 +62,7 @@ impl Query {
     }
 
     /// Workspaces the caller is a member of (all, for admins).
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<WorkspaceObj>> {
         let viewer = access_of(ctx)?.viewer()?;
         let all = runtime_of(ctx)?.store().workspaces().await.map_err(ApiError::from)?;
@@ -78,6 +79,7 @@ impl Query {
     }
 
     /// The latest version of every deployed workflow.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn workflows(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowObj>> {
         access_of(ctx)?.viewer()?;
         let rt = runtime_of(ctx)?;
@@ -98,6 +100,7 @@ impl Query {
         }
     }
 
+    #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
     async fn instances(
         &self,
         ctx: &Context<'_>,
@@ -136,6 +139,7 @@ impl Query {
         }
     }
 
+    #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -198,6 +202,7 @@ impl Query {
     }
 
     /// Schedules of the caller's workspaces (or one of them).
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn schedules(
         &self,
         ctx: &Context<'_>,
@@ -213,6 +218,7 @@ impl Query {
     }
 
     /// Messages to recipients, newest first (admins only).
+    #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,

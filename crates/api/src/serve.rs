@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub workflows: PathBuf,
     pub introspection: bool,
     pub body_limit: usize,
+    /// GraphQL cost units a user may spend per minute (0: no limit).
+    pub query_cost_per_minute: u32,
     /// Demos and tests: the clock starts at real time and moves only by the
     /// admin-only `advanceClock` mutation.
     pub manual_clock: bool,
@@ -139,6 +141,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         rt.clone(),
         ServerOptions {
             introspection: cfg.introspection,
+            query_cost_per_minute: cfg.query_cost_per_minute,
             body_limit: cfg.body_limit,
             deployed: deployed.clone(),
             manual_clock: manual,

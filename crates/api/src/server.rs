@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Data, ParseRequestError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use smmflow_runtime::Runtime;
@@ -20,6 +21,8 @@ use crate::{Access, AppSchema};
 
 pub struct ServerOptions {
     pub introspection: bool,
+    /// Cost units of GraphQL a user may spend per minute (0: no limit).
+    pub query_cost_per_minute: u32,
     /// Request bodies over this many bytes get HTTP 413.
     pub body_limit: usize,
     /// Set once the start-up deploy is done (`/readyz` waits for it).
@@ -42,7 +45,22 @@ impl axum::extract::FromRef<AppState> for Arc<Runtime> {
 }
 
 pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
-    let schema = crate::schema(rt.clone(), opts.introspection, opts.manual_clock);
+    let budgets = crate::limits::Budgets::new(opts.query_cost_per_minute);
+    if let Some(b) = &budgets {
+        // Forget users whose budget is full again, now and then.
+        let weak = Arc::downgrade(b);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let Some(b) = weak.upgrade() else { break };
+                b.shrink();
+            }
+        });
+    }
+    let schema = crate::schema(
+        rt.clone(),
+        crate::SchemaOptions { introspection: opts.introspection, budgets, manual_clock: opts.manual_clock },
+    );
     let state = AppState { rt, schema, deployed: opts.deployed };
     Router::new()
         .route("/", get(graphiql))
@@ -60,7 +78,82 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("smmflow").finish())
 }
 
-async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+/// A request the GraphQL layer could not read: a JSON error body with a
+/// code, never Rust's debug text.
+pub struct Rejection(ParseRequestError);
+
+impl From<ParseRequestError> for Rejection {
+    fn from(e: ParseRequestError) -> Self {
+        Rejection(e)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ParseRequestError::PayloadTooLarge => {
+                refusal(StatusCode::PAYLOAD_TOO_LARGE, "BAD_USER_INPUT", "the request body is too large".into())
+            }
+            ParseRequestError::UnsupportedBatch => {
+                refusal(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "batched requests are not supported".into())
+            }
+            e => refusal(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", format!("the request cannot be read: {e}")),
+        }
+    }
+}
+
+/// A GraphQL-shaped error answer outside the schema (transport problems).
+fn refusal(status: StatusCode, code: &str, message: String) -> Response {
+    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// POST bodies must say they are JSON: a form or `text/plain` post (what a
+/// foreign web page can send without asking) is refused.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
+}
+
+/// The kind of operation a request would run (None when it does not parse:
+/// the schema reports that itself).
+fn operation_kind(req: &async_graphql::Request) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(&req.query).ok()?;
+    let op = match (&doc.operations, &req.operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str())?,
+        (DocumentOperations::Multiple(ops), None) => ops.values().next()?,
+    };
+    Some(op.node.ty)
+}
+
+async fn graphql(
+    State(s): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    req: GraphQLRequest<Rejection>,
+) -> Response {
+    if method == Method::POST && !is_json(&headers) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send the request as JSON (Content-Type: application/json)".into(),
+        );
+    }
+    let req = req.into_inner();
+    if method == Method::GET && operation_kind(&req).is_some_and(|k| k != OperationType::Query) {
+        let mut r = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "mutations and subscriptions are sent by POST (subscriptions over /graphql/ws)".into(),
+        );
+        r.headers_mut().insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+        return r;
+    }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let access = match Access::from_token(&s.rt, auth).await {
         Ok(a) => a,
@@ -70,9 +163,25 @@ async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequ
         }
     };
     let (users, workspaces) = crate::loaders::for_request(&s.rt);
-    let resp: GraphQLResponse =
-        s.schema.execute(req.into_inner().data(access).data(users).data(workspaces)).await.into();
-    resp.into_response()
+    let run = s.schema.execute(req.data(access).data(users).data(workspaces));
+    let mut resp = match tokio::time::timeout(crate::limits::EXECUTION_TIMEOUT, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL",
+                format!("the request ran longer than {} s and was stopped", crate::limits::EXECUTION_TIMEOUT.as_secs()),
+            );
+        }
+    };
+    // Parse and validation errors (too complex, unknown field...) carry a code too.
+    for e in &mut resp.errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
+    }
+    GraphQLResponse::from(resp).into_response()
 }
 
 /// The sub-protocol the GraphQL side will speak: the client's first

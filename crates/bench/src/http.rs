@@ -108,6 +108,7 @@ pub async fn run(target: &Target, instances: usize, clients: usize) -> Result<Va
     }
     let opts = smmflow_api::server::ServerOptions {
         introspection: false,
+        query_cost_per_minute: smmflow_api::limits::DEFAULT_COST_PER_MINUTE,
         body_limit: 1 << 20,
         deployed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         manual_clock: None,

@@ -62,7 +62,8 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
 
     let token = smmflow_api::new_token();
     rt.store().add_token(&smmflow_api::hash_token(&token), "editor0", "bench", rt.now()).await?;
-    let schema = smmflow_api::schema(rt.clone(), true, None);
+    let schema =
+        smmflow_api::schema(rt.clone(), smmflow_api::SchemaOptions { introspection: true, ..Default::default() });
     let header = format!("Bearer {token}");
     let mut latencies: Vec<Duration> = Vec::with_capacity(sizes.queries);
     for i in 0..sizes.queries + 20 {

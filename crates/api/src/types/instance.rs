@@ -149,6 +149,7 @@ impl InstanceObj {
         let i = access_of(ctx)?.readable_instance(runtime_of(ctx)?, p.instance).await?;
         Ok(Some(InstanceObj::new(i)))
     }
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<InstanceObj>> {
         let rt = runtime_of(ctx)?;
         let mut out = Vec::new();
@@ -160,6 +161,7 @@ impl InstanceObj {
         Ok(out)
     }
     /// Every step of the definition, in definition order.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObj>> {
         let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
         Ok(def
@@ -175,15 +177,18 @@ impl InstanceObj {
             })
             .collect())
     }
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn tasks(&self) -> Vec<TaskObj> {
         self.0.tasks.iter().map(|t| TaskObj { instance: self.0.clone(), no: t.no }).collect()
     }
     /// The audit log, in order.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<InstanceEvent>> {
         let events = runtime_of(ctx)?.store().events(self.0.id).await.map_err(ApiError::from)?;
         Ok(events.into_iter().map(|event| InstanceEvent { instance: self.0.id, event }).collect())
     }
     /// The workflow's flowchart with this instance's step statuses as classes.
+    #[graphql(complexity = 10)]
     async fn mermaid(&self, ctx: &Context<'_>) -> Result<String> {
         let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
         let mut out = smmflow_spec::mermaid::render(&def.workflow);

@@ -35,6 +35,7 @@ impl UserObj {
         self.0.is_admin || self.0.can_deploy_workflows
     }
     /// The user's API tokens (never the secrets): yours, or anyone's for admins.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiTokenObj>> {
         let viewer = access_of(ctx)?.viewer()?;
         if viewer.user.login != self.0.login && !viewer.is_admin() {
@@ -44,6 +45,7 @@ impl UserObj {
         Ok(tokens.into_iter().map(ApiTokenObj).collect())
     }
     /// Memberships in the workspaces the caller may see.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
         let viewer = access_of(ctx)?.viewer()?;
         let all = runtime_of(ctx)?.store().memberships(&self.0.login).await.map_err(crate::error::ApiError::from)?;
@@ -68,6 +70,7 @@ impl WorkspaceObj {
     async fn name(&self) -> &str {
         &self.name
     }
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
         access_of(ctx)?.member(&self.key)?;
         let all = runtime_of(ctx)?.store().members(&self.key).await.map_err(crate::error::ApiError::from)?;

@@ -143,6 +143,9 @@ impl ScheduleObj {
         self.0.next_fire_at
     }
     /// The latest fires, newest first, started or skipped with the reason.
+    #[graphql(
+        complexity = "usize::try_from(limit.clamp(1, 100)).unwrap_or(100).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn last_fires(&self, ctx: &Context<'_>, #[graphql(default = 10)] limit: i32) -> Result<Vec<ScheduleFire>> {
         let fires = runtime_of(ctx)?
             .store()

@@ -111,6 +111,7 @@ impl TaskObj {
         self.t().and_then(|t| t.prefill.clone()).map(Json)
     }
     /// Comments, including the rejection that reopened it.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn comments(&self) -> Vec<CommentObj> {
         self.t().map(|t| t.comments.iter().cloned().map(CommentObj).collect()).unwrap_or_default()
     }

@@ -101,9 +101,11 @@ impl WorkflowObj {
         Ok(doc.map(|d| d.source).unwrap_or_default())
     }
     /// A Mermaid flowchart: lanes per role, rework edges dashed.
+    #[graphql(complexity = 10)]
     async fn mermaid(&self) -> String {
         smmflow_spec::mermaid::render(&self.0.workflow)
     }
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn roles(&self) -> Vec<WorkflowRole> {
         self.0
             .workflow
@@ -112,6 +114,7 @@ impl WorkflowObj {
             .map(|r| WorkflowRole { name: r.name.value.clone(), description: r.description.clone() })
             .collect()
     }
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn steps(&self) -> Vec<WorkflowStep> {
         self.0
             .workflow
