@@ -130,6 +130,20 @@ async fn open(rt: &Runtime, token: &str) -> Result<(Claims, Instance), Response>
         };
         return Err(notice(StatusCode::CONFLICT, "No decision needed", what));
     }
+    match rt.link_recipient_may_decide(&claims, &state).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(notice(
+                StatusCode::FORBIDDEN,
+                "This link no longer works",
+                "You are no longer among the people who decide this. Nothing was changed.",
+            ));
+        }
+        Err(e) => {
+            tracing::error!("checking a link's recipient: {e}");
+            return Err(failed());
+        }
+    }
     Ok((claims, state))
 }
 

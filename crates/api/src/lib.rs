@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod approval_page;
+pub mod datadir;
 pub mod demo;
 pub mod error;
 pub mod ids;

@@ -47,6 +47,30 @@ pub fn list_cost(child: usize) -> usize {
     LIST_COST.saturating_mul(child).saturating_add(1)
 }
 
+/// PostgreSQL cannot store or even compare text holding NUL, and SQLite
+/// can: a request carrying one is refused up front, the same on both
+/// (variables, and `\u0000` escapes in the query text).
+pub fn refuse_nul(req: &async_graphql::Request) -> Result<(), String> {
+    let vars = serde_json::to_value(&req.variables).unwrap_or_default();
+    if smmflow_spec::text::value(&vars).is_err_and(|(_, m)| m.contains("NUL")) {
+        return Err("a variable holds the NUL character (\\u0000), which is not accepted".into());
+    }
+    if req.query.contains('\0') || escapes_nul(&req.query) {
+        return Err("the query holds the NUL character (\\u0000), which is not accepted".into());
+    }
+    Ok(())
+}
+
+/// True when the text has `\u0000` (or `\u{0}`) in it.
+fn escapes_nul(q: &str) -> bool {
+    q.match_indices("\\u").any(|(i, m)| {
+        let rest = &q[i + m.len()..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        let zeros = rest.chars().take_while(|c| *c == '0').count();
+        zeros > 0 && !rest[zeros..].starts_with(|c: char| c.is_ascii_hexdigit())
+    })
+}
+
 /// The per-user budgets of one replica.
 pub struct Budgets {
     limiter: DefaultKeyedRateLimiter<String>,
@@ -129,6 +153,20 @@ mod tests {
         assert_eq!(page_cost(None, None, 10), 201);
         assert_eq!(page_cost(Some(i32::MAX), None, usize::MAX), usize::MAX);
         assert_eq!(page_cost(Some(-5), None, 3), 4);
+    }
+
+    #[test]
+    fn nul_is_refused_in_variables_and_query_text() {
+        let req = |q: &str, v: serde_json::Value| {
+            async_graphql::Request::new(q).variables(async_graphql::Variables::from_json(v))
+        };
+        assert!(refuse_nul(&req("{ viewer { login } }", serde_json::json!({"a": "fine"}))).is_ok());
+        assert!(refuse_nul(&req("{ x }", serde_json::json!({"a": {"b": ["n\u{0}l"]}}))).is_err());
+        assert!(
+            refuse_nul(&req(r#"{ tasks(filter: {role: "a\u0000"}) { totalCount } }"#, serde_json::json!({}))).is_err()
+        );
+        assert!(refuse_nul(&req(r#"{ x(a: "\u{0}") }"#, serde_json::json!({}))).is_err());
+        assert!(refuse_nul(&req(r#"{ x(a: "\u00e9 \u0001") }"#, serde_json::json!({}))).is_ok());
     }
 
     #[test]

@@ -323,6 +323,9 @@ fn schedule_payload(r: Result<smmflow_store::ScheduleRow, smmflow_runtime::Error
                 .map(|d| UserError::at(vec!["input".into()], d.message.clone(), d.code.as_str()))
                 .collect(),
         }),
+        Err(e @ smmflow_runtime::Error::Field { .. }) => {
+            Ok(SchedulePayload { schedule: None, user_errors: user_errors(e, "input")? })
+        }
         Err(e) => Err(ApiError::from(e).into()),
     }
 }

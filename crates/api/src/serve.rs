@@ -55,7 +55,7 @@ pub async fn open_runtime_with(
     workflows: Option<PathBuf>,
     clock: Arc<dyn smmflow_runtime::Clock>,
 ) -> Result<Arc<Runtime>, String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    crate::datadir::secure(data_dir)?;
     let url = database_url.map(str::to_string).unwrap_or_else(|| default_database_url(data_dir));
     let node = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "smmflow".into()), std::process::id());
     let (rt, report) = Runtime::open(Options { database_url: url, workflows, clock, node })

@@ -145,6 +145,9 @@ async fn graphql(
         );
     }
     let req = req.into_inner();
+    if let Err(m) = crate::limits::refuse_nul(&req) {
+        return refusal(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", m);
+    }
     if method == Method::GET && operation_kind(&req).is_some_and(|k| k != OperationType::Query) {
         let mut r = refusal(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -1,4 +1,9 @@
 //! Subscriptions, fed only from committed events.
+//!
+//! A subscription keeps what its viewer may see up to date: when access
+//! narrows anywhere (a membership removed, a token revoked: the runtime's
+//! directory changes), it reads the viewer again before it delivers
+//! anything else, and ends when the viewer lost what it watches.
 
 use std::sync::Arc;
 
@@ -7,10 +12,12 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::access::Viewer;
 use crate::ids::NodeId;
 use crate::types::TaskObj;
 use crate::types::instance::InstanceEvent;
 use crate::{access_of, runtime_of};
+use smmflow_runtime::Runtime;
 
 pub struct SubscriptionRoot;
 
@@ -53,15 +60,29 @@ impl SubscriptionRoot {
         }
         let rt = runtime_of(ctx)?.clone();
         let mut rx = rt.subscribe();
+        let mut access = rt.directory_changes();
         Ok(async_stream(move |tx| async move {
+            let mut viewer = viewer;
             loop {
-                let committed = match rx.recv().await {
-                    Ok(c) => c,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "a taskEvents subscriber fell behind");
+                let committed = tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(c) => c,
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "a taskEvents subscriber fell behind");
+                            continue;
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
+                    changed = access.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        match still_allowed(&rt, &viewer, workspace.as_deref()).await {
+                            Some(v) => viewer = v,
+                            None => break,
+                        }
                         continue;
                     }
-                    Err(RecvError::Closed) => break,
                 };
                 if !viewer.is_member(&committed.workspace)
                     || workspace.as_ref().is_some_and(|w| *w != committed.workspace)
@@ -103,13 +124,28 @@ impl SubscriptionRoot {
         let id = NodeId::instance(&instance_id)?;
         let rt = runtime_of(ctx)?.clone();
         let mut rx = rt.subscribe();
-        access_of(ctx)?.readable_instance(&rt, id).await?;
+        let mut access = rt.directory_changes();
+        let viewer = access_of(ctx)?.viewer()?.clone();
+        let workspace = access_of(ctx)?.readable_instance(&rt, id).await?.workspace;
         Ok(async_stream(move |tx| async move {
+            let mut viewer = viewer;
             loop {
-                let committed = match rx.recv().await {
-                    Ok(c) => c,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break,
+                let committed = tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(c) => c,
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => break,
+                    },
+                    changed = access.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        match still_allowed(&rt, &viewer, Some(&workspace)).await {
+                            Some(v) => viewer = v,
+                            None => break,
+                        }
+                        continue;
+                    }
                 };
                 if committed.instance != id {
                     continue;
@@ -121,6 +157,17 @@ impl SubscriptionRoot {
                 }
             }
         }))
+    }
+}
+
+/// The viewer as they are now, if their token still works and they may
+/// still see `workspace` (any workspace when None). None ends the stream.
+async fn still_allowed(rt: &Runtime, viewer: &Viewer, workspace: Option<&str>) -> Option<Viewer> {
+    match Viewer::resolve(rt, viewer.token_hash.clone()).await {
+        Ok(Some(v)) if workspace.is_none_or(|w| v.is_member(w)) => Some(v),
+        Ok(_) => None,
+        // The database did not answer: end the stream (the client reconnects and signs in again).
+        Err(_) => None,
     }
 }
 

@@ -54,7 +54,7 @@ fn needs_load(wf: &Workflow) -> bool {
 
 fn parse_workflow(source: &str) -> Result<Workflow> {
     let mut sink = smmflow_spec::diag::Sink::new("stored");
-    match smmflow_spec::project::parse_document(source, &mut sink) {
+    match smmflow_spec::project::load_document(source, &mut sink) {
         Some(smmflow_spec::Document::Workflow(w)) => Ok(*w),
         _ => Err(Error::Internal("a stored workflow no longer parses".into())),
     }
@@ -62,7 +62,7 @@ fn parse_workflow(source: &str) -> Result<Workflow> {
 
 fn parse_calendar(source: &str) -> Option<Calendar> {
     let mut sink = smmflow_spec::diag::Sink::new("stored");
-    match smmflow_spec::project::parse_document(source, &mut sink) {
+    match smmflow_spec::project::load_document(source, &mut sink) {
         Some(smmflow_spec::Document::Calendar(c)) => Some(*c),
         _ => None,
     }
@@ -140,8 +140,15 @@ pub(crate) async fn deploy_sources(
     sources: Vec<Source>,
     by: &str,
     now: chrono::DateTime<chrono::Utc>,
+    min_interval: u32,
 ) -> Result<DeployReport> {
-    let project = Project::from_sources(sources.clone());
+    let mut project = Project::from_sources(sources.clone());
+    for wf in &project.workflows {
+        let file = project.workflow_files.get(&wf.key.value).cloned().unwrap_or_default();
+        let mut sink = smmflow_spec::diag::Sink::new(file);
+        smmflow_spec::check::check_intervals(wf, min_interval, &mut sink);
+        project.diagnostics.extend(sink.into_vec());
+    }
     let bad: std::collections::HashSet<&str> =
         project.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.file.as_str()).collect();
     let mut report = DeployReport { deployed: Vec::new(), diagnostics: project.diagnostics.clone() };
@@ -151,7 +158,7 @@ pub(crate) async fn deploy_sources(
             continue;
         }
         let mut sink = smmflow_spec::diag::Sink::new(src.path.clone());
-        let (kind, key) = match smmflow_spec::project::parse_document(&src.text, &mut sink) {
+        let (kind, key) = match smmflow_spec::project::load_document(&src.text, &mut sink) {
             Some(smmflow_spec::Document::Workflow(w)) => (DocumentKind::Workflow, w.key.value),
             Some(smmflow_spec::Document::Calendar(c)) => (DocumentKind::Calendar, c.key.value),
             None => continue,
@@ -182,7 +189,7 @@ pub(crate) struct Prepared {
 }
 
 /// Checks one workflow or calendar source against what is deployed.
-pub(crate) async fn prepare_one(store: &Store, source: &str) -> Result<Prepared> {
+pub(crate) async fn prepare_one(store: &Store, source: &str, min_interval: u32) -> Result<Prepared> {
     let mut sources = Vec::new();
     for kind in [DocumentKind::Workflow, DocumentKind::Calendar] {
         for d in store.latest_documents(kind).await? {
@@ -199,7 +206,7 @@ pub(crate) async fn prepare_one(store: &Store, source: &str) -> Result<Prepared>
     }
     let new_path = "deployWorkflow.yaml".to_string();
     let mut sink = smmflow_spec::diag::Sink::new(new_path.clone());
-    let doc = match smmflow_spec::project::parse_document(source, &mut sink) {
+    let doc = match smmflow_spec::project::load_document(source, &mut sink) {
         Some(smmflow_spec::Document::Workflow(w)) => Some(("workflow", w.key.value.clone(), Some(w))),
         Some(smmflow_spec::Document::Calendar(c)) => Some(("calendar", c.key.value, None)),
         None => None,
@@ -209,7 +216,12 @@ pub(crate) async fn prepare_one(store: &Store, source: &str) -> Result<Prepared>
     }
     sources.push(Source { path: new_path.clone(), text: source.to_string() });
     let project = Project::from_sources(sources);
-    let mine: Vec<Diagnostic> = project.diagnostics.into_iter().filter(|d| d.file == new_path).collect();
+    let mut mine: Vec<Diagnostic> = project.diagnostics.into_iter().filter(|d| d.file == new_path).collect();
+    if let Some((_, _, Some(wf))) = &doc {
+        let mut sink = smmflow_spec::diag::Sink::new(new_path.clone());
+        smmflow_spec::check::check_intervals(wf, min_interval, &mut sink);
+        mine.extend(sink.into_vec());
+    }
     if mine.iter().any(Diagnostic::is_error) {
         return Err(Error::Invalid(mine));
     }

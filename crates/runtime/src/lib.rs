@@ -88,6 +88,20 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `SMMFLOW_MIN_SCHEDULE_INTERVAL` (a duration such as `1m`, `30s`) in
+/// seconds; one minute when unset or unreadable.
+fn min_schedule_interval() -> u32 {
+    let set = std::env::var("SMMFLOW_MIN_SCHEDULE_INTERVAL").ok();
+    match set.as_deref().map(smmflow_spec::Duration::parse) {
+        Some(Ok(smmflow_spec::Duration::Wall(s))) => u32::try_from(s).unwrap_or(u32::MAX),
+        Some(_) => {
+            tracing::warn!("SMMFLOW_MIN_SCHEDULE_INTERVAL is not a wall-clock duration such as `1m`: using 1m");
+            60
+        }
+        None => 60,
+    }
+}
+
 /// How to run.
 pub struct Options {
     /// `sqlite://PATH` or `postgres://...`.
@@ -145,6 +159,9 @@ pub struct Runtime {
     pub(crate) directory: tokio::sync::watch::Sender<u64>,
     /// The key approval links are signed with, read once.
     pub(crate) link_key: tokio::sync::OnceCell<Arc<Vec<u8>>>,
+    /// The shortest time between two fires of a schedule or `repeat`, in
+    /// seconds (`SMMFLOW_MIN_SCHEDULE_INTERVAL`, a duration; default `1m`).
+    pub(crate) min_schedule_interval: u32,
     /// The group commit: SQLite only (one writer); PostgreSQL runs commands
     /// in parallel transactions.
     pub(crate) batcher: Option<batch::Batcher>,
@@ -171,6 +188,7 @@ impl Runtime {
             mail_wake: tokio::sync::Notify::new(),
             directory: tokio::sync::watch::Sender::new(0),
             link_key: tokio::sync::OnceCell::new(),
+            min_schedule_interval: min_schedule_interval(),
         });
         let report = match &opts.workflows {
             Some(dir) => Some(rt.deploy_folder(dir, "system").await?),
@@ -269,7 +287,7 @@ impl Runtime {
     /// Deploys a folder of workflow files; invalid files are refused and reported.
     pub async fn deploy_folder(&self, dir: &std::path::Path, by: &str) -> Result<DeployReport> {
         let sources = read_folder(dir).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
-        let report = defs::deploy_sources(&self.store, sources, by, self.now()).await?;
+        let report = defs::deploy_sources(&self.store, sources, by, self.now(), self.min_schedule_interval).await?;
         for d in report.deployed.iter().filter(|d| d.kind == "workflow") {
             self.sync_yaml_schedules(&d.key).await?;
         }
@@ -284,7 +302,7 @@ impl Runtime {
     /// schedules the file adds, changes or removes (admins in all);
     /// otherwise nothing is deployed.
     pub async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
-        let prepared = defs::prepare_one(&self.store, source).await?;
+        let prepared = defs::prepare_one(&self.store, source, self.min_schedule_interval).await?;
         if let (Some(wf), Deployer::Person { admin: false, leads, .. }) = (&prepared.workflow, &by) {
             for ws in self.schedule_workspaces_touched(wf).await? {
                 if !leads.contains(&ws) {

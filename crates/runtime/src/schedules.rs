@@ -167,7 +167,26 @@ impl Runtime {
         paused: bool,
     ) -> Result<ScheduleRow> {
         let spec = strip_nulls(spec);
+        smmflow_spec::text::value(&spec).map_err(|(path, message)| Error::Field {
+            field: path.first().cloned().unwrap_or_else(|| "input".into()),
+            message: format!("{}: {message}", path.join(".")),
+        })?;
         let s = decode_spec(&spec).map_err(Error::Invalid)?;
+        let gap = s.cron.value.min_gap_seconds();
+        if gap < self.min_schedule_interval {
+            let d = Diagnostic {
+                code: smmflow_spec::Code::OutOfRange,
+                file: "schedule".into(),
+                pos: s.cron.pos,
+                message: format!(
+                    "`{}` fires every {gap} s; this deployment allows at most one fire every {} s",
+                    s.cron.value.source(),
+                    self.min_schedule_interval
+                ),
+                hint: None,
+            };
+            return Err(Error::Invalid(vec![d]));
+        }
         self.definition(workflow, None).await?;
         let now = self.now();
         let tx = self.store.begin().await?;
@@ -231,6 +250,14 @@ impl Runtime {
                 tx.commit().await?;
                 continue;
             };
+            if s.cron.value.min_gap_seconds() < self.min_schedule_interval {
+                // Made before the limit (or under a lower one): it would start
+                // work faster than this deployment allows.
+                tracing::warn!(schedule = %row.id, "a stored schedule fires more often than SMMFLOW_MIN_SCHEDULE_INTERVAL allows; it is stopped");
+                tx.schedule_progress(&row.id, None, row.runs, now).await?;
+                tx.commit().await?;
+                continue;
+            }
             let p = plan_of(&s, row.runs);
             if !self.store.workspace_exists(&row.workspace).await? {
                 // Dormant until the workspace exists: nothing fires meanwhile.

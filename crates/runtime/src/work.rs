@@ -69,6 +69,12 @@ const LINK_SCOPE: &str = "approval-link";
 
 impl Runtime {
     pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<StartedOrKnown> {
+        if let Some(k) = &req.idempotency_key {
+            smmflow_spec::text::key(k).map_err(|m| Error::Field {
+                field: "idempotencyKey".into(),
+                message: format!("an idempotency key {m}"),
+            })?;
+        }
         let key = req.idempotency_key.as_ref().map(|k| format!("{}:{k}", req.actor));
         if let Some(k) = &key {
             let tx = self.store.begin().await?;
@@ -179,6 +185,27 @@ impl Runtime {
             },
             None => Err(Error::Conflict("this link was already used".into())),
         }
+    }
+
+    /// Whether a link's recipient may still decide its task: a member's link
+    /// works while they keep the task's role in the workspace (or are named
+    /// on the task); a bare address's link has no membership to lose. The
+    /// engine checks the same when the decision is made.
+    pub async fn link_recipient_may_decide(
+        &self,
+        link: &smmflow_notify::link::Claims,
+        state: &Instance,
+    ) -> Result<bool> {
+        let who = link.recipient.as_str();
+        if who.contains('@') {
+            return Ok(true);
+        }
+        let Some(task) = state.task(link.task) else { return Ok(false) };
+        if task.assignee.as_deref() == Some(who) || task.candidates.iter().any(|c| c == who) {
+            return Ok(true);
+        }
+        let roles = self.store.memberships(who).await?;
+        Ok(task.role.as_ref().is_some_and(|r| roles.iter().any(|m| m.workspace == state.workspace && m.role == *r)))
     }
 
     /// Whether an approval link (by its nonce) was used.

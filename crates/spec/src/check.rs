@@ -28,33 +28,130 @@ struct Scope<'a> {
     task: bool,
 }
 
+/// The most steps a workflow may have. Far beyond any real process (a
+/// `for_each` fans out at run time without more steps), it bounds what
+/// checking a file may cost: the upstream relation below is one bit per
+/// pair of steps, 12.5 MB at this size.
+pub const MAX_STEPS: usize = 10_000;
+
+/// After this many problems, "did you mean" hints are no longer computed:
+/// each compares a name with every candidate.
+const MAX_HINTS: usize = 100;
+
 struct Checker<'a> {
     wf: &'a Workflow,
     sink: &'a mut Sink,
     env: minijinja::Environment<'static>,
     ids: Vec<&'a str>,
     /// Transitive predecessors of each step through `after`.
-    ancestors: HashMap<&'a str, HashSet<&'a str>>,
+    ancestors: Ancestors,
     used_roles: HashSet<&'a str>,
 }
 
 /// Runs every check of one workflow.
 pub fn check_workflow(wf: &Workflow, sink: &mut Sink) {
+    if wf.steps.len() > MAX_STEPS {
+        sink.push(
+            Code::OutOfRange,
+            wf.pos,
+            format!("the workflow has {} steps; at most {MAX_STEPS} are allowed", wf.steps.len()),
+        );
+        return;
+    }
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.value.as_str()).collect();
-    let mut c =
-        Checker { wf, sink, env: expr::environment(), ids, ancestors: HashMap::new(), used_roles: HashSet::new() };
+    let ancestors = Ancestors::of(wf);
+    let mut c = Checker { wf, sink, env: expr::environment(), ids, ancestors, used_roles: HashSet::new() };
     c.step_references();
     c.cycles();
-    c.compute_ancestors();
     for step in &wf.steps {
         c.step(step);
     }
     c.workflow_level();
 }
 
+/// Refuses schedules and `repeat` steps that fire more often than every
+/// `min_seconds` (a deployment's limit, `SMMFLOW_MIN_SCHEDULE_INTERVAL`).
+pub fn check_intervals(wf: &Workflow, min_seconds: u32, sink: &mut Sink) {
+    let crons = wf
+        .schedules
+        .iter()
+        .map(|s| (&s.cron, "schedule"))
+        .chain(wf.steps.iter().filter_map(|s| s.common.repeat.as_ref().map(|r| (&r.cron, "repeat"))));
+    for (cron, what) in crons {
+        let gap = cron.value.min_gap_seconds();
+        if gap < min_seconds {
+            sink.push_hint(
+                Code::OutOfRange,
+                cron.pos,
+                format!(
+                    "this {what} fires every {gap} s; this deployment allows at most one fire every {min_seconds} s"
+                ),
+                Some("fire less often, e.g. `*/5 * * * *` (every 5 minutes)"),
+            );
+        }
+    }
+}
+
+/// Which steps come (transitively) `after` which: a bit matrix filled in
+/// topological order, each row the union of its predecessors' rows. Steps
+/// in a cycle (reported as E011) keep what their acyclic part gives them.
+struct Ancestors {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Ancestors {
+    fn of(wf: &Workflow) -> Ancestors {
+        let n = wf.steps.len();
+        let words = n.div_ceil(64);
+        let preds: Vec<Vec<usize>> =
+            wf.steps.iter().map(|s| s.common.after.iter().filter_map(|a| wf.index.get(&a.value)).collect()).collect();
+        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut waiting: Vec<usize> = preds.iter().map(Vec::len).collect();
+        for (i, ps) in preds.iter().enumerate() {
+            for &p in ps {
+                succs[p].push(i);
+            }
+        }
+        let mut a = Ancestors { words, bits: vec![0; n * words] };
+        let mut ready: Vec<usize> = (0..n).filter(|i| waiting[*i] == 0).collect();
+        while let Some(v) = ready.pop() {
+            for &p in &preds[v] {
+                a.inherit(v, p);
+            }
+            for &s in &succs[v] {
+                waiting[s] -= 1;
+                if waiting[s] == 0 {
+                    ready.push(s);
+                }
+            }
+        }
+        a
+    }
+
+    /// Row `v` gains `p` and everything before `p`.
+    fn inherit(&mut self, v: usize, p: usize) {
+        let w = self.words;
+        for k in 0..w {
+            let from = self.bits[p * w + k];
+            self.bits[v * w + k] |= from;
+        }
+        self.bits[v * w + p / 64] |= 1 << (p % 64);
+    }
+
+    fn contains(&self, of: usize, id: usize) -> bool {
+        self.bits.get(of * self.words + id / 64).is_some_and(|word| word & (1 << (id % 64)) != 0)
+    }
+}
+
 impl<'a> Checker<'a> {
+    /// "Did you mean" among the step ids, while hints are still cheap enough.
+    fn step_hint(&self, word: &str) -> Option<&'a str> {
+        (self.sink.len() < MAX_HINTS).then(|| did_you_mean(word, self.ids.iter().copied())).flatten()
+    }
+
     fn unknown_step(&mut self, r: &Sp<String>, what: &str) {
-        let hint = did_you_mean(&r.value, self.ids.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        let hint = self.step_hint(&r.value).map(|s| format!("did you mean `{s}`?"));
         self.sink.push_hint(
             Code::UnknownStep,
             r.pos,
@@ -64,7 +161,7 @@ impl<'a> Checker<'a> {
     }
 
     fn known(&self, id: &str) -> bool {
-        self.ids.contains(&id)
+        self.wf.index.get(id).is_some()
     }
 
     fn step_references(&mut self) {
@@ -122,25 +219,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn compute_ancestors(&mut self) {
-        let wf = self.wf;
-        for step in &wf.steps {
-            let mut seen: HashSet<&str> = HashSet::new();
-            let mut todo: Vec<&str> = step.common.after.iter().map(|a| a.value.as_str()).collect();
-            while let Some(id) = todo.pop() {
-                if !seen.insert(id) {
-                    continue;
-                }
-                if let Some(s) = wf.step(id) {
-                    todo.extend(s.common.after.iter().map(|a| a.value.as_str()));
-                }
-            }
-            self.ancestors.insert(step.id.value.as_str(), seen);
-        }
-    }
-
     fn is_upstream(&self, of: &str, id: &str) -> bool {
-        self.ancestors.get(of).is_some_and(|a| a.contains(id))
+        match (self.wf.index.get(of), self.wf.index.get(id)) {
+            (Some(of), Some(id)) => self.ancestors.contains(of, id),
+            _ => false,
+        }
     }
 
     fn role(&mut self, role: &'a Sp<String>) {
@@ -221,8 +304,7 @@ impl<'a> Checker<'a> {
                 "steps" => {
                     let Some(id) = second else { continue };
                     if !self.known(id) {
-                        let hint =
-                            did_you_mean(id, self.ids.iter().copied()).map(|s| format!("did you mean `steps.{s}`?"));
+                        let hint = self.step_hint(id).map(|s| format!("did you mean `steps.{s}`?"));
                         self.sink.push_hint(
                             Code::ExpressionUnknownStep,
                             pos,

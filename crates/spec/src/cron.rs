@@ -68,6 +68,36 @@ impl Cron {
         self.dom_restricted && self.dow_restricted
     }
 
+    /// The shortest time between two fires, in seconds: within a day, and
+    /// from a day's last fire to the next day's first (a lower bound: the
+    /// next day may not fire at all). At most one day.
+    pub fn min_gap_seconds(&self) -> u32 {
+        use cron::TimeUnitSpec;
+        let s = &self.schedule;
+        let mut first: Option<u32> = None;
+        let mut last: Option<u32> = None;
+        let mut gap = 86_400u32;
+        for h in s.hours().iter() {
+            for m in s.minutes().iter() {
+                for sec in s.seconds().iter() {
+                    let t = h * 3600 + m * 60 + sec;
+                    if let Some(l) = last {
+                        gap = gap.min(t.saturating_sub(l));
+                        if gap <= 1 {
+                            return gap;
+                        }
+                    }
+                    first.get_or_insert(t);
+                    last = Some(t);
+                }
+            }
+        }
+        if let (Some(f), Some(l)) = (first, last) {
+            gap = gap.min(86_400 + f - l);
+        }
+        gap
+    }
+
     pub fn dom_restricted(&self) -> bool {
         self.dom_restricted
     }
@@ -138,6 +168,18 @@ impl JsonSchema for Cron {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shortest_gap_between_fires() {
+        let gap = |e: &str| Cron::parse(e).unwrap().min_gap_seconds();
+        assert_eq!(gap("* * * * * *"), 1);
+        assert_eq!(gap("*/30 * * * * *"), 30);
+        assert_eq!(gap("* * * * *"), 60);
+        assert_eq!(gap("0 10 * * THU"), 86_400);
+        assert_eq!(gap("0 9,17 * * 1-5"), 8 * 3600);
+        assert_eq!(gap("58 23 * * *"), 86_400);
+        assert_eq!(gap("0,59 23 * * *"), 59 * 60);
+    }
 
     fn dow(input: &str) -> String {
         translate_dow(input).unwrap_or_else(|e| e)

@@ -69,11 +69,33 @@ pub struct Workflow {
     /// Where the document starts.
     #[serde(skip)]
     pub pos: Pos,
+    /// Step positions by id, so a lookup is O(1) in workflows of any size.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub index: StepIndex,
+}
+
+/// Step id -> position in `steps` (the first, when an id repeats).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepIndex(std::collections::HashMap<String, usize>);
+
+impl StepIndex {
+    pub fn new(steps: &[Step]) -> StepIndex {
+        let mut m = std::collections::HashMap::with_capacity(steps.len());
+        for (i, s) in steps.iter().enumerate() {
+            m.entry(s.id.value.clone()).or_insert(i);
+        }
+        StepIndex(m)
+    }
+
+    pub fn get(&self, id: &str) -> Option<usize> {
+        self.0.get(id).copied()
+    }
 }
 
 impl Workflow {
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id.value == id)
+        self.index.get(id).and_then(|i| self.steps.get(i))
     }
 
     pub fn has_role(&self, name: &str) -> bool {
@@ -162,6 +184,7 @@ impl Workflow {
             inputs,
             schedules,
             outputs,
+            index: StepIndex::new(&steps),
             steps,
             notify,
             escalation,

@@ -5,7 +5,7 @@
 //! key; aliases are expanded under a node budget (no "billion laughs").
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -97,8 +97,20 @@ fn pos_of(span: &Span) -> Pos {
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, pos: Pos, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, key: Option<Node>, pos: Pos, anchor: usize, skip_value: bool },
+    Seq {
+        items: Vec<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
+    /// `seen`: the keys so far, so a duplicate is found in O(1), not by a scan.
+    Map {
+        entries: Vec<(Node, Node)>,
+        seen: HashSet<String>,
+        key: Option<Node>,
+        pos: Pos,
+        anchor: usize,
+        skip_value: bool,
+    },
 }
 
 struct Builder<'s> {
@@ -136,12 +148,12 @@ impl Builder<'_> {
                 self.root = Some(node);
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, skip_value, .. }) => match key.take() {
+            Some(Frame::Map { entries, seen, key, skip_value, .. }) => match key.take() {
                 None => {
                     let Some(name) = node.as_scalar() else {
                         return Err((node.pos, "mapping keys must be plain names, not lists or mappings".into()));
                     };
-                    if entries.iter().any(|(k, _)| k.as_scalar() == Some(name)) {
+                    if !seen.insert(name.to_string()) {
                         self.sink.push(Code::DuplicateKey, node.pos, format!("duplicate key `{name}`"));
                         *skip_value = true;
                     }
@@ -190,7 +202,7 @@ impl Builder<'_> {
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq { items: Vec::new(), pos, anchor }
                 } else {
-                    Frame::Map { entries: Vec::new(), key: None, pos, anchor, skip_value: false }
+                    Frame::Map { entries: Vec::new(), seen: HashSet::new(), key: None, pos, anchor, skip_value: false }
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {

@@ -146,6 +146,19 @@ impl<'a> Run<'_, 'a> {
         if let Some(a) = task.assignee.as_deref().filter(|a| *a != self.actor) {
             return Err(Error::Conflict(format!("the task is claimed by {a}")));
         }
+        // A link mailed to a member decides only while they may still take
+        // the task (removed from the workspace or the role: refused). A link
+        // to a bare address (a rule's `email:`) has no membership to lose.
+        let me = self.actor.as_str();
+        if !me.contains('@')
+            && task.assignee.as_deref() != Some(me)
+            && !task.role.as_ref().is_some_and(|r| self.env.directory.has_role(me, r))
+            && !task.candidates.iter().any(|c| c == me)
+        {
+            return Err(Error::Forbidden(
+                "this link's recipient may no longer decide this approval (no longer a member with its role)".into(),
+            ));
+        }
         if let Some(step) = self.def(&task.step)
             && self.excluded_users(step).contains(self.actor.as_str())
         {
