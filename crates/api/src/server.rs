@@ -11,7 +11,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Data, ParseRequestError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{FromRequest, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -131,12 +131,9 @@ fn operation_kind(req: &async_graphql::Request) -> Option<OperationType> {
     Some(op.node.ty)
 }
 
-async fn graphql(
-    State(s): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    req: GraphQLRequest<Rejection>,
-) -> Response {
+async fn graphql(State(s): State<AppState>, request: axum::extract::Request) -> Response {
+    let method = request.method().clone();
+    let headers = request.headers().clone();
     if method == Method::POST && !is_json(&headers) {
         return refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -144,7 +141,10 @@ async fn graphql(
             "send the request as JSON (Content-Type: application/json)".into(),
         );
     }
-    let req = req.into_inner();
+    let req = match GraphQLRequest::<Rejection>::from_request(request, &s).await {
+        Ok(r) => r.into_inner(),
+        Err(rejection) => return rejection.into_response(),
+    };
     if let Err(m) = crate::limits::refuse_nul(&req) {
         return refusal(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", m);
     }
