@@ -55,6 +55,7 @@ fn tighten(_: &Path) -> Result<(), String> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -45,7 +45,8 @@ pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
-        .limit_directives(16);
+        .limit_directives(16)
+        .extension(limits::Hygiene);
     if !opts.introspection {
         // Without introspection, errors do not suggest field names either.
         b = b.disable_introspection().disable_suggestions();

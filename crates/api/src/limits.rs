@@ -16,8 +16,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
-use async_graphql::{ServerError, ValidationResult};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextValidation,
+};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -101,6 +103,49 @@ impl Budgets {
     /// Forgets users whose budget is full again (called now and then).
     pub fn shrink(&self) {
         self.limiter.retain_recent();
+    }
+}
+
+/// The async-graphql extension every request passes, over HTTP and
+/// WebSocket alike: NUL is refused before anything runs, and every error
+/// leaves with a code (parse and validation errors: `BAD_USER_INPUT`).
+pub struct Hygiene;
+
+impl ExtensionFactory for Hygiene {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Hygiene)
+    }
+}
+
+fn bad_input(message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "BAD_USER_INPUT");
+    e.extensions = Some(ext);
+    e
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Hygiene {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut resp = next.run(ctx).await;
+        for e in &mut resp.errors {
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", "BAD_USER_INPUT");
+            }
+        }
+        resp
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        refuse_nul(&request).map_err(bad_input)?;
+        next.run(ctx, request).await
     }
 }
 

@@ -357,11 +357,18 @@ impl Mutation {
         task_payload(member.task_command(rt, instance, command(no)).await, no, field)
     }
 
-    async fn lead_instance(&self, ctx: &Context<'_>, instance_id: &ID, command: Command) -> Result<InstancePayload> {
+    /// A lead's command on an instance; `field` names the input a refusal is about.
+    async fn lead_instance(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: &ID,
+        command: Command,
+        field: &str,
+    ) -> Result<InstancePayload> {
         let id = NodeId::instance(instance_id)?;
         let rt = runtime_of(ctx)?;
         let lead = access_of(ctx)?.lead_of_instance(rt, id).await?;
-        instance_payload(lead.command(rt, id, command).await, "instanceId")
+        instance_payload(lead.command(rt, id, command).await, field)
     }
 }
 
@@ -428,20 +435,20 @@ impl Mutation {
     }
 
     async fn cancel_instance(&self, ctx: &Context<'_>, input: CancelInstanceInput) -> Result<InstancePayload> {
-        self.lead_instance(ctx, &input.instance_id, Command::Cancel { reason: input.reason }).await
+        self.lead_instance(ctx, &input.instance_id, Command::Cancel { reason: input.reason }, "reason").await
     }
 
     async fn suspend_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
-        self.lead_instance(ctx, &input.instance_id, Command::Suspend).await
+        self.lead_instance(ctx, &input.instance_id, Command::Suspend, "instanceId").await
     }
 
     async fn resume_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
-        self.lead_instance(ctx, &input.instance_id, Command::Resume).await
+        self.lead_instance(ctx, &input.instance_id, Command::Resume, "instanceId").await
     }
 
     /// Clears a step's incident and evaluates it again.
     async fn retry_step(&self, ctx: &Context<'_>, input: RetryStepInput) -> Result<InstancePayload> {
-        self.lead_instance(ctx, &input.instance_id, Command::RetryStep { step: input.step }).await
+        self.lead_instance(ctx, &input.instance_id, Command::RetryStep { step: input.step }, "step").await
     }
 
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {

@@ -52,13 +52,13 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace: Option<String>,
     ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
-        let viewer = access_of(ctx)?.viewer()?.clone();
+        let rt = runtime_of(ctx)?.clone();
+        let viewer = fresh_viewer(&rt, access_of(ctx)?.viewer()?).await?;
         if let Some(ws) = &workspace
             && !viewer.is_member(ws)
         {
             return Err(crate::error::ApiError::Forbidden(format!("you are not a member of workspace `{ws}`")).into());
         }
-        let rt = runtime_of(ctx)?.clone();
         let mut rx = rt.subscribe();
         let mut access = rt.directory_changes();
         Ok(async_stream(move |tx| async move {
@@ -125,8 +125,11 @@ impl SubscriptionRoot {
         let rt = runtime_of(ctx)?.clone();
         let mut rx = rt.subscribe();
         let mut access = rt.directory_changes();
-        let viewer = access_of(ctx)?.viewer()?.clone();
-        let workspace = access_of(ctx)?.readable_instance(&rt, id).await?.workspace;
+        let viewer = fresh_viewer(&rt, access_of(ctx)?.viewer()?).await?;
+        let workspace = match rt.instance(id).await {
+            Ok(i) if viewer.is_member(&i.workspace) => i.workspace,
+            _ => return Err(crate::error::ApiError::NotFound(format!("instance {id} not found")).into()),
+        };
         Ok(async_stream(move |tx| async move {
             let mut viewer = viewer;
             loop {
@@ -157,6 +160,16 @@ impl SubscriptionRoot {
                 }
             }
         }))
+    }
+}
+
+/// The viewer as they are now: a WebSocket connection signs in once, and
+/// access may have narrowed since (a new subscription on an old connection).
+async fn fresh_viewer(rt: &Runtime, viewer: &Viewer) -> Result<Viewer> {
+    match Viewer::resolve(rt, viewer.token_hash.clone()).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(crate::error::ApiError::Unauthenticated.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -18,6 +18,7 @@ use smmflow_store::User;
 mod http;
 mod inbox;
 mod timers;
+mod validate;
 
 /// The same allocator as the `smmflow` binary.
 #[global_allocator]
@@ -76,6 +77,12 @@ enum Mode {
         lead: u64,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
+    },
+    /// Checking and starting large workflows: chains of N steps through the
+    /// validator, the stored-definition load, and the engine's start. Pure.
+    Validate {
+        #[arg(long, value_delimiter = ',', default_value = "1000,2000,4000,8000")]
+        steps: Vec<usize>,
     },
     /// Inbox latency: `tasks(filter: {mine: true}, first: 50)` through the GraphQL
     /// schema, with `--finished` completed tasks in the database and `--open` open ones.
@@ -259,6 +266,10 @@ fn write_json(mode: &str, results: &[serde_json::Value]) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().mode {
+        Mode::Validate { steps } => {
+            let results = validate::run(&steps)?;
+            write_json("validate", &results)?;
+        }
         Mode::Inbox { db, open, finished, queries, postgres_url } => {
             println!(
                 "inbox latency: tasks(mine, first: 50), {open} open and {finished} finished tasks, {queries} queries\n"

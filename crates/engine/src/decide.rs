@@ -136,8 +136,9 @@ impl<'a> Run<'_, 'a> {
         }
     }
 
-    fn scope(&self, item: Option<(usize, &Value)>) -> Value {
-        crate::eval::scope(&self.state, self.env.now, item)
+    /// The scope `sources` are evaluated in, with only the steps they read.
+    fn scope(&self, item: Option<(usize, &Value)>, sources: &[crate::eval::Src<'_>]) -> Value {
+        crate::eval::scope_reading(&self.state, self.env.now, item, &crate::eval::Reads::of(sources))
     }
 
     fn incident(&mut self, step: &str, message: String) {

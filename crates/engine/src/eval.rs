@@ -2,7 +2,8 @@
 //! Sandboxed (minijinja has no IO), bounded by fuel and output size; an
 //! error is returned as text for the caller to raise as an incident.
 
-use std::sync::OnceLock;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -17,11 +18,112 @@ fn environment() -> &'static minijinja::Environment<'static> {
     ENV.get_or_init(smmflow_spec::expr::environment)
 }
 
+/// A source to evaluate: a bare expression or a template.
+#[derive(Clone, Copy, Debug)]
+pub enum Src<'a> {
+    Expr(&'a str),
+    Template(&'a str),
+}
+
+/// Which steps some sources read (`steps.X...`), so a scope copies only
+/// those: building the whole scope for every title of a workflow with
+/// thousands of steps made starting it quadratic. `all` when a source
+/// reads `steps` as a whole (`steps[name]`, a loop over it) or does not
+/// compile (its error comes from the evaluation itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    all: bool,
+    steps: BTreeSet<String>,
+}
+
+impl Reads {
+    /// Every step (a deployed template's unknown needs, the notifier's scope).
+    pub fn all() -> Reads {
+        Reads { all: true, steps: BTreeSet::new() }
+    }
+
+    /// What these sources read together.
+    pub fn of(sources: &[Src<'_>]) -> Reads {
+        let mut r = Reads::default();
+        for s in sources {
+            let one = reads_of(*s);
+            r.all |= one.all;
+            r.steps.extend(one.steps.iter().cloned());
+        }
+        r
+    }
+
+    fn wants(&self, step: &str) -> bool {
+        self.all || self.steps.contains(step)
+    }
+}
+
+/// The reads of one source, cached by its text (sources come from deployed
+/// workflows: a small set, read over and over).
+fn reads_of(src: Src<'_>) -> Arc<Reads> {
+    type Cache = Mutex<HashMap<(bool, String), Arc<Reads>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let (is_expr, text) = match src {
+        Src::Expr(t) => (true, t),
+        Src::Template(t) => (false, t),
+    };
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&(is_expr, text.to_string())).cloned()) {
+        return r;
+    }
+    let env = environment();
+    let vars = if is_expr {
+        smmflow_spec::expr::expression_vars(env, text)
+    } else {
+        smmflow_spec::expr::template_vars(env, text)
+    };
+    let reads = Arc::new(match vars {
+        Err(_) => Reads::all(),
+        Ok(vars) => {
+            let mut r = Reads::default();
+            for v in vars {
+                let mut parts = v.split('.');
+                match (parts.next(), parts.next()) {
+                    (Some("steps"), Some(id)) => {
+                        r.steps.insert(id.to_string());
+                    }
+                    (Some("steps"), None) => r.all = true,
+                    _ => {}
+                }
+            }
+            r
+        }
+    });
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert((is_expr, text.to_string()), reads.clone());
+    }
+    reads
+}
+
+/// The sources among recipients (templates yielding `user:`, `role:`...).
+pub fn recipient_sources(rs: &[smmflow_spec::recipient::Recipient]) -> Vec<Src<'_>> {
+    rs.iter()
+        .filter_map(|r| match r {
+            smmflow_spec::recipient::Recipient::Template(t) => Some(Src::Template(&t.source)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What expressions see: `inputs`, `steps`, `instance`, `now`, and `item`/`index` in fan-outs.
 pub fn scope(state: &Instance, now: DateTime<Utc>, item: Option<(usize, &Value)>) -> Value {
+    scope_reading(state, now, item, &Reads::all())
+}
+
+/// The scope with only the steps `reads` names under `steps`.
+pub fn scope_reading(state: &Instance, now: DateTime<Utc>, item: Option<(usize, &Value)>, reads: &Reads) -> Value {
     let steps: Map<String, Value> = state
         .steps
         .iter()
+        .filter(|(id, _)| reads.wants(id))
         .map(|(id, st)| {
             (
                 id.clone(),

@@ -89,11 +89,12 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `SMMFLOW_MIN_SCHEDULE_INTERVAL` (a duration such as `1m`, `30s`) in
-/// seconds; one minute when unset or unreadable.
+/// seconds; one minute when unset or unreadable. At most one day: a cron
+/// that fires on some days only is never refused for its gaps between days.
 fn min_schedule_interval() -> u32 {
     let set = std::env::var("SMMFLOW_MIN_SCHEDULE_INTERVAL").ok();
     match set.as_deref().map(smmflow_spec::Duration::parse) {
-        Some(Ok(smmflow_spec::Duration::Wall(s))) => u32::try_from(s).unwrap_or(u32::MAX),
+        Some(Ok(smmflow_spec::Duration::Wall(s))) => u32::try_from(s.min(86_400)).unwrap_or(86_400),
         Some(_) => {
             tracing::warn!("SMMFLOW_MIN_SCHEDULE_INTERVAL is not a wall-clock duration such as `1m`: using 1m");
             60

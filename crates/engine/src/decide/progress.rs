@@ -11,7 +11,7 @@ use smmflow_spec::step::{Step, StepKind};
 
 use super::Run;
 use crate::command::{Action, Notice};
-use crate::eval;
+use crate::eval::{self, Src};
 use crate::event::EventKind;
 use crate::model::{InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};
 use crate::time::business;
@@ -86,7 +86,8 @@ impl<'a> Run<'_, 'a> {
         }
         match &start.at {
             Some(at) => {
-                let v = eval::expr(&at.source, &self.scope(None)).map_err(|e| format!("`start.at` failed: {e}"))?;
+                let v = eval::expr(&at.source, &self.scope(None, &[Src::Expr(&at.source)]))
+                    .map_err(|e| format!("`start.at` failed: {e}"))?;
                 eval::datetime(&v).map(Some).map_err(|e| format!("`start.at`: {e}"))
             }
             None => Ok(None),
@@ -98,7 +99,7 @@ impl<'a> Run<'_, 'a> {
     pub(super) fn activate(&mut self, step: &'a Step) {
         let id = step.id.value.as_str();
         if let Some(cond) = &step.common.if_ {
-            match eval::expr(&cond.source, &self.scope(None)) {
+            match eval::expr(&cond.source, &self.scope(None, &[Src::Expr(&cond.source)])) {
                 Err(e) => return self.incident(id, format!("`if` failed: {e}")),
                 Ok(v) if !eval::truthy(&v) => {
                     self.emit(EventKind::StepSkipped {
@@ -115,7 +116,7 @@ impl<'a> Run<'_, 'a> {
         }
         let items = match &step.common.for_each {
             None => None,
-            Some(e) => match eval::expr(&e.source, &self.scope(None)) {
+            Some(e) => match eval::expr(&e.source, &self.scope(None, &[Src::Expr(&e.source)])) {
                 Err(err) => return self.incident(id, format!("`for_each` failed: {err}")),
                 Ok(Value::Array(items)) => Some(items),
                 Ok(Value::Null) => Some(Vec::new()),
@@ -163,7 +164,7 @@ impl<'a> Run<'_, 'a> {
             StepKind::Notify(n) => {
                 let mut sends = Vec::new();
                 for item in &units {
-                    let scope = self.scope(item.as_ref().map(|(i, v)| (*i, v)));
+                    let scope = self.scope(item.as_ref().map(|(i, v)| (*i, v)), &message_sources(n));
                     match self.render_message(n, &scope) {
                         Ok(send) => sends.push(send),
                         Err(e) => return self.incident(id, e),
@@ -179,7 +180,7 @@ impl<'a> Run<'_, 'a> {
             StepKind::Wait(w) => {
                 let until = match (&w.duration, &w.until) {
                     (Some(d), _) => Ok(business::add(self.env.now, d.value, self.env.calendar)),
-                    (None, Some(u)) => eval::expr(&u.source, &self.scope(None))
+                    (None, Some(u)) => eval::expr(&u.source, &self.scope(None, &[Src::Expr(&u.source)]))
                         .and_then(|v| eval::datetime(&v))
                         .map_err(|e| format!("`until` failed: {e}")),
                     (None, None) => Ok(self.env.now),
@@ -197,7 +198,12 @@ impl<'a> Run<'_, 'a> {
             StepKind::Subflow(f) => {
                 let mut children = Vec::new();
                 for item in &units {
-                    let scope = self.scope(item.as_ref().map(|(i, v)| (*i, v)));
+                    let mut texts = Vec::new();
+                    for (_, value) in &f.inputs {
+                        strings_in(&value.value, &mut texts);
+                    }
+                    let sources: Vec<Src<'_>> = texts.iter().map(|t| Src::Template(t)).collect();
+                    let scope = self.scope(item.as_ref().map(|(i, v)| (*i, v)), &sources);
                     let mut inputs = serde_json::Map::new();
                     for (name, value) in &f.inputs {
                         match render_value(&value.value, &scope) {
@@ -326,7 +332,7 @@ impl<'a> Run<'_, 'a> {
                 (Some(role.to_string()), Vec::new(), pick)
             }
             Assign::Expression(t) => {
-                let scope = self.scope(item.map(|(i, v)| (*i, v)));
+                let scope = self.scope(item.map(|(i, v)| (*i, v)), &[Src::Template(&t.source)]);
                 let who = eval::text(&t.source, &scope).map_err(|e| format!("`assign` failed: {e}"))?;
                 let who = who.trim().trim_start_matches("user:").trim_start_matches("email:").to_string();
                 if who.is_empty() {
@@ -386,7 +392,10 @@ impl<'a> Run<'_, 'a> {
         let id = step.id.value.as_str();
         let mut rendered = Vec::new();
         for d in &drafts {
-            let scope = self.scope(d.item.as_ref().map(|(i, v)| (*i, v)));
+            let texts = [&step.common.title, &step.common.instructions];
+            let sources: Vec<Src<'_>> =
+                texts.iter().filter_map(|t| t.as_ref()).map(|t| Src::Template(&t.source)).collect();
+            let scope = self.scope(d.item.as_ref().map(|(i, v)| (*i, v)), &sources);
             let title = match &step.common.title {
                 Some(t) => match eval::text(&t.source, &scope) {
                     Ok(s) => s,
@@ -526,7 +535,8 @@ impl<'a> Run<'_, 'a> {
         if !settled || open || children {
             return;
         }
-        let scope = self.scope(None);
+        let sources: Vec<Src<'_>> = self.workflow().outputs.iter().map(|(_, t)| Src::Template(&t.source)).collect();
+        let scope = self.scope(None, &sources);
         let mut outputs = serde_json::Map::new();
         for (name, t) in &self.workflow().outputs {
             let value = match eval::template(&t.source, &scope) {
@@ -571,4 +581,30 @@ fn render_value(v: &Value, scope: &Value) -> Result<Value, String> {
         ),
         other => other.clone(),
     })
+}
+
+/// What a notify step's message reads: its recipients, subject and body,
+/// and for a deployed template (whose needs the engine cannot see) every step.
+fn message_sources(n: &smmflow_spec::step::NotifyStep) -> Vec<Src<'_>> {
+    let mut out = Vec::new();
+    for r in &n.to {
+        if let smmflow_spec::recipient::Recipient::Template(t) = &r.value {
+            out.push(Src::Template(&t.source));
+        }
+    }
+    out.extend([&n.subject, &n.body].into_iter().flatten().map(|t| Src::Template(&t.source)));
+    if n.template.is_some() {
+        out.push(Src::Expr("steps"));
+    }
+    out
+}
+
+/// The strings inside a literal value (subflow inputs are templates).
+fn strings_in<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
 }

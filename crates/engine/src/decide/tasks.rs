@@ -374,7 +374,7 @@ impl<'a> Run<'_, 'a> {
 
     /// `then: {reassign: R}`: R makes one final decision.
     fn final_decision(&mut self, step: &'a Step, task: &Task, to: &smmflow_spec::recipient::Recipient) {
-        let scope = self.scope(None);
+        let scope = self.scope(None, &crate::eval::recipient_sources(std::slice::from_ref(to)));
         let who = match self.recipient_text(to, &scope) {
             Ok(w) => w,
             Err(e) => return self.incident(&step.id.value, e),

@@ -119,7 +119,16 @@ impl<'a> Run<'_, 'a> {
     }
 
     fn escalate(&mut self, step: &'a Step, no: u32, stage: &'a Escalation) {
-        let scope = self.scope(None);
+        let recipients: Vec<&smmflow_spec::recipient::Recipient> =
+            stage.notify.iter().chain(stage.reassign.iter()).map(|r| &r.value).collect();
+        let sources: Vec<crate::eval::Src<'_>> = recipients
+            .iter()
+            .filter_map(|r| match r {
+                smmflow_spec::recipient::Recipient::Template(t) => Some(crate::eval::Src::Template(&t.source)),
+                _ => None,
+            })
+            .collect();
+        let scope = self.scope(None, &sources);
         if !stage.notify.is_empty() {
             let mut to = Vec::new();
             for r in &stage.notify {
@@ -185,7 +194,9 @@ impl<'a> Run<'_, 'a> {
         let next = cron::next_fire(&rep.cron.value, rep.timezone, self.env.now);
         let until = match &rep.until {
             None => None,
-            Some(u) => match eval::expr(&u.source, &self.scope(None)).and_then(|v| eval::datetime(&v)) {
+            Some(u) => match eval::expr(&u.source, &self.scope(None, &[eval::Src::Expr(&u.source)]))
+                .and_then(|v| eval::datetime(&v))
+            {
                 Ok(t) => Some(t),
                 Err(e) => return self.incident(id, format!("`repeat.until` failed: {e}")),
             },
