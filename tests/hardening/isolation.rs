@@ -74,7 +74,11 @@ async fn a_yaml_schedule_cannot_land_in_another_clients_workspace() {
             let s = &s;
             async move {
                 let r = s
-                    .ok(&s.admin, "query($w: String) { schedules(workspace: $w) { id workflow { key } } }", json!({"w": ws}))
+                    .ok(
+                        &s.admin,
+                        "query($w: String) { schedules(workspace: $w) { id workflow { key } } }",
+                        json!({"w": ws}),
+                    )
                     .await;
                 r["schedules"].as_array().unwrap().len()
             }
@@ -189,7 +193,11 @@ async fn a_removed_members_link_and_subscription_stop() {
         let posted = http.post(&link).form(&[("decision", "approve"), ("comment", "")]).send().await.unwrap();
         assert_eq!(posted.status().as_u16(), 403, "{db}");
         let r = s
-            .ok(&t["lena"], "query($i: ID!) { tasks(filter: {instance: $i, status: [OPEN]}, first: 5) { nodes { step { id } } } }", json!({"i": r["instance"]["id"]}))
+            .ok(
+                &t["lena"],
+                "query($i: ID!) { tasks(filter: {instance: $i, status: [OPEN]}, first: 5) { nodes { step { id } } } }",
+                json!({"i": r["instance"]["id"]}),
+            )
             .await;
         assert_eq!(r["tasks"]["nodes"][0]["step"]["id"], "ok", "{db}: the approval still waits: {r}");
         // His open subscription delivers nothing more (it ends).
@@ -206,7 +214,11 @@ async fn tokens_are_listed_and_revoked() {
         let s = Server::start(db);
         let t = s.team("alpha", &[("lena", "lead"), ("wanda", "writer")]).await;
         let r = s
-            .ok(&t["wanda"], r#"mutation { createApiToken(input: {user: "wanda", name: "laptop"}) { token } }"#, json!({}))
+            .ok(
+                &t["wanda"],
+                r#"mutation { createApiToken(input: {user: "wanda", name: "laptop"}) { token } }"#,
+                json!({}),
+            )
             .await;
         let laptop = r["createApiToken"]["token"].as_str().unwrap().to_string();
         let mine = s.ok(&laptop, "{ viewer { apiTokens { id name createdAt } } }", json!({})).await;
@@ -229,11 +241,19 @@ async fn tokens_are_listed_and_revoked() {
         while sub.next(Duration::from_millis(300)).await.is_some() {}
         // Someone else's token is not theirs to see or revoke.
         let r = s
-            .ok(&t["lena"], "mutation($i: ID!) { revokeApiToken(input: {tokenId: $i}) { token { id } userErrors { code } } }", json!({"i": id}))
+            .ok(
+                &t["lena"],
+                "mutation($i: ID!) { revokeApiToken(input: {tokenId: $i}) { token { id } userErrors { code } } }",
+                json!({"i": id}),
+            )
             .await;
         assert_eq!(r["revokeApiToken"]["userErrors"][0]["code"], "NOT_FOUND", "{db}: {r}");
         let r = s
-            .ok(&t["wanda"], "mutation($i: ID!) { revokeApiToken(input: {tokenId: $i}) { token { name } userErrors { code } } }", json!({"i": id}))
+            .ok(
+                &t["wanda"],
+                "mutation($i: ID!) { revokeApiToken(input: {tokenId: $i}) { token { name } userErrors { code } } }",
+                json!({"i": id}),
+            )
             .await;
         assert_eq!(r["revokeApiToken"]["token"]["name"], "laptop", "{db}: {r}");
         assert_eq!(s.error_code(&laptop, "{ viewer { login } }", json!({})).await, "UNAUTHENTICATED", "{db}");

@@ -109,7 +109,11 @@ async fn a_date_past_the_year_9999_in_a_form_is_refused_not_lost() {
         let r = complete(&s, &t["wanda"], &task, json!({"when": "9999-12-31T23:00:00Z"})).await;
         assert_eq!(r["data"]["completeTask"]["task"]["status"], "COMPLETED", "{db}: {r}");
         let i = s
-            .ok(&t["lena"], "query($i: ID!) { instance(id: $i) { status steps { id status incident } } }", json!({"i": id}))
+            .ok(
+                &t["lena"],
+                "query($i: ID!) { instance(id: $i) { status steps { id status incident } } }",
+                json!({"i": id}),
+            )
             .await;
         let pause = &i["instance"]["steps"][1];
         assert_eq!(pause["status"], "READY", "{db}: {i}");
@@ -138,9 +142,7 @@ steps:
         assert_eq!(e["code"], "E025", "{db}: {r}");
         assert_eq!(e["line"], 6, "{db}: the cron's line: {r}");
         deploy(&s, &s.admin, &every_second.replace("* * * * * *", "*/5 * * * *")).await;
-        let create = |cron: &str| {
-            json!({"cron": cron, "wf": "every-second"})
-        };
+        let create = |cron: &str| json!({"cron": cron, "wf": "every-second"});
         let q = r#"mutation($cron: String!, $wf: String!) { createSchedule(input: {workflow: $wf, workspace: "alpha", cron: $cron}) { schedule { id } userErrors { message code } } }"#;
         let r = s.ok(&s.admin, q, create("*/10 * * * * *")).await;
         assert_eq!(r["createSchedule"]["userErrors"][0]["code"], "E025", "{db}: {r}");
@@ -178,13 +180,10 @@ async fn comments_and_outputs_are_bounded() {
         let r = comment("Line one\nline two".into()).await;
         assert_eq!(r["data"]["commentOnTask"]["task"]["comments"].as_array().unwrap().len(), 1, "{db}: {r}");
         // A 300 KB output is refused; the task can still be done.
-        let r = complete(&s, &t["wanda"], &task, json!({"when": "2030-01-01T10:00:00Z", "x": "y".repeat(300_000)}))
-            .await;
+        let r =
+            complete(&s, &t["wanda"], &task, json!({"when": "2030-01-01T10:00:00Z", "x": "y".repeat(300_000)})).await;
         assert!(r["data"]["completeTask"]["task"].is_null(), "{db}: {r}");
-        assert!(
-            r["data"]["completeTask"]["userErrors"][0]["message"].as_str().unwrap().contains("bytes"),
-            "{db}: {r}"
-        );
+        assert!(r["data"]["completeTask"]["userErrors"][0]["message"].as_str().unwrap().contains("bytes"), "{db}: {r}");
         let r = complete(&s, &t["wanda"], &task, json!({"when": "2030-01-01T10:00:00Z"})).await;
         assert_eq!(r["data"]["completeTask"]["task"]["status"], "COMPLETED", "{db}: {r}");
     }
@@ -222,13 +221,16 @@ async fn nul_is_refused_the_same_way_on_both_databases() {
             assert!(r["errors"][0]["message"].as_str().unwrap().contains("NUL"), "{db}: {r}");
         }
         // Nothing was written: the task is open, without comments, and no user was made.
-        let r = s
-            .ok(&t["wanda"], "query($t: ID!) { task(id: $t) { status comments { body } } }", json!({"t": task}))
-            .await;
+        let r =
+            s.ok(&t["wanda"], "query($t: ID!) { task(id: $t) { status comments { body } } }", json!({"t": task})).await;
         assert_eq!(r["task"]["status"], "OPEN", "{db}: {r}");
         assert_eq!(r["task"]["comments"], json!([]), "{db}: {r}");
         let r = s
-            .ok(&s.admin, r#"mutation { createApiToken(input: {user: "nul", name: "t"}) { userErrors { code } } }"#, json!({}))
+            .ok(
+                &s.admin,
+                r#"mutation { createApiToken(input: {user: "nul", name: "t"}) { userErrors { code } } }"#,
+                json!({}),
+            )
             .await;
         assert_eq!(r["createApiToken"]["userErrors"][0]["code"], "NOT_FOUND", "{db}: no user was made: {r}");
     }
@@ -318,7 +320,8 @@ async fn a_name_with_a_line_break_is_refused_and_mail_keeps_flowing() {
         assert!(r["createUser"]["user"].is_null(), "{db}: {r}");
         // A name stored before names were checked (written straight into the
         // database) cannot stop the mail service either.
-        let url = s.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", s.data_dir().join("smmflow.db").display()));
+        let url =
+            s.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", s.data_dir().join("smmflow.db").display()));
         let store = smmflow_store::Store::connect(&url).await.unwrap();
         let eve = smmflow_store::User {
             login: "eve".into(),

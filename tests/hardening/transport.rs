@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::support::{Server, databases};
 
 async fn raw(s: &Server, token: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new().post(format!("{}/graphql", s.url)).bearer_auth(token).json(body).send().await.unwrap();
+    let r =
+        reqwest::Client::new().post(format!("{}/graphql", s.url)).bearer_auth(token).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -32,7 +33,11 @@ async fn queries_that_multiply_are_refused_before_they_run() {
     }
     // A reasonable inbox still runs.
     let r = s
-        .ok(&t["wanda"], "{ tasks(filter: {mine: true}, first: 50) { totalCount nodes { id title instance { id } } } }", json!({}))
+        .ok(
+            &t["wanda"],
+            "{ tasks(filter: {mine: true}, first: 50) { totalCount nodes { id title instance { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(r["tasks"]["totalCount"], 0);
 }
