@@ -13,7 +13,7 @@ const FLOW: &str = "workflow: py-flow\nname: Python flow\nroles: {writer: Writes
 #[tokio::test]
 async fn pythons_gql_client_claims_completes_and_subscribes() {
     let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-        eprintln!("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs Python's gql and sets it)");
+        support::skipped("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs Python's gql and sets it)");
         return;
     };
     for db in databases() {

@@ -13,7 +13,7 @@ const FLOW: &str = "workflow: relay-flow\nname: Relay\nroles: {writer: Writes, l
 #[tokio::test]
 async fn a_subscription_on_one_replica_receives_events_made_on_another() {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        support::skipped("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return;
     }
     let a = Server::start("postgres");
@@ -77,7 +77,7 @@ const TICK: &str = "workflow: tick-flow\nname: Tick\nroles: {writer: Writes}\nst
 #[tokio::test]
 async fn two_hundred_minute_schedules_on_three_replicas_survive_a_sigkill() {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        support::skipped("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return;
     }
     let a = Server::start_with("postgres", &["--real-clock"]);
@@ -146,7 +146,7 @@ const HOLD: &str = "workflow: hold-flow\nname: Hold\nroles: {writer: Writes}\nin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_timers_due_at_once_fire_once_across_three_replicas() {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        support::skipped("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return;
     }
     let a = Server::start_with("postgres", &["--real-clock"]);
@@ -219,7 +219,7 @@ async fn ten_thousand_timers_due_at_once_fire_once_across_three_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_claimed_timers_are_taken_over_after_its_lease() {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        support::skipped("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return;
     }
     let a = Server::start_with("postgres", &["--real-clock", "--lease=5"]);
@@ -279,7 +279,7 @@ const MAIL_FLOW: &str = "workflow: mail-flow\nname: Mail flow\nroles: {writer: W
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_survives_a_replica_killed_while_sending() {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        support::skipped("SKIPPED: replicas need PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return;
     }
     // A slow SMTP server keeps every replica busy in the middle of its batch.

@@ -404,7 +404,7 @@ pub(crate) async fn kill_and_restart(mut server: Server, down: Duration) -> Serv
 
 pub(crate) fn python_available() -> bool {
     if std::env::var("SMMFLOW_TEST_PYTHON").is_err() {
-        eprintln!("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs aiosmtpd and sets it)");
+        crate::support::skipped("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs aiosmtpd and sets it)");
         return false;
     }
     true
@@ -412,7 +412,7 @@ pub(crate) fn python_available() -> bool {
 
 pub(crate) fn postgres_configured() -> bool {
     if std::env::var("SMMFLOW_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("SKIPPED: this chaos test needs PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
+        crate::support::skipped("SKIPPED: this chaos test needs PostgreSQL (SMMFLOW_TEST_POSTGRES_URL is not set)");
         return false;
     }
     true

@@ -122,7 +122,7 @@ async fn a_postgres_restart_under_load_is_survived_by_reconnecting() {
     let cluster = match PgCluster::start() {
         Ok(c) => c,
         Err(why) => {
-            eprintln!("SKIPPED: cannot run a PostgreSQL cluster of the test's own: {why}");
+            support::skipped(&format!("SKIPPED: cannot run a PostgreSQL cluster of the test's own: {why}"));
             return;
         }
     };

@@ -36,12 +36,21 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A test whose dependency is missing says so, and fails when `CI=true`
+/// (set by `.ci/run`): CI must run every test, not pass by skipping.
+pub fn skipped(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}, and CI=true: every test must run in CI");
+    }
+    eprintln!("{why}");
+}
+
 /// The databases to run a test on: SQLite always, PostgreSQL when configured.
 pub fn databases() -> Vec<&'static str> {
     match std::env::var("SMMFLOW_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => vec!["sqlite", "postgres"],
         _ => {
-            eprintln!("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set (ran on SQLite only)");
+            skipped("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set (ran on SQLite only)");
             vec!["sqlite"]
         }
     }

@@ -31,7 +31,7 @@ impl SmtpSink {
     /// A slow server: each message takes `delay_ms` to accept.
     pub fn start_with_delay(delay_ms: u64) -> Option<SmtpSink> {
         let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-            eprintln!("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs aiosmtpd and sets it)");
+            super::skipped("SKIPPED: SMMFLOW_TEST_PYTHON is not set (scripts/test installs aiosmtpd and sets it)");
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -1,10 +1,10 @@
 //! The approval page for external stakeholders (`external: true` levels).
 //! `GET /approve/{token}` shows what is under review; `POST` approves, or
-//! rejects with a comment. The token is the credential: signed, expiring,
-//! single-use (the runtime records its nonce in the decision's own
-//! transaction). A tampered, expired or reused link gets a clear page and
-//! changes nothing. GET never decides, so mail scanners that open links
-//! cannot approve anything.
+//! rejects with a comment. The token is the credential; the runtime's
+//! `open_link` and `decide_link` check everything about it (signature,
+//! expiry, single use, the task waiting, the recipient's membership). A
+//! refused link gets a clear page and changes nothing. GET never decides,
+//! so mail scanners that open links cannot approve anything.
 
 use std::sync::{Arc, OnceLock};
 
@@ -15,9 +15,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use smmflow_engine::model::{Instance, InstanceStatus, Task, TaskStatus};
-use smmflow_notify::link::{self, Claims};
+use smmflow_engine::model::{Instance, Task, TaskStatus};
+use smmflow_notify::link::Claims;
 use smmflow_runtime::Runtime;
+use smmflow_runtime::links::{Decided, NotWaiting, Opened, Refusal};
 use smmflow_spec::Workflow;
 use smmflow_spec::step::StepKind;
 
@@ -95,63 +96,43 @@ fn failed() -> Response {
     )
 }
 
-/// Checks the link and finds its task; a refusal is the page to show.
-async fn open(rt: &Runtime, token: &str) -> Result<(Claims, Instance), Response> {
-    let secret = rt.link_secret().await.map_err(|e| {
-        tracing::error!("reading the link key: {e}");
-        failed()
-    })?;
-    let claims = link::verify(&secret, token).map_err(|_| invalid())?;
-    match rt.link_used(&claims.nonce).await {
-        Ok(true) => return Err(used()),
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!("checking a link: {e}");
-            return Err(failed());
-        }
-    }
-    if claims.expired(rt.now()) {
-        return Err(notice(
+/// The page for a link that does not open or decide.
+fn refused(r: &Refusal) -> Response {
+    match r {
+        Refusal::Tampered => invalid(),
+        Refusal::Used => used(),
+        Refusal::Expired => notice(
             StatusCode::GONE,
             "This link has expired",
             "Links work for a limited time. Ask your contact at the agency for a new one. Nothing was changed.",
-        ));
-    }
-    let state = rt.instance(claims.instance).await.map_err(|_| invalid())?;
-    let task = state.task(claims.task).ok_or_else(invalid)?;
-    if !task.status.is_active() || state.status != InstanceStatus::Running {
-        let what = match task.status {
-            TaskStatus::Approved => "It was already approved.",
-            TaskStatus::Rejected => "It was already rejected.",
-            _ if state.status == InstanceStatus::Suspended => {
-                "The work is paused; you will get a new link when it goes on."
-            }
-            _ => "It no longer waits for a decision.",
-        };
-        return Err(notice(StatusCode::CONFLICT, "No decision needed", what));
-    }
-    match rt.link_recipient_may_decide(&claims, &state).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(notice(
-                StatusCode::FORBIDDEN,
-                "This link no longer works",
-                "You are no longer among the people who decide this. Nothing was changed.",
-            ));
-        }
-        Err(e) => {
-            tracing::error!("checking a link's recipient: {e}");
-            return Err(failed());
+        ),
+        Refusal::NotAllowed => notice(
+            StatusCode::FORBIDDEN,
+            "This link no longer works",
+            "You are no longer among the people who decide this. Nothing was changed.",
+        ),
+        Refusal::NotWaiting(why) => {
+            let what = match why {
+                NotWaiting::Approved => "It was already approved.",
+                NotWaiting::Rejected => "It was already rejected.",
+                NotWaiting::Paused => "The work is paused; you will get a new link when it goes on.",
+                NotWaiting::Over => "It no longer waits for a decision.",
+                NotWaiting::DecidedMeanwhile => "Someone else decided first; nothing was changed.",
+            };
+            notice(StatusCode::CONFLICT, "No decision needed", what)
         }
     }
-    Ok((claims, state))
 }
 
 /// `GET /approve/{token}`.
 pub async fn show(State(rt): State<Arc<Runtime>>, Path(token): Path<String>) -> Response {
-    match open(&rt, &token).await {
-        Ok((claims, state)) => review(&rt, &state, &claims, None, "", StatusCode::OK).await,
-        Err(r) => r,
+    match rt.open_link(&token).await {
+        Ok(Ok(o)) => review(&rt, &o.state, &o.claims, None, "", StatusCode::OK).await,
+        Ok(Err(r)) => refused(&r),
+        Err(e) => {
+            tracing::error!("opening a link: {e}");
+            failed()
+        }
     }
 }
 
@@ -161,9 +142,13 @@ pub async fn decide(
     Path(token): Path<String>,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Response {
-    let (claims, state) = match open(&rt, &token).await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let Opened { claims, state } = match rt.open_link(&token).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(r)) => return refused(&r),
+        Err(e) => {
+            tracing::error!("opening a link: {e}");
+            return failed();
+        }
     };
     let Ok(Form(form)) = form else {
         return review(
@@ -194,31 +179,26 @@ pub async fn decide(
         return review(&rt, &state, &claims, Some(msg), &comment, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let comment = (!comment.is_empty()).then_some(comment);
-    match rt.decide_by_link(&claims, approve, comment).await {
-        Ok(_) if approve => notice(
+    match rt.decide_link(&token, approve, comment).await {
+        Ok(Decided::Done(_)) if approve => notice(
             StatusCode::OK,
             "Approved. Thank you!",
             "Your approval was recorded; the team goes on with the work.",
         ),
-        Ok(_) => notice(
+        Ok(Decided::Done(_)) => notice(
             StatusCode::OK,
             "Rejected. Thank you!",
             "Your comment was sent to the team; they will rework it and ask you again.",
         ),
-        Err(e) => match e.code() {
-            "CONFLICT" if e.to_string().contains("already used") => used(),
-            "CONFLICT" | "TASK_ALREADY_COMPLETED" => {
-                notice(StatusCode::CONFLICT, "No decision needed", "Someone else decided first; nothing was changed.")
-            }
-            "FORBIDDEN" | "BAD_USER_INPUT" => {
-                let msg = e.to_string();
-                review(&rt, &state, &claims, Some(&msg), "", StatusCode::FORBIDDEN).await
-            }
-            _ => {
-                tracing::error!("a link decision failed: {e}");
-                failed()
-            }
-        },
+        Ok(Decided::Refused(r)) => refused(&r),
+        Ok(Decided::Invalid(e)) => {
+            let msg = e.public_message();
+            review(&rt, &state, &claims, Some(&msg), "", StatusCode::FORBIDDEN).await
+        }
+        Err(e) => {
+            tracing::error!("a link decision failed: {e}");
+            failed()
+        }
     }
 }
 

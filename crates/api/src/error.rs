@@ -5,7 +5,7 @@
 
 use async_graphql::{ErrorExtensions, SimpleObject};
 use smmflow_engine::Error as EngineError;
-use smmflow_runtime::Error as RuntimeError;
+use smmflow_runtime::{Code, Error as RuntimeError};
 
 /// An API error. Deliberately not `Display`: it becomes a GraphQL error
 /// only through `extend()`, which always sets `extensions.code`.
@@ -37,15 +37,15 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::Unauthenticated => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::BadInput(_) => "BAD_USER_INPUT",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::AlreadyCompleted(_) => "TASK_ALREADY_COMPLETED",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::Unauthenticated => Code::Unauthenticated,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::BadInput(_) => Code::BadUserInput,
+            ApiError::Conflict(_) => Code::Conflict,
+            ApiError::AlreadyCompleted(_) => Code::TaskAlreadyCompleted,
+            ApiError::Internal(_) => Code::Internal,
         }
     }
 }
@@ -55,7 +55,7 @@ impl ErrorExtensions for ApiError {
         if let ApiError::Internal(detail) = self {
             tracing::error!("internal error: {detail}");
         }
-        async_graphql::Error::new(self.message()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.message()).extend_with(|_, e| e.set("code", self.code().as_str()))
     }
 }
 
@@ -66,28 +66,17 @@ impl From<ApiError> for async_graphql::Error {
 }
 
 impl From<RuntimeError> for ApiError {
+    /// Through the runtime's one mapping of errors to codes.
     fn from(e: RuntimeError) -> Self {
-        match e {
-            RuntimeError::Engine(EngineError::NotFound(m)) | RuntimeError::NotFound(m) => {
-                ApiError::NotFound(format!("{m} not found"))
-            }
-            RuntimeError::Engine(EngineError::Forbidden(m)) | RuntimeError::Forbidden(m) => ApiError::Forbidden(m),
-            RuntimeError::Field { field, message } => ApiError::BadInput(format!("{field}: {message}")),
-            RuntimeError::FieldConflict { field, message } => ApiError::Conflict(format!("{field}: {message}")),
-            RuntimeError::Engine(EngineError::Conflict(m)) | RuntimeError::Conflict(m) => ApiError::Conflict(m),
-            RuntimeError::Engine(EngineError::TaskAlreadyCompleted(s)) => {
-                ApiError::AlreadyCompleted(format!("the task is already {s}"))
-            }
-            RuntimeError::Engine(EngineError::BadUserInput { message, .. }) | RuntimeError::BadInput(message) => {
-                ApiError::BadInput(message)
-            }
-            RuntimeError::Invalid(d) => ApiError::BadInput(format!("the definition has {} problem(s)", d.len())),
-            RuntimeError::Store(smmflow_store::Error::Conflict(m)) => ApiError::Conflict(m),
-            RuntimeError::Store(smmflow_store::Error::NotFound(m)) => ApiError::NotFound(format!("{m} not found")),
-            RuntimeError::Store(smmflow_store::Error::AlreadyExists(m)) => {
-                ApiError::Conflict(format!("{m} exists already"))
-            }
-            other => ApiError::Internal(other.to_string()),
+        let message = e.public_message();
+        match e.code() {
+            Code::Unauthenticated => ApiError::Unauthenticated,
+            Code::Forbidden => ApiError::Forbidden(message),
+            Code::NotFound => ApiError::NotFound(message),
+            Code::BadUserInput => ApiError::BadInput(message),
+            Code::Conflict => ApiError::Conflict(message),
+            Code::TaskAlreadyCompleted => ApiError::AlreadyCompleted(message),
+            Code::RateLimited | Code::Internal => ApiError::Internal(e.to_string()),
         }
     }
 }

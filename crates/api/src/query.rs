@@ -232,7 +232,7 @@ impl Query {
         let rt = runtime_of(ctx)?;
         let f = filter.unwrap_or_default();
         let mut sf = smmflow_store::NotificationFilter {
-            statuses: f.status.unwrap_or_default().into_iter().map(|s| s.as_str().to_string()).collect(),
+            statuses: f.status.unwrap_or_default().into_iter().map(Into::into).collect(),
             recipient: f.recipient,
             instance: f.instance.as_ref().map(|i| NodeId::instance(i)).transpose()?,
             ..Default::default()

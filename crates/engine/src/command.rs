@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::event::Event;
 use crate::model::{Instance, InstanceStatus, ParentRef, ScheduleRef};
+use crate::timer_key::{TimerKey, TimerScope};
 
 /// Who is in the instance's workspace: the engine's only view of people.
 /// The runtime fills it from the store before a command.
@@ -97,7 +98,7 @@ pub enum Command {
     },
     /// A durable timer came due (at least once; applied once).
     TimerFired {
-        key: String,
+        key: TimerKey,
     },
     /// A child instance of a subflow step ended.
     ChildFinished {
@@ -113,12 +114,12 @@ pub enum Command {
 pub enum Action {
     /// A durable timer of this instance; setting an existing key moves it.
     SetTimer {
-        key: String,
+        key: TimerKey,
         at: DateTime<Utc>,
     },
-    /// Drops this instance's timers whose key starts with `prefix` (`""`: all of them).
+    /// Drops this instance's timers in the scope.
     ClearTimers {
-        prefix: String,
+        scope: TimerScope,
     },
     StartChild {
         id: Uuid,
@@ -172,6 +173,48 @@ pub struct Outcome {
     pub actions: Vec<Action>,
 }
 
+/// The API's error codes (the contract's `extensions.code`), the one
+/// vocabulary every layer reports errors in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    TaskAlreadyCompleted,
+    RateLimited,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::Conflict => "CONFLICT",
+            Code::TaskAlreadyCompleted => "TASK_ALREADY_COMPLETED",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// `code == "FORBIDDEN"`: tests and logs compare with the contract's text.
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a command was refused; nothing changed. Codes are the API's.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
@@ -188,13 +231,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Forbidden(_) => "FORBIDDEN",
-            Error::Conflict(_) => "CONFLICT",
-            Error::TaskAlreadyCompleted(_) => "TASK_ALREADY_COMPLETED",
-            Error::BadUserInput { .. } => "BAD_USER_INPUT",
+            Error::NotFound(_) => Code::NotFound,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::Conflict(_) => Code::Conflict,
+            Error::TaskAlreadyCompleted(_) => Code::TaskAlreadyCompleted,
+            Error::BadUserInput { .. } => Code::BadUserInput,
         }
     }
 

@@ -99,7 +99,7 @@ pub enum EventKind {
     #[serde(rename = "child.finished")]
     ChildFinished { step: String, item: Option<usize>, child: Uuid, status: String, outputs: Value },
     #[serde(rename = "timer.held")]
-    TimerHeld { key: String },
+    TimerHeld { key: crate::TimerKey },
     #[serde(rename = "instance.suspended")]
     InstanceSuspended,
     #[serde(rename = "instance.resumed")]

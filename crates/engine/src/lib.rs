@@ -16,7 +16,9 @@ pub mod limits;
 pub mod model;
 pub mod schedule;
 pub mod time;
+pub mod timer_key;
 
-pub use command::{Action, Command, Directory, Env, Error, Notice, Outcome, Start};
+pub use command::{Action, Code, Command, Directory, Env, Error, Notice, Outcome, Start};
 pub use event::{Event, EventKind};
 pub use model::{Instance, InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};
+pub use timer_key::{TimerKey, TimerScope};

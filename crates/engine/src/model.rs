@@ -276,7 +276,7 @@ pub struct Instance {
     pub tasks: Vec<Task>,
     pub children: Vec<Child>,
     /// Timers that came due while suspended; re-armed on resume.
-    pub held_timers: Vec<String>,
+    pub held_timers: Vec<crate::TimerKey>,
     /// Outputs for a parent (evaluated at completion).
     pub outputs: Option<Value>,
     /// Why it ended, when not completed.

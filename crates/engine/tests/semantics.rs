@@ -271,7 +271,7 @@ fn suspended_instances_hold_their_timers_and_refuse_work() {
     );
     d.advance(chrono::Duration::hours(5));
     assert!(!d.inst(id).task(draft).unwrap().overdue_noticed, "no overdue notice while suspended");
-    assert!(d.inst(id).held_timers.iter().any(|k| k.ends_with(":overdue")));
+    assert!(d.inst(id).held_timers.iter().any(|k| matches!(k, smmflow_engine::TimerKey::Overdue { .. })));
     d.command(id, "lena", Command::Resume).unwrap();
     d.advance(chrono::Duration::seconds(1));
     assert!(d.inst(id).task(draft).unwrap().overdue_noticed, "the held overdue timer fired after resume");

@@ -137,7 +137,7 @@ pub fn may_notify(workflow: &Workflow, notice: &Notice) -> bool {
 
 /// Plans the messages of one notice. An error (a recipient template that
 /// fails) is the caller's to record; it never stops other notices.
-pub fn plan(notice: &Notice, ctx: &Ctx<'_>) -> Result<Vec<Planned>, String> {
+pub fn plan(notice: &Notice, ctx: &Ctx<'_>) -> crate::Result<Vec<Planned>> {
     match notice {
         Notice::Event { event, task, step, comment } => plan_event(*event, *task, step.as_deref(), comment, ctx),
         Notice::Send { task, to, template, subject, body, context, .. } => {
@@ -171,7 +171,7 @@ fn plan_event(
     step: Option<&str>,
     comment: &Option<String>,
     ctx: &Ctx<'_>,
-) -> Result<Vec<Planned>, String> {
+) -> crate::Result<Vec<Planned>> {
     let task_ref = task.and_then(|no| ctx.state.task(no));
     let scope = with_task(base_scope(ctx, task_ref), ctx, task_ref);
     let scope = with_event(scope, event.name(), step, comment.as_deref(), ctx.at);
@@ -261,7 +261,7 @@ fn assignee_or_candidates(task: &Task, ctx: &Ctx<'_>) -> Vec<Target> {
 }
 
 /// A recipient of a rule, resolved.
-fn resolve(r: &Recipient, task: Option<&Task>, scope: &Value, ctx: &Ctx<'_>) -> Result<Vec<Target>, String> {
+fn resolve(r: &Recipient, task: Option<&Task>, scope: &Value, ctx: &Ctx<'_>) -> crate::Result<Vec<Target>> {
     Ok(match r {
         Recipient::Assignee => task.map(|t| assignee_or_candidates(t, ctx)).unwrap_or_default(),
         Recipient::Candidates => task.map(|t| candidates(t, ctx)).unwrap_or_default(),
@@ -270,7 +270,8 @@ fn resolve(r: &Recipient, task: Option<&Task>, scope: &Value, ctx: &Ctx<'_>) -> 
         Recipient::User(u) => vec![Target::User(u.clone())],
         Recipient::Email(e) => vec![Target::Email(e.clone())],
         Recipient::Template(t) => {
-            let text = eval::text(&t.source, scope).map_err(|e| format!("recipient `{}` failed: {e}", t.source))?;
+            let text = eval::text(&t.source, scope)
+                .map_err(|e| crate::Error::Recipient(format!("recipient `{}` failed: {e}", t.source)))?;
             expand(&text, task, ctx)
         }
     })

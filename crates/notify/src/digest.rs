@@ -55,14 +55,17 @@ impl Mode {
 }
 
 /// One digest message from the messages it gathers (oldest first).
-pub fn compose(items: &[Rendered], mode: Mode, deployed: &dyn Templates) -> Result<Rendered, String> {
+pub fn compose(items: &[Rendered], mode: Mode, deployed: &dyn Templates) -> crate::Result<Rendered> {
     let period = match mode {
         Mode::Hourly => "hourly",
         _ => "daily",
     };
     let items: Vec<_> = items.iter().map(|m| json!({"subject": m.subject, "text": m.text})).collect();
     let scope = json!({"items": items, "period": period});
-    let parts = deployed.get("digest").or_else(|| render::builtin("digest")).ok_or("no digest template")?;
+    let parts = deployed
+        .get("digest")
+        .or_else(|| render::builtin("digest"))
+        .ok_or_else(|| crate::Error::Template("no digest template".into()))?;
     render::render_parts("digest", &parts, &scope)
 }
 

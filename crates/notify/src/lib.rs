@@ -18,6 +18,23 @@ pub mod mail;
 pub mod render;
 
 pub use compose::{Ctx, Planned, Roster, Source, Target, plan};
+
+/// Why a message cannot be planned or made (the outbox records it as dead,
+/// with this text), or why the mail set-up is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A template failed to render, rendered too much, or does not exist.
+    #[error("{0}")]
+    Template(String),
+    /// A recipient's template did not evaluate.
+    #[error("{0}")]
+    Recipient(String),
+    /// The SMTP URL or its TLS set-up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use digest::Mode;
 pub use lettre::message::Mailbox;
 pub use mail::{Mail, SendError, Transport};

@@ -135,7 +135,11 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// From `SMMFLOW_SMTP_URL`: `smtp://host:port` (plain), `smtp://user:pass@host:587?tls=starttls`
     /// (STARTTLS required; `tls=required` too, `tls=opportunistic` if offered), `smtps://host:465`.
-    pub fn smtp(raw: &str) -> Result<Transport, String> {
+    pub fn smtp(raw: &str) -> crate::Result<Transport> {
+        Self::smtp_inner(raw).map_err(crate::Error::Setup)
+    }
+
+    fn smtp_inner(raw: &str) -> Result<Transport, String> {
         let u = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
         let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| format!("`{raw}` names no host"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -266,8 +270,8 @@ mod tests {
         ] {
             assert!(Transport::smtp(ok).is_ok(), "{ok}");
         }
-        assert!(Transport::smtp("http://mail.example").unwrap_err().contains("scheme"));
-        assert!(Transport::smtp("smtp://mail.example?tls=maybe").unwrap_err().contains("tls=maybe"));
+        assert!(Transport::smtp("http://mail.example").unwrap_err().to_string().contains("scheme"));
+        assert!(Transport::smtp("smtp://mail.example?tls=maybe").unwrap_err().to_string().contains("tls=maybe"));
         assert!(Transport::smtp("not a url").is_err());
     }
 

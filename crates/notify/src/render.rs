@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::{Error, Result};
+
 use crate::compose::Source;
 
 /// Rendered text longer than this is refused.
@@ -99,14 +101,16 @@ fn environment() -> &'static minijinja::Environment<'static> {
     })
 }
 
-fn render_str(name: &str, source: &str, scope: &Value) -> Result<String, String> {
+fn render_str(name: &str, source: &str, scope: &Value) -> Result<String> {
     let ctx = minijinja::Value::from(minijinja::value::Serde(scope));
-    let out = environment().render_named_str(name, source, ctx).map_err(|e| match e.detail() {
-        Some(d) => format!("template `{name}`: {}: {d}", e.kind()),
-        None => format!("template `{name}`: {}", e.kind()),
+    let out = environment().render_named_str(name, source, ctx).map_err(|e| {
+        Error::Template(match e.detail() {
+            Some(d) => format!("template `{name}`: {}: {d}", e.kind()),
+            None => format!("template `{name}`: {}", e.kind()),
+        })
     })?;
     if out.len() > MAX_OUTPUT {
-        return Err(format!("template `{name}` rendered more than {MAX_OUTPUT} bytes"));
+        return Err(Error::Template(format!("template `{name}` rendered more than {MAX_OUTPUT} bytes")));
     }
     Ok(out)
 }
@@ -121,10 +125,13 @@ fn subject_line(s: &str) -> String {
 }
 
 /// Renders a message's source with its scope.
-pub fn render(source: &Source, scope: &Value, deployed: &dyn Templates) -> Result<Rendered, String> {
+pub fn render(source: &Source, scope: &Value, deployed: &dyn Templates) -> Result<Rendered> {
     match source {
         Source::Template(name) => {
-            let parts = deployed.get(name).or_else(|| builtin(name)).ok_or_else(|| format!("no template `{name}`"))?;
+            let parts = deployed
+                .get(name)
+                .or_else(|| builtin(name))
+                .ok_or_else(|| Error::Template(format!("no template `{name}`")))?;
             render_parts(name, &parts, scope)
         }
         Source::Inline { subject, body } => Ok(Rendered {
@@ -139,7 +146,7 @@ pub fn render(source: &Source, scope: &Value, deployed: &dyn Templates) -> Resul
 }
 
 /// Renders a template's parts.
-pub fn render_parts(name: &str, parts: &Parts, scope: &Value) -> Result<Rendered, String> {
+pub fn render_parts(name: &str, parts: &Parts, scope: &Value) -> Result<Rendered> {
     Ok(Rendered {
         subject: subject_line(&render_str(&format!("{name}.subject"), &parts.subject, scope)?),
         text: render_str(&format!("{name}.txt"), &parts.text, scope)?,
@@ -185,7 +192,7 @@ mod tests {
             }
         }
         assert_eq!(render(&Source::Template("task-created".into()), &json!({}), &One).unwrap().subject, "Ours");
-        assert!(render(&Source::Template("nope".into()), &json!({}), &One).unwrap_err().contains("nope"));
+        assert!(render(&Source::Template("nope".into()), &json!({}), &One).unwrap_err().to_string().contains("nope"));
     }
 
     #[test]

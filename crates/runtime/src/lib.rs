@@ -10,11 +10,13 @@
 //! definition cache, the clock and the event channel.
 
 pub mod admin;
+mod announce;
 mod batch;
 mod clock;
 mod defs;
 mod directory;
 pub mod health;
+pub mod links;
 mod mailer;
 pub mod metrics;
 pub mod schedules;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
+pub use smmflow_engine::Code;
 use smmflow_engine::{Command, Instance};
 use smmflow_spec::Diagnostic;
 use smmflow_store::Store;
@@ -71,17 +74,32 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    /// The API's code for this error: the one mapping every front end uses.
+    pub fn code(&self) -> Code {
         match self {
             Error::Engine(e) => e.code(),
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Forbidden(_) => "FORBIDDEN",
-            Error::Conflict(_) | Error::FieldConflict { .. } => "CONFLICT",
-            Error::Invalid(_) | Error::BadInput(_) | Error::Field { .. } => "BAD_USER_INPUT",
-            Error::Store(smmflow_store::Error::Conflict(_)) => "CONFLICT",
-            Error::Store(smmflow_store::Error::NotFound(_)) => "NOT_FOUND",
-            Error::Store(smmflow_store::Error::AlreadyExists(_)) => "CONFLICT",
-            Error::Store(_) | Error::Internal(_) | Error::FlushFirst => "INTERNAL",
+            Error::NotFound(_) | Error::Store(smmflow_store::Error::NotFound(_)) => Code::NotFound,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::Conflict(_)
+            | Error::FieldConflict { .. }
+            | Error::Store(smmflow_store::Error::Conflict(_) | smmflow_store::Error::AlreadyExists(_)) => {
+                Code::Conflict
+            }
+            Error::Invalid(_) | Error::BadInput(_) | Error::Field { .. } => Code::BadUserInput,
+            Error::Store(_) | Error::Internal(_) | Error::FlushFirst => Code::Internal,
+        }
+    }
+
+    /// What a person may be told: the message, except for internal errors
+    /// (whose details are logged, not shown).
+    pub fn public_message(&self) -> String {
+        match self {
+            e if e.code() == Code::Internal => "internal error".into(),
+            Error::Store(smmflow_store::Error::AlreadyExists(m)) => format!("{m} exists already"),
+            Error::Store(smmflow_store::Error::NotFound(m)) => format!("{m} not found"),
+            Error::Store(smmflow_store::Error::Conflict(m)) => m.clone(),
+            Error::Invalid(d) => format!("the definition has {} problem(s)", d.len()),
+            other => other.to_string(),
         }
     }
 }
@@ -210,11 +228,11 @@ impl Runtime {
         if !self.store.is_postgres() {
             return;
         }
-        let payload = serde_json::json!({"node": self.node, "directory": true}).to_string();
+        let a = announce::Announcement::Directory { node: self.node.clone() };
         let sent = async {
             let tx = self.store.begin().await?;
-            tx.announce(&payload).await?;
-            tx.commit().await
+            self.announce_in(&tx, &a).await?;
+            Ok::<_, Error>(tx.commit().await?)
         };
         if let Err(e) = sent.await {
             tracing::warn!("announcing a directory change to other replicas: {e}");
@@ -232,52 +250,6 @@ impl Runtime {
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
-    }
-
-    /// On PostgreSQL: relays other replicas' commits to this process's
-    /// subscribers (their announcements name the events; they are read back
-    /// from the log). Runs until the process ends.
-    pub async fn relay_other_replicas(self: Arc<Self>) -> Result<()> {
-        let Some(mut listener) = self.store.listen().await? else { return Ok(()) };
-        tokio::spawn(async move {
-            loop {
-                let payload = match listener.recv().await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!("listening for other replicas: {e}");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        continue;
-                    }
-                };
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&payload) else { continue };
-                if v["node"].as_str() == Some(self.node.as_str()) {
-                    continue;
-                }
-                // Another replica's commit may have set a timer due now, or queued mail: look at once.
-                self.wake.notify_one();
-                if v["mail"].as_bool() == Some(true) {
-                    self.mail_wake.notify_one();
-                }
-                if v["directory"].as_bool() == Some(true) {
-                    self.directory.send_modify(|v| *v = v.wrapping_add(1));
-                    continue;
-                }
-                let (Some(id), Some(from), Some(to)) =
-                    (v["instance"].as_str().and_then(|s| s.parse::<Uuid>().ok()), v["from"].as_u64(), v["to"].as_u64())
-                else {
-                    continue;
-                };
-                match self.store.events_between(id, from, to).await {
-                    Ok(events) if !events.is_empty() => {
-                        let workspace = v["workspace"].as_str().unwrap_or_default().to_string();
-                        let _ = self.events.send(Committed { instance: id, workspace, events });
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("reading another replica's events: {e}"),
-                }
-            }
-        });
-        Ok(())
     }
 
     /// Committed events, as they are committed (for subscriptions).
@@ -345,7 +317,7 @@ impl Runtime {
     pub(crate) fn observe<T>(&self, r: &Result<T>, started: std::time::Instant) {
         let outcome = match r {
             Ok(_) => metrics::Outcome::Ok,
-            Err(e) if e.code() == "INTERNAL" => metrics::Outcome::Failed,
+            Err(e) if e.code() == Code::Internal => metrics::Outcome::Failed,
             Err(_) => metrics::Outcome::Refused,
         };
         self.metrics.command(outcome, started.elapsed());

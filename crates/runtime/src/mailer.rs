@@ -25,7 +25,7 @@ use smmflow_notify::compose::{Ctx, Planned, Roster, Target};
 use smmflow_notify::mail::Mail;
 use smmflow_notify::render::{Parts, Rendered, Templates};
 use smmflow_notify::{Mode, link};
-use smmflow_store::{DocumentKind, NewOutbox, OutboxRow, User};
+use smmflow_store::{DocumentKind, NewOutbox, OutboxKind, OutboxRow, OutboxStatus, User};
 use uuid::Uuid;
 
 use crate::service::Service;
@@ -52,7 +52,7 @@ impl MailConfig {
         outbox_dir: std::path::PathBuf,
     ) -> Result<MailConfig, String> {
         let transport = match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => smmflow_notify::Transport::smtp(u)?,
+            Some(u) => smmflow_notify::Transport::smtp(u).map_err(|e| e.to_string())?,
             None => smmflow_notify::Transport::Files(outbox_dir),
         };
         let from = from.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("smmflow <smmflow@localhost>");
@@ -151,7 +151,7 @@ impl Runtime {
             if started.elapsed() > EXPAND_BUDGET {
                 return Ok(done);
             }
-            let rows = self.store.claim_outbox("notice", self.now(), &self.node, lease(), BATCH).await?;
+            let rows = self.store.claim_outbox(OutboxKind::Notice, self.now(), &self.node, lease(), BATCH).await?;
             if rows.is_empty() {
                 return Ok(done);
             }
@@ -239,7 +239,7 @@ impl Runtime {
             let roster = RosterOf(&roles);
             let ctx =
                 Ctx { workflow: &def.workflow, state: &state, at, roster: &roster, workflow_name: &def.workflow.name };
-            smmflow_notify::plan(&notice, &ctx).map_err(Error::BadInput)?
+            smmflow_notify::plan(&notice, &ctx).map_err(|e| Error::BadInput(e.to_string()))?
         };
         let logins: Vec<String> = planned
             .iter()
@@ -297,7 +297,7 @@ impl Runtime {
         }
         let rendered = match smmflow_notify::render::render(&p.source, &scope, templates) {
             Ok(r) => r,
-            Err(e) => return Ok(dead(row, key, Some(to), e, now)),
+            Err(e) => return Ok(dead(row, key, Some(to), e.to_string(), now)),
         };
         let mail = Mail {
             to: to.clone(),
@@ -309,17 +309,17 @@ impl Runtime {
             html: rendered.html,
         };
         let (kind, due) = match mode.next_send(now) {
-            Some(at) => ("digest_item", at),
-            None => ("mail", now),
+            Some(at) => (OutboxKind::DigestItem, at),
+            None => (OutboxKind::Mail, now),
         };
         Ok(NewOutbox {
             key: key.to_string(),
             instance: row.instance,
-            kind: kind.into(),
+            kind,
             recipient: Some(to),
             subject: Some(mail.subject.clone()),
             payload: json!({"mail": mail, "mode": mode.as_str()}),
-            status: "pending".into(),
+            status: OutboxStatus::Pending,
             due,
             error: None,
         })
@@ -329,7 +329,7 @@ impl Runtime {
     pub async fn gather_digests(&self) -> Result<usize> {
         let mut made = 0;
         loop {
-            let rows = self.store.claim_outbox("digest_item", self.now(), &self.node, lease(), 500).await?;
+            let rows = self.store.claim_outbox(OutboxKind::DigestItem, self.now(), &self.node, lease(), 500).await?;
             if rows.is_empty() {
                 return Ok(made);
             }
@@ -353,7 +353,7 @@ impl Runtime {
                 let digest = match smmflow_notify::digest::compose(&rendered, mode, &templates) {
                     Ok(d) => d,
                     Err(e) => {
-                        out.push(dead(items[0], &key, Some(recipient.clone()), e, now));
+                        out.push(dead(items[0], &key, Some(recipient.clone()), e.to_string(), now));
                         continue;
                     }
                 };
@@ -369,11 +369,11 @@ impl Runtime {
                 out.push(NewOutbox {
                     key,
                     instance: None,
-                    kind: "mail".into(),
+                    kind: OutboxKind::Mail,
                     recipient: Some(recipient.clone()),
                     subject: Some(mail.subject.clone()),
                     payload: json!({"mail": mail, "items": items.len()}),
-                    status: "pending".into(),
+                    status: OutboxStatus::Pending,
                     due: now,
                     error: None,
                 });
@@ -391,7 +391,7 @@ impl Runtime {
     pub async fn send_due_mail(&self, cfg: &MailConfig) -> Result<usize> {
         let mut sent = 0;
         loop {
-            let rows = self.store.claim_outbox("mail", self.now(), &self.node, lease(), SEND_BATCH).await?;
+            let rows = self.store.claim_outbox(OutboxKind::Mail, self.now(), &self.node, lease(), SEND_BATCH).await?;
             if rows.is_empty() {
                 return Ok(sent);
             }
@@ -442,11 +442,11 @@ fn dead(row: &OutboxRow, key: &str, recipient: Option<String>, error: String, no
     NewOutbox {
         key: key.to_string(),
         instance: row.instance,
-        kind: "mail".into(),
+        kind: OutboxKind::Mail,
         recipient,
         subject: None,
         payload: Value::Null,
-        status: "dead".into(),
+        status: OutboxStatus::Dead,
         due: now,
         error: Some(error),
     }

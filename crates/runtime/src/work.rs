@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::json;
 use smmflow_engine::model::ParentRef;
 use smmflow_engine::{Action, Command, Env, Event, Instance, InstanceStatus, Start, decide};
-use smmflow_store::{NewOutbox, Tx};
+use smmflow_store::{NewOutbox, OutboxKind, OutboxStatus, Tx};
 use uuid::Uuid;
 
 use crate::directory::People;
@@ -64,8 +64,6 @@ pub(crate) struct Job {
 const ATTEMPTS: usize = 5;
 /// Instances whose timers fire at once on PostgreSQL (of 16 connections).
 const TIMER_PARALLELISM: usize = 8;
-/// The idempotency scope of used approval links.
-const LINK_SCOPE: &str = "approval-link";
 
 impl Runtime {
     pub(crate) async fn execute_start(&self, req: StartRequest) -> Result<StartedOrKnown> {
@@ -115,7 +113,7 @@ impl Runtime {
     /// Fires a claimed timer: the timer row is taken in the same transaction
     /// as its effects. False when it was already taken or moved.
     pub(crate) async fn execute_timer(&self, timer: &smmflow_store::DueTimer) -> Result<bool> {
-        let job = timer_job(timer);
+        let job = timer_job(timer)?;
         Ok(self.execute_with(job.work, false, None, Some(timer)).await?.is_some())
     }
 
@@ -151,7 +149,7 @@ impl Runtime {
                 .await;
             return runs.into_iter().flatten().collect();
         };
-        let queued: Vec<_> = timers.iter().map(|t| (t, b.enqueue(timer_job(t)))).collect();
+        let queued: Vec<_> = timers.iter().map(|t| (t, timer_job(t).and_then(|j| b.enqueue(j)))).collect();
         let mut out = Vec::with_capacity(queued.len());
         for (t, q) in queued {
             let r = match q {
@@ -163,55 +161,14 @@ impl Runtime {
         out
     }
 
-    /// A decision from a signed approval link, by its recipient. The link's
-    /// nonce is recorded in the decision's transaction: a second use is a
-    /// conflict ("already used") and changes nothing.
-    pub async fn decide_by_link(
+    /// Runs a command remembered under `(scope, key)` with its commit: None
+    /// when the key was used already (nothing done).
+    pub(crate) async fn execute_remembered(
         &self,
-        link: &smmflow_notify::link::Claims,
-        approve: bool,
-        comment: Option<String>,
-    ) -> Result<Instance> {
-        let id = link.instance;
-        let command = Command::DecideByLink { task: link.task, approve, comment };
-        let work = Work::Command { id, actor: link.recipient.clone(), command };
-        let started = std::time::Instant::now();
-        let r = self.execute_with(work, true, Some((LINK_SCOPE, &link.nonce, id)), None).await;
-        self.observe(&r, started);
-        match r? {
-            Some(mut states) => match states.remove(&id) {
-                Some(s) => Ok(s),
-                None => self.instance(id).await,
-            },
-            None => Err(Error::Conflict("this link was already used".into())),
-        }
-    }
-
-    /// Whether a link's recipient may still decide its task: a member's link
-    /// works while they keep the task's role in the workspace (or are named
-    /// on the task); a bare address's link has no membership to lose. The
-    /// engine checks the same when the decision is made.
-    pub async fn link_recipient_may_decide(
-        &self,
-        link: &smmflow_notify::link::Claims,
-        state: &Instance,
-    ) -> Result<bool> {
-        let who = link.recipient.as_str();
-        if who.contains('@') {
-            return Ok(true);
-        }
-        let Some(task) = state.task(link.task) else { return Ok(false) };
-        if task.assignee.as_deref() == Some(who) || task.candidates.iter().any(|c| c == who) {
-            return Ok(true);
-        }
-        let roles = self.store.memberships(who).await?;
-        Ok(task.role.as_ref().is_some_and(|r| roles.iter().any(|m| m.workspace == state.workspace && m.role == *r)))
-    }
-
-    /// Whether an approval link (by its nonce) was used.
-    pub async fn link_used(&self, nonce: &str) -> Result<bool> {
-        let tx = self.store.begin_read().await?;
-        Ok(tx.idempotent(LINK_SCOPE, nonce).await?.is_some())
+        work: Work,
+        remember: (&str, &str, Uuid),
+    ) -> Result<Option<HashMap<Uuid, Instance>>> {
+        self.execute_with(work, true, Some(remember), None).await
     }
 
     /// Runs `work` and its cascade in one transaction, retrying on conflicts.
@@ -312,8 +269,15 @@ impl Runtime {
     pub(crate) async fn announce(&self, tx: &Tx, loaded: &HashMap<Uuid, Loaded>) -> Result<()> {
         for (id, l) in loaded {
             if let (Some(first), Some(last)) = (l.events.first(), l.events.last()) {
-                let payload = serde_json::json!({"node": self.node, "instance": id, "workspace": l.state.workspace, "from": first.seq, "to": last.seq, "mail": l.notices > 0});
-                tx.announce(&payload.to_string()).await?;
+                let a = crate::announce::Announcement::Commit {
+                    node: self.node.clone(),
+                    instance: *id,
+                    workspace: l.state.workspace.clone(),
+                    from: first.seq,
+                    to: last.seq,
+                    mail: l.notices > 0,
+                };
+                self.announce_in(tx, &a).await?;
             }
         }
         Ok(())
@@ -365,8 +329,8 @@ impl Runtime {
             let mut notices = 0;
             for (i, action) in outcome.actions.iter().enumerate() {
                 match action {
-                    Action::SetTimer { key, at } => unit.set_timer(id, key, *at),
-                    Action::ClearTimers { prefix } => unit.clear_timers(id, prefix),
+                    Action::SetTimer { key, at } => unit.set_timer(id, &key.to_string(), *at),
+                    Action::ClearTimers { scope } => unit.clear_timers(id, &scope.prefix()),
                     Action::StartChild { id: child, workflow, inputs, parent } => {
                         let starter = outcome.state.started_by.clone();
                         let work = Work::Start {
@@ -399,11 +363,11 @@ impl Runtime {
                         unit.enqueue(NewOutbox {
                             key: format!("notice:{id}:{last_seq}:{i}"),
                             instance: Some(id),
-                            kind: "notice".into(),
+                            kind: OutboxKind::Notice,
                             recipient: None,
                             subject: None,
                             payload: json!({"seq": last_seq, "notice": notice}),
-                            status: "pending".into(),
+                            status: OutboxStatus::Pending,
                             due: now,
                             error: None,
                         });
@@ -519,14 +483,15 @@ impl Runtime {
 }
 
 /// Firing a claimed timer: a system command that also takes the timer.
-fn timer_job(t: &smmflow_store::DueTimer) -> Job {
-    let command = Command::TimerFired { key: t.key.clone() };
-    Job {
+fn timer_job(t: &smmflow_store::DueTimer) -> Result<Job> {
+    let key = t.key.parse().map_err(|e| Error::Internal(format!("a stored timer: {e}")))?;
+    let command = Command::TimerFired { key };
+    Ok(Job {
         work: Work::Command { id: t.instance, actor: "system".into(), command },
         strict: false,
         remember: None,
         timer: Some(t.clone()),
-    }
+    })
 }
 
 fn roles(def: &Def) -> Vec<String> {

@@ -53,7 +53,7 @@ async fn eight_concurrent_workers_leave_one_consistent_result() {
                     } else {
                         Command::Complete { task: no, output: json!({"text": format!("by {user}")}) }
                     };
-                    results.push(rt.command(id, user, cmd).await.map(|_| ()).map_err(|e| e.code()));
+                    results.push(rt.command(id, user, cmd).await.map(|_| ()).map_err(|e| e.code().as_str()));
                 }
                 results
             }));

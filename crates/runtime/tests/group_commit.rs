@@ -105,7 +105,7 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
         .await;
         let mut codes = BTreeMap::<&str, usize>::new();
         for r in &results {
-            *codes.entry(r.as_ref().err().map_or("OK", |e| e.code())).or_default() += 1;
+            *codes.entry(r.as_ref().err().map_or("OK", |e| e.code().as_str())).or_default() += 1;
         }
         assert_eq!(codes.get("OK"), Some(&posts.len()), "one completion per draft: {codes:?}");
         assert_eq!(codes.get("NOT_FOUND"), Some(&1), "{codes:?}");

@@ -27,7 +27,7 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 pub use directory::{Member, Token, User, UserChange};
 pub use documents::{Document, DocumentKind};
 pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
-pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxRow};
+pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxKind, OutboxRow, OutboxStatus};
 pub use schedules::{FireRow, ScheduleRow};
 pub use timers::DueTimer;
 pub use writes::InstanceWrite;

@@ -19,17 +19,82 @@ use uuid::Uuid;
 use crate::entity::{outbox, setting};
 use crate::{Error, Result, Store, Tx, db_time};
 
+/// What an outbox row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// Queued by a command; expanded into messages, then deleted.
+    Notice,
+    /// One message to one address.
+    Mail,
+    /// A message waiting for its recipient's digest.
+    DigestItem,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Notice => "notice",
+            OutboxKind::Mail => "mail",
+            OutboxKind::DigestItem => "digest_item",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OutboxKind> {
+        match s {
+            "notice" => Ok(OutboxKind::Notice),
+            "mail" => Ok(OutboxKind::Mail),
+            "digest_item" => Ok(OutboxKind::DigestItem),
+            other => Err(Error::Corrupt(format!("an outbox row of unknown kind `{other}`"))),
+        }
+    }
+}
+
+/// Where an outbox row stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxStatus {
+    Pending,
+    /// The last attempt failed; retried at `next_attempt_at`.
+    Failed,
+    Sent,
+    /// Given up; an admin may retry.
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Failed => "failed",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OutboxStatus> {
+        match s {
+            "pending" => Ok(OutboxStatus::Pending),
+            "failed" => Ok(OutboxStatus::Failed),
+            "sent" => Ok(OutboxStatus::Sent),
+            "dead" => Ok(OutboxStatus::Dead),
+            other => Err(Error::Corrupt(format!("an outbox row with unknown status `{other}`"))),
+        }
+    }
+}
+
+/// The statuses of rows still to be handled.
+const WAITING: [&str; 2] = ["pending", "failed"];
+
 /// The kinds an admin sees as notifications.
-pub const MESSAGE_KINDS: [&str; 2] = ["mail", "digest_item"];
+pub const MESSAGE_KINDS: [OutboxKind; 2] = [OutboxKind::Mail, OutboxKind::DigestItem];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRow {
     pub id: String,
     pub key: String,
     pub instance: Option<Uuid>,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub payload: Value,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -39,15 +104,17 @@ pub struct OutboxRow {
     pub subject: Option<String>,
 }
 
-impl From<outbox::Model> for OutboxRow {
-    fn from(m: outbox::Model) -> Self {
-        OutboxRow {
+impl TryFrom<outbox::Model> for OutboxRow {
+    type Error = Error;
+
+    fn try_from(m: outbox::Model) -> Result<Self> {
+        Ok(OutboxRow {
             id: m.id,
             key: m.idempotency_key,
             instance: m.instance_id.and_then(|i| i.parse().ok()),
-            kind: m.kind,
+            kind: OutboxKind::parse(&m.kind)?,
             payload: m.payload,
-            status: m.status,
+            status: OutboxStatus::parse(&m.status)?,
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
             last_error: m.last_error,
@@ -55,7 +122,7 @@ impl From<outbox::Model> for OutboxRow {
             sent_at: m.sent_at,
             recipient: m.recipient,
             subject: m.subject,
-        }
+        })
     }
 }
 
@@ -65,12 +132,12 @@ pub struct NewOutbox {
     /// Unique: a second row with the same key is not queued.
     pub key: String,
     pub instance: Option<Uuid>,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub recipient: Option<String>,
     pub subject: Option<String>,
     pub payload: Value,
-    /// `pending`, or `dead` for a message that cannot be made (recorded for admins).
-    pub status: String,
+    /// `Pending`, or `Dead` for a message that cannot be made (recorded for admins).
+    pub status: OutboxStatus,
     pub due: DateTime<Utc>,
     pub error: Option<String>,
 }
@@ -78,7 +145,7 @@ pub struct NewOutbox {
 /// Which notifications to list (messages and digest items, newest first).
 #[derive(Clone, Debug, Default)]
 pub struct NotificationFilter {
-    pub statuses: Vec<String>,
+    pub statuses: Vec<OutboxStatus>,
     pub recipient: Option<String>,
     pub instance: Option<Uuid>,
     pub offset: Option<u64>,
@@ -90,7 +157,7 @@ impl Store {
     /// and due for a retry), leased to `owner` for `lease`.
     pub async fn claim_outbox(
         &self,
-        kind: &str,
+        kind: OutboxKind,
         now: DateTime<Utc>,
         owner: &str,
         lease: Duration,
@@ -104,8 +171,8 @@ impl Store {
         let any = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
-            .filter(outbox::Column::Kind.eq(kind))
-            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .filter(outbox::Column::Kind.eq(kind.as_str()))
+            .filter(outbox::Column::Status.is_in(WAITING))
             .filter(outbox::Column::NextAttemptAt.lte(now))
             .filter(free())
             .into_tuple::<String>()
@@ -116,8 +183,8 @@ impl Store {
         }
         let tx = self.begin().await?;
         let rows = outbox::Entity::find()
-            .filter(outbox::Column::Kind.eq(kind))
-            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .filter(outbox::Column::Kind.eq(kind.as_str()))
+            .filter(outbox::Column::Status.is_in(WAITING))
             .filter(outbox::Column::NextAttemptAt.lte(now))
             .filter(free())
             .order_by_asc(outbox::Column::NextAttemptAt)
@@ -135,14 +202,14 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(rows.into_iter().map(OutboxRow::from).collect())
+        rows.into_iter().map(OutboxRow::try_from).collect()
     }
 
     /// When the earliest row of `kind` is due, if any (for a manual clock).
-    pub async fn next_outbox_due(&self, kind: &str) -> Result<Option<DateTime<Utc>>> {
+    pub async fn next_outbox_due(&self, kind: OutboxKind) -> Result<Option<DateTime<Utc>>> {
         let row = outbox::Entity::find()
-            .filter(outbox::Column::Kind.eq(kind))
-            .filter(outbox::Column::Status.is_in(["pending", "failed"]))
+            .filter(outbox::Column::Kind.eq(kind.as_str()))
+            .filter(outbox::Column::Status.is_in(WAITING))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .one(self.conn())
             .await?;
@@ -152,7 +219,7 @@ impl Store {
     /// A message was delivered.
     pub async fn mark_sent(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("sent"))
+            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sent.as_str()))
             .col_expr(outbox::Column::SentAt, Expr::value(db_time(now)))
             .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
             .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
@@ -167,11 +234,11 @@ impl Store {
     /// A delivery failed: retried at `retry_at`, or dead when `None`.
     pub async fn mark_failed(&self, id: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
         let (status, next) = match retry_at {
-            Some(t) => ("failed", Some(db_time(t))),
-            None => ("dead", None),
+            Some(t) => (OutboxStatus::Failed, Some(db_time(t))),
+            None => (OutboxStatus::Dead, None),
         };
         let mut q = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(status))
+            .col_expr(outbox::Column::Status, Expr::value(status.as_str()))
             .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
             .col_expr(outbox::Column::LastError, Expr::value(error))
             .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
@@ -184,9 +251,9 @@ impl Store {
     }
 
     fn notification_query(f: &NotificationFilter) -> sea_orm::Select<outbox::Entity> {
-        let mut q = outbox::Entity::find().filter(outbox::Column::Kind.is_in(MESSAGE_KINDS));
+        let mut q = outbox::Entity::find().filter(outbox::Column::Kind.is_in(MESSAGE_KINDS.map(OutboxKind::as_str)));
         if !f.statuses.is_empty() {
-            q = q.filter(outbox::Column::Status.is_in(f.statuses.clone()));
+            q = q.filter(outbox::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
         }
         if let Some(r) = &f.recipient {
             q = q.filter(outbox::Column::Recipient.eq(r.clone()));
@@ -207,7 +274,7 @@ impl Store {
         if let Some(l) = f.limit {
             q = q.limit(l);
         }
-        Ok(q.all(self.conn()).await?.into_iter().map(OutboxRow::from).collect())
+        q.all(self.conn()).await?.into_iter().map(OutboxRow::try_from).collect()
     }
 
     pub async fn count_notifications(&self, f: &NotificationFilter) -> Result<u64> {
@@ -217,7 +284,8 @@ impl Store {
     /// One notification by id.
     pub async fn notification(&self, id: &str) -> Result<Option<OutboxRow>> {
         let row = outbox::Entity::find_by_id(id.to_string()).one(self.conn()).await?;
-        Ok(row.filter(|r| MESSAGE_KINDS.contains(&r.kind.as_str())).map(OutboxRow::from))
+        let row = row.map(OutboxRow::try_from).transpose()?;
+        Ok(row.filter(|r| MESSAGE_KINDS.contains(&r.kind)))
     }
 
     /// Queues a failed or dead message again, now, with a fresh count of
@@ -231,16 +299,18 @@ impl Store {
         let row = q
             .one(tx.conn())
             .await?
-            .filter(|r| MESSAGE_KINDS.contains(&r.kind.as_str()))
+            .map(OutboxRow::try_from)
+            .transpose()?
+            .filter(|r| MESSAGE_KINDS.contains(&r.kind))
             .ok_or_else(|| Error::NotFound(format!("notification {id}")))?;
-        if !matches!(row.status.as_str(), "failed" | "dead") {
+        if !matches!(row.status, OutboxStatus::Failed | OutboxStatus::Dead) {
             return Err(Error::Conflict(format!(
                 "the notification is {}; only failed or dead ones are retried",
-                row.status
+                row.status.as_str()
             )));
         }
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("pending"))
+            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending.as_str()))
             .col_expr(outbox::Column::Attempts, Expr::value(0))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(db_time(now)))
             .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
@@ -253,7 +323,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::NotFound(format!("notification {id}")))?;
         tx.commit().await?;
-        Ok(row.into())
+        row.try_into()
     }
 
     /// How many messages wait per status (`pending`, `failed`, `dead`), for metrics.
@@ -262,7 +332,10 @@ impl Store {
             .select_only()
             .column(outbox::Column::Status)
             .column_as(outbox::Column::Id.count(), "n")
-            .filter(outbox::Column::Status.is_in(["pending", "failed", "dead"]))
+            .filter(
+                outbox::Column::Status
+                    .is_in([OutboxStatus::Pending, OutboxStatus::Failed, OutboxStatus::Dead].map(OutboxStatus::as_str)),
+            )
             .group_by(outbox::Column::Status)
             .into_tuple()
             .all(self.conn())
@@ -310,9 +383,9 @@ impl Tx {
             id: Set(Uuid::now_v7().to_string()),
             idempotency_key: Set(r.key.clone()),
             instance_id: Set(r.instance.map(|i| i.to_string())),
-            kind: Set(r.kind.clone()),
+            kind: Set(r.kind.as_str().to_string()),
             payload: Set(r.payload.clone()),
-            status: Set(r.status.clone()),
+            status: Set(r.status.as_str().to_string()),
             attempts: Set(0),
             next_attempt_at: Set(db_time(r.due)),
             lease_owner: Set(None),
@@ -345,7 +418,7 @@ impl Tx {
             return Ok(());
         }
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("sent"))
+            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sent.as_str()))
             .col_expr(outbox::Column::SentAt, Expr::value(db_time(now)))
             .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))

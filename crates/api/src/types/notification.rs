@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use smmflow_store::OutboxRow;
+use smmflow_store::{OutboxKind, OutboxStatus};
 
 use crate::error::ApiError;
 use crate::ids::NodeId;
@@ -21,22 +22,24 @@ pub enum NotificationStatus {
     Dead,
 }
 
-impl NotificationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
+impl From<NotificationStatus> for OutboxStatus {
+    fn from(s: NotificationStatus) -> OutboxStatus {
+        match s {
+            NotificationStatus::Pending => OutboxStatus::Pending,
+            NotificationStatus::Sent => OutboxStatus::Sent,
+            NotificationStatus::Failed => OutboxStatus::Failed,
+            NotificationStatus::Dead => OutboxStatus::Dead,
         }
     }
+}
 
-    fn parse(s: &str) -> Self {
+impl From<OutboxStatus> for NotificationStatus {
+    fn from(s: OutboxStatus) -> NotificationStatus {
         match s {
-            "sent" => Self::Sent,
-            "failed" => Self::Failed,
-            "dead" => Self::Dead,
-            _ => Self::Pending,
+            OutboxStatus::Pending => NotificationStatus::Pending,
+            OutboxStatus::Sent => NotificationStatus::Sent,
+            OutboxStatus::Failed => NotificationStatus::Failed,
+            OutboxStatus::Dead => NotificationStatus::Dead,
         }
     }
 }
@@ -87,10 +90,13 @@ impl NotificationObj {
         self.0.payload["mail"]["text"].as_str()
     }
     async fn status(&self) -> NotificationStatus {
-        NotificationStatus::parse(&self.0.status)
+        self.0.status.into()
     }
     async fn delivery(&self) -> NotificationDelivery {
-        if self.0.kind == "digest_item" { NotificationDelivery::Digest } else { NotificationDelivery::Immediate }
+        match self.0.kind {
+            OutboxKind::DigestItem => NotificationDelivery::Digest,
+            OutboxKind::Mail | OutboxKind::Notice => NotificationDelivery::Immediate,
+        }
     }
     /// Delivery attempts so far.
     async fn attempts(&self) -> i32 {
@@ -105,7 +111,7 @@ impl NotificationObj {
     }
     /// When it is (next) due: now, a retry, or the digest's time.
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        matches!(self.0.status.as_str(), "pending" | "failed").then_some(self.0.next_attempt_at)
+        matches!(self.0.status, OutboxStatus::Pending | OutboxStatus::Failed).then_some(self.0.next_attempt_at)
     }
     async fn sent_at(&self) -> Option<DateTime<Utc>> {
         self.0.sent_at

@@ -15,6 +15,7 @@ use crate::eval::{self, Src};
 use crate::event::EventKind;
 use crate::model::{InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};
 use crate::time::business;
+use crate::timer_key::TimerKey;
 
 /// Who gets a task: (role, extra candidates, assignee).
 type Assignment = (Option<String>, Vec<String>, Option<String>);
@@ -54,7 +55,10 @@ impl<'a> Run<'_, 'a> {
                         if st.not_before != Some(at) {
                             let round = st.round;
                             self.emit(EventKind::StepDeferred { step: step.id.value.clone(), until: at });
-                            self.act(Action::SetTimer { key: format!("step:{}:{round}:start", step.id.value), at });
+                            self.act(Action::SetTimer {
+                                key: TimerKey::Start { step: step.id.value.clone(), round },
+                                at,
+                            });
                         }
                     }
                     Ok(_) => {
@@ -191,7 +195,7 @@ impl<'a> Run<'_, 'a> {
                     Ok(t) => {
                         let round = self.state.step(id).map_or(1, |s| s.round);
                         self.emit(EventKind::StepDeferred { step: id.to_string(), until: t });
-                        self.act(Action::SetTimer { key: format!("step:{id}:{round}:wait"), at: t });
+                        self.act(Action::SetTimer { key: TimerKey::Wait { step: id.to_string(), round }, at: t });
                     }
                 }
             }
@@ -555,7 +559,7 @@ impl<'a> Run<'_, 'a> {
 
     /// After an instance ended: timers dropped, parent told, people told.
     pub(super) fn ended(&mut self, status: InstanceStatus, outputs: Value) {
-        self.act(Action::ClearTimers { prefix: String::new() });
+        self.act(Action::ClearTimers { scope: crate::timer_key::TimerScope::All });
         let event = match status {
             InstanceStatus::Completed => Some(NotifyEvent::InstanceCompleted),
             InstanceStatus::Cancelled => Some(NotifyEvent::InstanceCancelled),

@@ -14,6 +14,7 @@ use super::progress::Draft;
 use crate::command::{Action, Error};
 use crate::event::EventKind;
 use crate::model::{InstanceStatus, Task, TaskKind, TaskStatus};
+use crate::timer_key::TimerScope;
 
 impl<'a> Run<'_, 'a> {
     /// The task, refused when it does not exist or cannot be acted on any more.
@@ -113,7 +114,7 @@ impl<'a> Run<'_, 'a> {
         let output = checked_output(step, output)?;
         self.take(&task)?;
         self.emit(EventKind::TaskCompleted { task: no, output });
-        self.act(Action::ClearTimers { prefix: format!("task:{no}:") });
+        self.act(Action::ClearTimers { scope: TimerScope::Task { task: no } });
         self.check_step_done(&task.step);
         self.progress();
         Ok(())
@@ -177,7 +178,7 @@ impl<'a> Run<'_, 'a> {
     /// Records a decision (by the actor, or the system after escalation) and follows it.
     pub(super) fn decided(&mut self, task: &Task, approve: bool, comment: Option<String>) {
         let no = task.no;
-        self.act(Action::ClearTimers { prefix: format!("task:{no}:") });
+        self.act(Action::ClearTimers { scope: TimerScope::Task { task: no } });
         if approve {
             self.emit(EventKind::TaskApproved { task: no, comment });
         } else {
@@ -212,7 +213,7 @@ impl<'a> Run<'_, 'a> {
         for no in tasks {
             if self.state.task(no).is_some_and(|t| t.status.is_active()) {
                 self.emit(EventKind::TaskCancelled { task: no, reason: reason.to_string() });
-                self.act(Action::ClearTimers { prefix: format!("task:{no}:") });
+                self.act(Action::ClearTimers { scope: TimerScope::Task { task: no } });
             }
         }
     }
@@ -336,7 +337,7 @@ impl<'a> Run<'_, 'a> {
         }
         for s in &reopened {
             let round_of = self.state.step(s).map_or(1, |st| st.round);
-            self.act(Action::ClearTimers { prefix: format!("step:{s}:{round_of}:") });
+            self.act(Action::ClearTimers { scope: TimerScope::Step { step: s.clone(), round: round_of } });
         }
         let order: Vec<String> =
             self.workflow().steps.iter().map(|s| s.id.value.clone()).filter(|s| reopened.contains(s)).collect();

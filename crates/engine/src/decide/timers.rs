@@ -16,6 +16,7 @@ use crate::eval;
 use crate::event::EventKind;
 use crate::model::{InstanceStatus, StepStatus};
 use crate::time::{business, cron};
+use crate::timer_key::{TimerKey, TimerScope};
 
 impl<'a> Run<'_, 'a> {
     fn remind_list(&self, step: &'a Step) -> &'a [smmflow_spec::decode::Sp<smmflow_spec::Duration>] {
@@ -32,42 +33,41 @@ impl<'a> Run<'_, 'a> {
         for (i, d) in self.remind_list(step).iter().enumerate() {
             let at = business::sub(due, d.value, self.env.calendar);
             if at > now {
-                self.act(Action::SetTimer { key: format!("task:{no}:remind:{i}"), at });
+                self.act(Action::SetTimer { key: TimerKey::Remind { task: no, reminder: i }, at });
             }
         }
-        self.act(Action::SetTimer { key: format!("task:{no}:overdue"), at: due });
+        self.act(Action::SetTimer { key: TimerKey::Overdue { task: no }, at: due });
         for (i, e) in self.chain(step).iter().enumerate() {
             let at = business::add(due, e.after.value, self.env.calendar);
-            self.act(Action::SetTimer { key: format!("task:{no}:escalate:{i}"), at });
+            self.act(Action::SetTimer { key: TimerKey::Escalate { task: no, stage: i }, at });
         }
     }
 
-    pub(super) fn timer_fired(&mut self, key: &str) {
+    pub(super) fn timer_fired(&mut self, key: &TimerKey) {
         match self.state.status {
             InstanceStatus::Running => {}
             InstanceStatus::Suspended => {
-                if !self.state.held_timers.iter().any(|k| k == key) {
-                    self.emit(EventKind::TimerHeld { key: key.to_string() });
+                if !self.state.held_timers.contains(key) {
+                    self.emit(EventKind::TimerHeld { key: key.clone() });
                 }
                 return;
             }
             _ => return,
         }
-        let parts: Vec<&str> = key.split(':').collect();
-        match parts.as_slice() {
-            ["task", no, rest @ ..] => {
-                let Ok(no) = no.parse::<u32>() else { return };
-                self.task_timer(no, rest);
+        match key {
+            TimerKey::Remind { task, .. } | TimerKey::Overdue { task } | TimerKey::Escalate { task, .. } => {
+                self.task_timer(*task, key)
             }
-            ["step", id, round, rest @ ..] => {
-                let Ok(round) = round.parse::<u32>() else { return };
+            TimerKey::Start { step: id, round }
+            | TimerKey::Wait { step: id, round }
+            | TimerKey::Repeat { step: id, round, .. } => {
                 let Some(step) = self.def(id) else { return };
-                if self.state.step(id).is_none_or(|s| s.round != round) {
+                if self.state.step(id).is_none_or(|s| s.round != *round) {
                     return;
                 }
-                match rest {
-                    ["start"] => self.progress(),
-                    ["wait"]
+                match key {
+                    TimerKey::Start { .. } => self.progress(),
+                    TimerKey::Wait { .. }
                         if self.state.step(id).is_some_and(|s| {
                             s.status == StepStatus::Ready && s.not_before.is_some_and(|t| t <= self.env.now)
                         }) =>
@@ -75,38 +75,33 @@ impl<'a> Run<'_, 'a> {
                         self.complete_step(id, Value::Null, Value::Null);
                         self.progress();
                     }
-                    ["repeat", n] => {
-                        if let Ok(n) = n.parse::<u32>() {
-                            self.fire_occurrence(step, n);
-                        }
-                    }
+                    TimerKey::Repeat { occurrence, .. } => self.fire_occurrence(step, *occurrence),
                     _ => {}
                 }
             }
-            _ => {}
         }
     }
 
-    fn task_timer(&mut self, no: u32, what: &[&str]) {
+    fn task_timer(&mut self, no: u32, what: &TimerKey) {
         let Some(task) = self.state.task(no).cloned() else { return };
         if !task.status.is_active() {
             return;
         }
         let Some(step) = self.def(&task.step) else { return };
         match what {
-            ["remind", i] => {
-                let Ok(i) = i.parse::<usize>() else { return };
+            TimerKey::Remind { reminder: i, .. } => {
+                let i = *i;
                 if !task.reminded.contains(&i) {
                     self.emit_as(crate::event::SYSTEM, EventKind::TaskReminded { task: no, reminder: i });
                     self.notice(NotifyEvent::TaskDueSoon, Some(no), Some(&task.step), None);
                 }
             }
-            ["overdue"] if !task.overdue_noticed => {
+            TimerKey::Overdue { .. } if !task.overdue_noticed => {
                 self.emit_as(crate::event::SYSTEM, EventKind::TaskOverdue { task: no });
                 self.notice(NotifyEvent::TaskOverdue, Some(no), Some(&task.step), None);
             }
-            ["escalate", i] => {
-                let Ok(i) = i.parse::<usize>() else { return };
+            TimerKey::Escalate { stage: i, .. } => {
+                let i = *i;
                 if task.escalated.contains(&i) {
                     return;
                 }
@@ -176,7 +171,7 @@ impl<'a> Run<'_, 'a> {
                         task: no,
                         reason: "skipped automatically: not done in time".into(),
                     });
-                    self.act(Action::ClearTimers { prefix: format!("task:{no}:") });
+                    self.act(Action::ClearTimers { scope: TimerScope::Task { task: no } });
                     self.check_step_done(&task.step);
                     self.progress();
                 }
@@ -205,7 +200,7 @@ impl<'a> Run<'_, 'a> {
         match next {
             Some(at) if !over_count && until.is_none_or(|u| at <= u) => {
                 let round = self.state.step(id).map_or(1, |s| s.round);
-                self.act(Action::SetTimer { key: format!("step:{id}:{round}:repeat:{n}"), at });
+                self.act(Action::SetTimer { key: TimerKey::Repeat { step: id.to_string(), round, occurrence: n }, at });
             }
             _ => {
                 self.emit(EventKind::RepeatEnded { step: id.to_string() });
@@ -227,7 +222,7 @@ impl<'a> Run<'_, 'a> {
     }
 
     /// Re-arms the timers that came due while suspended.
-    pub(super) fn rearm_held(&mut self, keys: Vec<String>) {
+    pub(super) fn rearm_held(&mut self, keys: Vec<TimerKey>) {
         for key in keys {
             self.act(Action::SetTimer { key, at: self.env.now });
         }

@@ -51,7 +51,7 @@ pub struct Driver {
     pub instances: BTreeMap<Uuid, Instance>,
     pub logs: BTreeMap<Uuid, Vec<Event>>,
     /// (due, instance, key)
-    pub timers: BTreeSet<(DateTime<Utc>, Uuid, String)>,
+    pub timers: BTreeSet<(DateTime<Utc>, Uuid, smmflow_engine::TimerKey)>,
     pub notices: Vec<(Uuid, Notice)>,
     pub last_rr: HashMap<String, String>,
     next_id: u128,
@@ -205,7 +205,9 @@ impl Driver {
                 self.timers.retain(|(_, i, k)| !(*i == id && *k == key));
                 self.timers.insert((at, id, key));
             }
-            Action::ClearTimers { prefix } => self.timers.retain(|(_, i, k)| !(*i == id && k.starts_with(&prefix))),
+            Action::ClearTimers { scope } => {
+                self.timers.retain(|(_, i, k)| !(*i == id && scope.covers(&k.to_string())))
+            }
             Action::StartChild { id: child, workflow, inputs, parent } => {
                 let starter = self.instances[&id].started_by.clone();
                 if let Err(e) = self.start_with(&workflow, inputs, &starter, child, Some(parent.clone())) {

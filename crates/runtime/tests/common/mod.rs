@@ -31,7 +31,13 @@ pub async fn databases(test: &str) -> Vec<(String, String, Option<tempfile::Temp
             let url = smmflow_store::create_postgres_database(&admin, &name).await.unwrap();
             out.push(("postgres".to_string(), url, None));
         }
-        _ => eprintln!("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set ({test} ran on SQLite only)"),
+        _ => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "PostgreSQL is missing and CI=true: every test must run in CI"
+            );
+            eprintln!("SKIPPED on PostgreSQL: SMMFLOW_TEST_POSTGRES_URL is not set ({test} ran on SQLite only)")
+        }
     }
     out
 }
