@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smmflow_api::serve::{ServeConfig, init_logging, open_runtime, serve};
+use smmflow_runtime::admin::NewUser;
 use smmflow_spec::project::{Document, parse_document};
 use smmflow_spec::{Project, diag::Sink, mermaid, schema};
 
@@ -256,40 +257,23 @@ fn run() -> Result<ExitCode> {
         Command::Migrate { data } => admin(data, |_| async { Ok("migrations applied".to_string()) }),
         Command::User { command: UserCommand::Add { login, email, name, admin: is_admin, data } } => {
             admin(data, move |rt| async move {
-                let user = smmflow_store::User {
-                    login: login.clone(),
-                    email,
-                    name,
-                    is_admin,
-                    notification_mode: "immediate".into(),
-                    can_deploy_workflows: false,
-                };
-                rt.store().create_user(&user, rt.now()).await?;
+                let user = NewUser { login: login.clone(), email, name, is_admin };
+                rt.operator().admin()?.create_user(user).await?;
                 Ok(format!("user {login} added"))
             })
         }
-        Command::Token { command: TokenCommand::Create { login, name, data } } => admin(data, move |rt| async move {
-            if rt.store().user(&login).await?.is_none() {
-                return Err(anyhow!("user `{login}` not found"));
-            }
-            let token = smmflow_api::new_token();
-            rt.store().add_token(&smmflow_api::hash_token(&token), &login, &name, rt.now()).await?;
-            Ok(token)
-        }),
+        Command::Token { command: TokenCommand::Create { login, name, data } } => {
+            admin(data, move |rt| async move { Ok(rt.operator().signed_in()?.create_token(&login, &name).await?) })
+        }
         Command::Workspace { command: WorkspaceCommand::Add { key, name, data } } => {
             admin(data, move |rt| async move {
-                if !smmflow_spec::decode::is_key(&key) {
-                    return Err(anyhow!(
-                        "`{key}` is not a workspace key (lower case letters, digits and dashes, starting with a letter)"
-                    ));
-                }
-                rt.store().create_workspace(&key, &name, rt.now()).await?;
+                rt.operator().admin()?.create_workspace(&key, &name).await?;
                 Ok(format!("workspace {key} added"))
             })
         }
         Command::Member { command: MemberCommand::Add { workspace, user, role, data } } => {
             admin(data, move |rt| async move {
-                rt.store().add_member(&workspace, &user, &role, rt.now()).await?;
+                rt.operator().admin()?.add_member(&workspace, &user, &role).await?;
                 Ok(format!("{user} is {role} in {workspace}"))
             })
         }

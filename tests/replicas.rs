@@ -155,6 +155,7 @@ async fn ten_thousand_timers_due_at_once_fire_once_across_three_replicas() {
     a.team("holds", &[("lena", "lead")]).await;
     // Create the instances in-process, straight through the runtime, on the shared database.
     let url = a.database_url.clone().unwrap();
+    let store = smmflow_store::Store::connect(&url).await.unwrap();
     let (rt, _) = smmflow_runtime::Runtime::open(smmflow_runtime::Options {
         database_url: url,
         workflows: None,
@@ -185,24 +186,24 @@ async fn ten_thousand_timers_due_at_once_fire_once_across_three_replicas() {
     for h in handles {
         h.await.unwrap();
     }
-    assert_eq!(rt.store().timer_count().await.unwrap(), 10_000);
+    assert_eq!(store.timer_count().await.unwrap(), 10_000);
     let _b = Server::start_replica_with(&a, &["--real-clock"]);
     let _c = Server::start_replica_with(&a, &["--real-clock"]);
     // Wait for the moment, then until every timer has fired.
     let deadline = std::time::Instant::now() + Duration::from_secs(400);
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let left = rt.store().timer_count().await.unwrap();
+        let left = store.timer_count().await.unwrap();
         if left == 0 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{left} timers still waiting");
     }
-    let ids = rt.store().instance_ids().await.unwrap();
+    let ids = store.instance_ids().await.unwrap();
     assert_eq!(ids.len(), 10_000);
     let mut completed = 0;
     for id in ids {
-        let events = rt.store().events(id).await.unwrap();
+        let events = store.events(id).await.unwrap();
         let holds = events
             .iter()
             .filter(|e| matches!(&e.kind, smmflow_engine::EventKind::StepCompleted { step, .. } if step == "hold"))
@@ -226,6 +227,7 @@ async fn a_killed_replicas_claimed_timers_are_taken_over_after_its_lease() {
     a.ok(&a.admin, "mutation($s: String!) { deployWorkflow(input: {source: $s}) { created } }", json!({"s": HOLD}))
         .await;
     a.team("holds", &[("lena", "lead")]).await;
+    let store = smmflow_store::Store::connect(a.database_url.as_deref().unwrap()).await.unwrap();
     let (rt, _) = smmflow_runtime::Runtime::open(smmflow_runtime::Options {
         database_url: a.database_url.clone().unwrap(),
         workflows: None,
@@ -251,13 +253,13 @@ async fn a_killed_replicas_claimed_timers_are_taken_over_after_its_lease() {
     tokio::time::sleep(wait).await;
     b.kill();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while rt.store().timer_count().await.unwrap() > 0 {
+    while store.timer_count().await.unwrap() > 0 {
         assert!(std::time::Instant::now() < deadline, "timers left after the lease ran out");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let mut late = 0;
-    for id in rt.store().instance_ids().await.unwrap() {
-        let events = rt.store().events(id).await.unwrap();
+    for id in store.instance_ids().await.unwrap() {
+        let events = store.events(id).await.unwrap();
         let holds: Vec<_> = events
             .iter()
             .filter(|e| matches!(&e.kind, smmflow_engine::EventKind::StepCompleted { step, .. } if step == "hold"))

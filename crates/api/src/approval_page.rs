@@ -218,12 +218,7 @@ async fn review(
             return failed();
         }
     };
-    let workspace_name = rt
-        .store()
-        .workspaces()
-        .await
-        .ok()
-        .and_then(|ws| ws.into_iter().find(|(k, _)| *k == state.workspace).map(|(_, n)| n));
+    let workspace_name = rt.workspace_name(&state.workspace).await.ok().flatten();
     let ctx = json!({
         "page": "review",
         "heading": task.title,

@@ -81,12 +81,6 @@ impl From<RuntimeError> for ApiError {
     }
 }
 
-impl From<smmflow_store::Error> for ApiError {
-    fn from(e: smmflow_store::Error) -> Self {
-        ApiError::from(RuntimeError::Store(e))
-    }
-}
-
 /// A problem the user can fix, returned in a payload's `userErrors`.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct UserError {

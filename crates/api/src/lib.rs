@@ -22,7 +22,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Schema};
 use smmflow_runtime::Runtime;
 
-pub use access::{Access, hash_token, new_token};
+pub use access::{Session, hash_token, new_token};
 pub use server::{ServerOptions, router};
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::SubscriptionRoot>;
@@ -70,7 +70,7 @@ pub(crate) fn runtime_of<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Runtime>, erro
 }
 
 /// A user through the request's DataLoader.
-pub(crate) async fn user_of(ctx: &Context<'_>, login: &str) -> Result<Option<smmflow_store::User>, error::ApiError> {
+pub(crate) async fn user_of(ctx: &Context<'_>, login: &str) -> Result<Option<smmflow_runtime::User>, error::ApiError> {
     let loader = ctx
         .data::<async_graphql::dataloader::DataLoader<loaders::Users>>()
         .map_err(|_| error::ApiError::Internal("no user loader".into()))?;
@@ -89,6 +89,7 @@ pub(crate) async fn workspace_name_of(ctx: &Context<'_>, key: &str) -> Result<St
         .unwrap_or_default())
 }
 
-pub(crate) fn access_of<'a>(ctx: &Context<'a>) -> Result<&'a Access, error::ApiError> {
-    ctx.data::<Access>().map_err(|_| error::ApiError::Unauthenticated)
+/// The request's session (every request has one, signed in or not).
+pub(crate) fn access_of<'a>(ctx: &Context<'a>) -> Result<&'a Session, error::ApiError> {
+    ctx.data::<Session>().map_err(|_| error::ApiError::Unauthenticated)
 }

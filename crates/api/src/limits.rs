@@ -23,7 +23,7 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::Access;
+use crate::Session;
 
 /// Query depth limit: a 50-level query is refused.
 pub const MAX_DEPTH: usize = 16;
@@ -168,7 +168,7 @@ impl Extension for Charge {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
-        let who = ctx.data_opt::<Access>().and_then(|a| a.viewer().ok()).map_or("", |v| v.user.login.as_str());
+        let who = ctx.data_opt::<Session>().and_then(|a| a.viewer().ok()).map_or("", |v| v.login());
         if let Err(wait) = self.0.spend(who, result.complexity) {
             let mut e = ServerError::new(
                 format!(

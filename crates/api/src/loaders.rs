@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use smmflow_runtime::Runtime;
-use smmflow_store::User;
+use smmflow_runtime::{Runtime, User};
 
 use crate::error::ApiError;
 
@@ -18,7 +17,7 @@ impl Loader<String> for Users {
     type Error = Arc<String>;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, User>, Self::Error> {
-        let users = self.0.store().users(keys).await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
+        let users = self.0.users(keys).await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
         Ok(users.into_iter().map(|u| (u.login.clone(), u)).collect())
     }
 }
@@ -28,8 +27,8 @@ impl Loader<String> for WorkspaceNames {
     type Error = Arc<String>;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, String>, Self::Error> {
-        let all = self.0.store().workspaces().await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
-        Ok(all.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+        let all = self.0.workspace_names(keys).await.map_err(|e| Arc::new(ApiError::from(e).message()))?;
+        Ok(all.into_iter().collect())
     }
 }
 

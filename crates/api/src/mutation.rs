@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use serde_json::Value;
 use smmflow_engine::{Command, Instance};
 use smmflow_runtime::admin::NewUser;
-use smmflow_store::{Member, User, UserChange};
+use smmflow_runtime::{Member, ScheduleRow, User, UserChange};
 
-use crate::error::{ApiError, UserError, user_errors};
+use crate::error::{ApiError, ApiResult as Result, UserError, user_errors};
+
+type RtResult<T> = smmflow_runtime::Result<T>;
 use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
 use crate::types::people::{ApiTokenObj, MembershipObj};
@@ -259,24 +261,34 @@ fn task_of(i: Instance, no: u32) -> TaskObj {
 }
 
 /// A command's result as a task payload: form errors become `userErrors`.
-fn task_payload(result: Result<Instance, smmflow_runtime::Error>, no: u32, field: &str) -> Result<TaskPayload> {
+fn task_payload(result: RtResult<Instance>, no: u32, field: &str) -> Result<TaskPayload> {
     match result {
         Ok(i) => Ok(TaskPayload { task: Some(task_of(i, no)), user_errors: Vec::new() }),
         Err(e) => Ok(TaskPayload { task: None, user_errors: user_errors(e, field)? }),
     }
 }
 
-fn instance_payload(result: Result<Instance, smmflow_runtime::Error>, field: &str) -> Result<InstancePayload> {
+fn instance_payload(result: RtResult<Instance>, field: &str) -> Result<InstancePayload> {
     match result {
         Ok(i) => Ok(InstancePayload { instance: Some(InstanceObj::new(i)), user_errors: Vec::new() }),
         Err(e) => Ok(InstancePayload { instance: None, user_errors: user_errors(e, field)? }),
     }
 }
 
-fn user_payload(r: Result<User, smmflow_runtime::Error>) -> Result<UserPayload> {
+fn user_payload(r: RtResult<User>) -> Result<UserPayload> {
     match r {
         Ok(u) => Ok(UserPayload { user: Some(UserObj(u)), user_errors: Vec::new() }),
         Err(e) => Ok(UserPayload { user: None, user_errors: user_errors(e, "input")? }),
+    }
+}
+
+/// A `NOT_FOUND` about one input field as a userError; other errors as they are.
+fn not_found_at(e: smmflow_runtime::Error, field: &str) -> Result<Vec<UserError>> {
+    match e {
+        smmflow_runtime::Error::NotFound(m) => {
+            Ok(vec![UserError::at(vec![field.into()], format!("{m} not found"), "NOT_FOUND")])
+        }
+        other => user_errors(other, "input"),
     }
 }
 
@@ -313,7 +325,7 @@ impl SpecPatch {
     }
 }
 
-fn schedule_payload(r: Result<smmflow_store::ScheduleRow, smmflow_runtime::Error>) -> Result<SchedulePayload> {
+fn schedule_payload(r: RtResult<ScheduleRow>) -> Result<SchedulePayload> {
     match r {
         Ok(row) => Ok(SchedulePayload { schedule: Some(ScheduleObj(row)), user_errors: Vec::new() }),
         Err(smmflow_runtime::Error::Invalid(d)) => Ok(SchedulePayload {
@@ -326,24 +338,11 @@ fn schedule_payload(r: Result<smmflow_store::ScheduleRow, smmflow_runtime::Error
         Err(e @ smmflow_runtime::Error::Field { .. }) => {
             Ok(SchedulePayload { schedule: None, user_errors: user_errors(e, "input")? })
         }
-        Err(e) => Err(ApiError::from(e).into()),
+        Err(e) => Err(e.into()),
     }
 }
 
 impl Mutation {
-    /// The schedule, for a lead of its workspace.
-    async fn led_schedule(&self, ctx: &Context<'_>, id: &ID) -> Result<smmflow_store::ScheduleRow> {
-        let rt = runtime_of(ctx)?;
-        let row = rt
-            .store()
-            .schedule(id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("schedule {}", id.as_str())))?;
-        access_of(ctx)?.lead(&row.workspace)?;
-        Ok(row)
-    }
-
     async fn member_task(
         &self,
         ctx: &Context<'_>,
@@ -352,9 +351,9 @@ impl Mutation {
         field: &str,
     ) -> Result<TaskPayload> {
         let (instance, no) = NodeId::task(task_id)?;
-        let rt = runtime_of(ctx)?;
-        let member = access_of(ctx)?.member_of_instance(rt, instance).await?;
-        task_payload(member.task_command(rt, instance, command(no)).await, no, field)
+        let session = access_of(ctx)?;
+        let member = session.member_of_instance(instance).await?;
+        task_payload(member.task_command(instance, command(no)).await, no, field)
     }
 
     /// A lead's command on an instance; `field` names the input a refusal is about.
@@ -366,9 +365,9 @@ impl Mutation {
         field: &str,
     ) -> Result<InstancePayload> {
         let id = NodeId::instance(instance_id)?;
-        let rt = runtime_of(ctx)?;
-        let lead = access_of(ctx)?.lead_of_instance(rt, id).await?;
-        instance_payload(lead.command(rt, id, command).await, field)
+        let session = access_of(ctx)?;
+        let lead = session.lead_of_instance(id).await?;
+        instance_payload(lead.command(id, command).await, field)
     }
 }
 
@@ -376,12 +375,12 @@ impl Mutation {
 impl Mutation {
     /// Deploys a workflow (or calendar): a new version only when the content is new.
     async fn deploy_workflow(&self, ctx: &Context<'_>, input: DeployWorkflowInput) -> Result<DeployWorkflowPayload> {
-        let rt = runtime_of(ctx)?;
-        let deployer = access_of(ctx)?.deployer()?;
-        match deployer.deploy(rt, &input.source).await {
+        let session = access_of(ctx)?;
+        let deployer = session.deployer()?;
+        match deployer.deploy(&input.source).await {
             Ok((d, _)) => {
                 let workflow = if d.kind == "workflow" {
-                    Some(WorkflowObj(rt.definition(&d.key, Some(d.version)).await.map_err(ApiError::from)?))
+                    session.workflow(&d.key, Some(d.version)).await?.map(WorkflowObj)
                 } else {
                     None
                 };
@@ -394,10 +393,10 @@ impl Mutation {
     }
 
     async fn start_instance(&self, ctx: &Context<'_>, input: StartInstanceInput) -> Result<InstancePayload> {
-        let rt = runtime_of(ctx)?;
-        let lead = access_of(ctx)?.lead(&input.workspace)?;
+        let session = access_of(ctx)?;
+        let lead = session.lead(&input.workspace)?;
         let inputs = input.inputs.map(|j| j.0).unwrap_or(Value::Null);
-        instance_payload(lead.start(rt, input.workflow, inputs, input.idempotency_key).await, "inputs")
+        instance_payload(lead.start(input.workflow, inputs, input.idempotency_key).await, "inputs")
     }
 
     async fn claim_task(&self, ctx: &Context<'_>, input: TaskInput) -> Result<TaskPayload> {
@@ -429,9 +428,9 @@ impl Mutation {
     /// Leads hand a task to someone (who may act without the role).
     async fn reassign_task(&self, ctx: &Context<'_>, input: ReassignTaskInput) -> Result<TaskPayload> {
         let (instance, no) = NodeId::task(&input.task_id)?;
-        let rt = runtime_of(ctx)?;
-        let lead = access_of(ctx)?.lead_of_instance(rt, instance).await?;
-        task_payload(lead.command(rt, instance, Command::Reassign { task: no, user: input.user }).await, no, "user")
+        let session = access_of(ctx)?;
+        let lead = session.lead_of_instance(instance).await?;
+        task_payload(lead.command(instance, Command::Reassign { task: no, user: input.user }).await, no, "user")
     }
 
     async fn cancel_instance(&self, ctx: &Context<'_>, input: CancelInstanceInput) -> Result<InstancePayload> {
@@ -452,9 +451,8 @@ impl Mutation {
     }
 
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {
-        let rt = runtime_of(ctx)?;
-        let admin = access_of(ctx)?.admin()?;
-        match admin.create_workspace(rt, &input.key, &input.name).await {
+        let session = access_of(ctx)?;
+        match session.admin()?.create_workspace(&input.key, &input.name).await {
             Ok(()) => Ok(WorkspacePayload {
                 workspace: Some(WorkspaceObj { key: input.key, name: input.name }),
                 user_errors: Vec::new(),
@@ -464,44 +462,33 @@ impl Mutation {
     }
 
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
-        let rt = runtime_of(ctx)?;
-        let admin = access_of(ctx)?.admin()?;
+        let session = access_of(ctx)?;
         let new = NewUser { login: input.login, email: input.email, name: input.name, is_admin: false };
-        user_payload(admin.create_user(rt, new).await)
+        user_payload(session.admin()?.create_user(new).await)
     }
 
     /// Changes a user's name, e-mail or organization-level permissions (admins only).
     async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload> {
-        let rt = runtime_of(ctx)?;
-        let admin = access_of(ctx)?.admin()?;
+        let session = access_of(ctx)?;
         let change =
             UserChange { name: input.name, email: input.email, can_deploy_workflows: input.can_deploy_workflows };
-        match admin.update_user(rt, &input.user, change).await {
-            Err(smmflow_runtime::Error::NotFound(m)) => Ok(UserPayload {
-                user: None,
-                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
-            }),
-            r => user_payload(r),
+        match session.admin()?.update_user(&input.user, change).await {
+            Ok(u) => Ok(UserPayload { user: Some(UserObj(u)), user_errors: Vec::new() }),
+            Err(e) => Ok(UserPayload { user: None, user_errors: not_found_at(e, "user")? }),
         }
     }
 
     async fn add_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
-        let rt = runtime_of(ctx)?;
-        let lead = access_of(ctx)?.lead(&input.workspace)?;
-        match lead.add_member(rt, &input.user, &input.role).await {
+        let session = access_of(ctx)?;
+        match session.lead(&input.workspace)?.add_member(&input.user, &input.role).await {
             Ok(m) => Ok(MembershipPayload { membership: Some(MembershipObj(m)), user_errors: Vec::new() }),
-            Err(smmflow_runtime::Error::NotFound(m)) => Ok(MembershipPayload {
-                membership: None,
-                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
-            }),
-            Err(e) => Ok(MembershipPayload { membership: None, user_errors: user_errors(e, "input")? }),
+            Err(e) => Ok(MembershipPayload { membership: None, user_errors: not_found_at(e, "user")? }),
         }
     }
 
     async fn remove_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
-        let rt = runtime_of(ctx)?;
-        let lead = access_of(ctx)?.lead(&input.workspace)?;
-        let removed = lead.remove_member(rt, &input.user, &input.role).await.map_err(ApiError::from)?;
+        let session = access_of(ctx)?;
+        let removed = session.lead(&input.workspace)?.remove_member(&input.user, &input.role).await?;
         let m = Member { workspace: input.workspace, user: input.user, role: input.role };
         if !removed {
             return Ok(MembershipPayload {
@@ -514,37 +501,31 @@ impl Mutation {
 
     /// A new API token for a user (admins: anyone; others: themselves). Shown once.
     async fn create_api_token(&self, ctx: &Context<'_>, input: CreateApiTokenInput) -> Result<CreateApiTokenPayload> {
-        let rt = runtime_of(ctx)?;
-        let signed = access_of(ctx)?.signed_in()?;
-        match signed.create_token(rt, &input.user, &input.name).await {
+        let session = access_of(ctx)?;
+        match session.signed_in()?.create_token(&input.user, &input.name).await {
             Ok(token) => Ok(CreateApiTokenPayload { token: Some(token), user_errors: Vec::new() }),
-            Err(smmflow_runtime::Error::NotFound(m)) => Ok(CreateApiTokenPayload {
-                token: None,
-                user_errors: vec![UserError::at(vec!["user".into()], format!("{m} not found"), "NOT_FOUND")],
-            }),
-            Err(e) => Ok(CreateApiTokenPayload { token: None, user_errors: user_errors(e, "input")? }),
+            Err(e @ smmflow_runtime::Error::Forbidden(_)) => Err(e.into()),
+            Err(e) => Ok(CreateApiTokenPayload { token: None, user_errors: not_found_at(e, "user")? }),
         }
     }
 
     /// Revokes one of your API tokens (admins: anyone's): requests with it
     /// are no longer signed in, and subscriptions opened with it end.
     async fn revoke_api_token(&self, ctx: &Context<'_>, input: RevokeApiTokenInput) -> Result<RevokeApiTokenPayload> {
-        let rt = runtime_of(ctx)?;
-        let signed = access_of(ctx)?.signed_in()?;
-        match signed.revoke_token(rt, input.token_id.as_str()).await {
+        let session = access_of(ctx)?;
+        match session.signed_in()?.revoke_token(input.token_id.as_str()).await {
             Ok(t) => Ok(RevokeApiTokenPayload { token: Some(ApiTokenObj(t)), user_errors: Vec::new() }),
-            Err(smmflow_runtime::Error::NotFound(m)) => Ok(RevokeApiTokenPayload {
-                token: None,
-                user_errors: vec![UserError::at(vec!["tokenId".into()], format!("{m} not found"), "NOT_FOUND")],
-            }),
-            Err(e) => Err(ApiError::from(e).into()),
+            Err(e @ smmflow_runtime::Error::NotFound(_)) => {
+                Ok(RevokeApiTokenPayload { token: None, user_errors: not_found_at(e, "tokenId")? })
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
     /// A schedule that starts instances of a workflow in a workspace (leads).
     async fn create_schedule(&self, ctx: &Context<'_>, input: CreateScheduleInput) -> Result<SchedulePayload> {
-        let rt = runtime_of(ctx)?;
-        access_of(ctx)?.lead(&input.workspace)?;
+        let session = access_of(ctx)?;
+        let lead = session.lead(&input.workspace)?;
         let mut spec = serde_json::Map::new();
         spec.insert("workspace".into(), Value::String(input.workspace.clone()));
         SpecPatch {
@@ -559,13 +540,13 @@ impl Mutation {
             max_runs: input.max_runs,
         }
         .apply(&mut spec);
-        schedule_payload(rt.put_schedule(None, &input.workflow, Value::Object(spec), false).await)
+        schedule_payload(lead.put_schedule(None, &input.workflow, Value::Object(spec), false).await)
     }
 
     /// Changes a schedule; the fires since its last one follow `missed`.
     async fn update_schedule(&self, ctx: &Context<'_>, input: UpdateScheduleInput) -> Result<SchedulePayload> {
-        let rt = runtime_of(ctx)?;
-        let row = self.led_schedule(ctx, &input.schedule_id).await?;
+        let session = access_of(ctx)?;
+        let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;
         let mut spec = row.spec.as_object().cloned().unwrap_or_default();
         SpecPatch {
             cron: input.cron,
@@ -579,65 +560,41 @@ impl Mutation {
             max_runs: input.max_runs,
         }
         .apply(&mut spec);
-        schedule_payload(rt.put_schedule(Some(&row.id), &row.workflow, Value::Object(spec), row.paused).await)
+        schedule_payload(lead.put_schedule(Some(&row.id), &row.workflow, Value::Object(spec), row.paused).await)
     }
 
     async fn pause_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
-        let row = self.led_schedule(ctx, &input.schedule_id).await?;
-        schedule_payload(runtime_of(ctx)?.set_schedule_paused(&row.id, true).await)
+        let session = access_of(ctx)?;
+        let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;
+        schedule_payload(lead.set_schedule_paused(&row.id, true).await)
     }
 
     /// Resumes a schedule; the fires missed while paused follow `missed`.
     async fn resume_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
-        let row = self.led_schedule(ctx, &input.schedule_id).await?;
-        schedule_payload(runtime_of(ctx)?.set_schedule_paused(&row.id, false).await)
+        let session = access_of(ctx)?;
+        let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;
+        schedule_payload(lead.set_schedule_paused(&row.id, false).await)
     }
 
     async fn delete_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
-        let row = self.led_schedule(ctx, &input.schedule_id).await?;
-        runtime_of(ctx)?.delete_schedule(&row.id).await.map_err(ApiError::from)?;
+        let session = access_of(ctx)?;
+        let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;
+        lead.delete_schedule(&row.id).await?;
         Ok(SchedulePayload { schedule: Some(ScheduleObj(row)), user_errors: Vec::new() })
     }
 
     /// Demos and tests only (`serve --manual-clock`): moves the clock forward,
     /// firing every timer that comes due on the way, in order. Admins only.
     async fn advance_clock(&self, ctx: &Context<'_>, input: AdvanceClockInput) -> Result<AdvanceClockPayload> {
-        let rt = runtime_of(ctx)?;
-        access_of(ctx)?.admin()?;
+        let session = access_of(ctx)?;
+        let admin = session.admin()?;
         let Some(clock) = ctx.data::<crate::ManualClockHandle>().ok().and_then(|c| c.0.clone()) else {
             return Err(ApiError::Forbidden(
                 "the server runs on the real clock; start it with --manual-clock to move time".into(),
-            )
-            .into());
+            ));
         };
-        if input.to < rt.now() {
-            return Err(ApiError::BadInput("time only moves forward".into()).into());
-        }
-        // Move through timers and schedule fires in time order.
-        let mut fired = 0;
-        let mut previous = None;
-        for _ in 0..100_000 {
-            let timer = rt.store().next_timer_due().await.map_err(ApiError::from)?;
-            let schedule = rt.store().next_schedule_due().await.map_err(ApiError::from)?;
-            let Some(next) = [timer, schedule].into_iter().flatten().min().filter(|t| *t <= input.to) else { break };
-            if next > rt.now() {
-                clock.set(next);
-            }
-            let n = rt.fire_due_timers().await.map_err(ApiError::from)?
-                + rt.fire_due_schedules().await.map_err(ApiError::from)?;
-            fired += n as i32;
-            // Nothing fired and nothing moved: stop rather than spin.
-            if n == 0 && previous == Some((timer, schedule)) {
-                break;
-            }
-            previous = Some((timer, schedule));
-        }
-        clock.set(input.to);
-        fired += (rt.fire_due_timers().await.map_err(ApiError::from)?
-            + rt.fire_due_schedules().await.map_err(ApiError::from)?) as i32;
-        // Retries and digests may be due now.
-        rt.wake_mail();
-        Ok(AdvanceClockPayload { now: rt.now(), fired })
+        let fired = admin.advance_clock(&clock, input.to).await?;
+        Ok(AdvanceClockPayload { now: runtime_of(ctx)?.now(), fired: i32::try_from(fired).unwrap_or(i32::MAX) })
     }
 
     /// How the caller gets e-mail: each message at once, or hourly or daily digests.
@@ -646,11 +603,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: UpdateNotificationPreferencesInput,
     ) -> Result<UserPayload> {
-        let rt = runtime_of(ctx)?;
-        let viewer = access_of(ctx)?.viewer()?;
-        rt.store().set_notification_mode(&viewer.user.login, input.mode.as_str()).await.map_err(ApiError::from)?;
-        let user = rt.store().user(&viewer.user.login).await.map_err(ApiError::from)?;
-        Ok(UserPayload { user: user.map(UserObj), user_errors: Vec::new() })
+        let session = access_of(ctx)?;
+        let user = session.signed_in()?.set_notification_mode(input.mode.into()).await?;
+        Ok(UserPayload { user: Some(UserObj(user)), user_errors: Vec::new() })
     }
 
     /// Queues a failed or dead notification again, now (admins only).
@@ -659,22 +614,19 @@ impl Mutation {
         ctx: &Context<'_>,
         input: RetryNotificationInput,
     ) -> Result<NotificationPayload> {
-        let rt = runtime_of(ctx)?;
-        access_of(ctx)?.admin()?;
+        let session = access_of(ctx)?;
+        let admin = session.admin()?;
         let id = NodeId::notification(&input.notification_id)?;
-        match rt.store().retry_notification(&id, rt.now()).await {
-            Ok(row) => {
-                rt.wake_mail();
-                Ok(NotificationPayload {
-                    notification: Some(crate::types::NotificationObj(row)),
-                    user_errors: Vec::new(),
-                })
-            }
-            Err(smmflow_store::Error::Conflict(m)) => Ok(NotificationPayload {
-                notification: None,
-                user_errors: vec![UserError::at(vec!["notificationId".into()], m, "CONFLICT")],
+        match admin.retry_notification(&id).await {
+            Ok(row) => Ok(NotificationPayload {
+                notification: Some(crate::types::NotificationObj(row)),
+                user_errors: Vec::new(),
             }),
-            Err(e) => Err(ApiError::from(e).into()),
+            Err(e) if e.code() == smmflow_runtime::Code::Conflict => Ok(NotificationPayload {
+                notification: None,
+                user_errors: vec![UserError::at(vec!["notificationId".into()], e.public_message(), "CONFLICT")],
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 }

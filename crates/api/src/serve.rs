@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use smmflow_runtime::{MailConfig, Options, Runtime, SystemClock};
-use smmflow_store::User;
 
 use crate::server::{ServerOptions, router};
-use crate::{hash_token, new_token};
 
 pub struct ServeConfig {
     pub listen: String,
@@ -72,22 +70,7 @@ pub async fn open_runtime_with(
 /// On an empty database: the organization and an admin with a token,
 /// printed once and written to `<data-dir>/admin-token` (mode 0600).
 pub async fn bootstrap(rt: &Runtime, data_dir: &Path) -> Result<Option<String>, String> {
-    let store = rt.store();
-    if store.user_count().await.map_err(|e| e.to_string())? > 0 {
-        return Ok(None);
-    }
-    let now = rt.now();
-    let admin = User {
-        login: "admin".into(),
-        email: "admin@localhost".into(),
-        name: Some("Administrator".into()),
-        is_admin: true,
-        notification_mode: "immediate".into(),
-        can_deploy_workflows: false,
-    };
-    store.create_user(&admin, now).await.map_err(|e| e.to_string())?;
-    let token = new_token();
-    store.add_token(&hash_token(&token), "admin", "first start", now).await.map_err(|e| e.to_string())?;
+    let Some(token) = rt.bootstrap_admin().await.map_err(|e| e.to_string())? else { return Ok(None) };
     let path = data_dir.join("admin-token");
     write_secret(&path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(Some(token))

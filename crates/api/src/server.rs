@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use smmflow_runtime::Runtime;
 
-use crate::{Access, AppSchema};
+use crate::AppSchema;
 
 pub struct ServerOptions {
     pub introspection: bool,
@@ -155,10 +155,10 @@ async fn graphql(State(s): State<AppState>, request: axum::extract::Request) -> 
         return r;
     }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let access = match Access::from_token(&s.rt, auth).await {
+    let access = match s.rt.sign_in(auth).await {
         Ok(a) => a,
         Err(e) => {
-            tracing::error!("resolving a token: {}", e.message());
+            tracing::error!("resolving a token: {e}");
             return (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response();
         }
     };
@@ -206,9 +206,8 @@ async fn ws(
                     .or_else(|| payload.get("Authorization"))
                     .and_then(|v| v.as_str())
                     .map(str::to_string);
-                let access = Access::from_token(&rt, token.as_deref())
-                    .await
-                    .map_err(|e| async_graphql::Error::new(e.message()))?;
+                let access =
+                    rt.sign_in(token.as_deref()).await.map_err(|e| async_graphql::Error::new(e.public_message()))?;
                 if access.viewer().is_err() {
                     return Err(async_graphql::Error::new(
                         "UNAUTHENTICATED: send {\"authorization\": \"Bearer <token>\"} in connection_init",
@@ -242,7 +241,7 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     if let Some(problem) = s.rt.health.problem() {
         return (StatusCode::SERVICE_UNAVAILABLE, problem);
     }
-    if s.rt.store().ready().await {
+    if s.rt.ready().await {
         (StatusCode::OK, "ready".into())
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable or not migrated".into())

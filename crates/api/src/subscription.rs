@@ -7,17 +7,17 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result, Subscription};
+use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::access::Viewer;
+use crate::access::Session;
+use crate::error::ApiResult as Result;
 use crate::ids::NodeId;
 use crate::types::TaskObj;
 use crate::types::instance::InstanceEvent;
 use crate::{access_of, runtime_of};
-use smmflow_runtime::Runtime;
 
 pub struct SubscriptionRoot;
 
@@ -53,16 +53,14 @@ impl SubscriptionRoot {
         workspace: Option<String>,
     ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
         let rt = runtime_of(ctx)?.clone();
-        let viewer = fresh_viewer(&rt, access_of(ctx)?.viewer()?).await?;
-        if let Some(ws) = &workspace
-            && !viewer.is_member(ws)
-        {
-            return Err(crate::error::ApiError::Forbidden(format!("you are not a member of workspace `{ws}`")).into());
+        let session = access_of(ctx)?.refreshed().await?;
+        if let Some(ws) = &workspace {
+            session.member(ws)?;
         }
         let mut rx = rt.subscribe();
         let mut access = rt.directory_changes();
         Ok(async_stream(move |tx| async move {
-            let mut viewer = viewer;
+            let mut session = session;
             loop {
                 let committed = tokio::select! {
                     r = rx.recv() => match r {
@@ -77,13 +75,14 @@ impl SubscriptionRoot {
                         if changed.is_err() {
                             break;
                         }
-                        match still_allowed(&rt, &viewer, workspace.as_deref()).await {
-                            Some(v) => viewer = v,
+                        match still_allowed(&session, workspace.as_deref()).await {
+                            Some(s) => session = s,
                             None => break,
                         }
                         continue;
                     }
                 };
+                let Ok(viewer) = session.viewer() else { break };
                 if !viewer.is_member(&committed.workspace)
                     || workspace.as_ref().is_some_and(|w| *w != committed.workspace)
                 {
@@ -92,7 +91,7 @@ impl SubscriptionRoot {
                 if !committed.events.iter().any(|e| e.kind.task().is_some()) {
                     continue;
                 }
-                let Ok(Some(state)) = rt.store().instance(committed.instance).await else { continue };
+                let Ok(state) = rt.instance(committed.instance).await else { continue };
                 let state = Arc::new(state);
                 for e in &committed.events {
                     let Some(no) = e.kind.task() else { continue };
@@ -125,13 +124,10 @@ impl SubscriptionRoot {
         let rt = runtime_of(ctx)?.clone();
         let mut rx = rt.subscribe();
         let mut access = rt.directory_changes();
-        let viewer = fresh_viewer(&rt, access_of(ctx)?.viewer()?).await?;
-        let workspace = match rt.instance(id).await {
-            Ok(i) if viewer.is_member(&i.workspace) => i.workspace,
-            _ => return Err(crate::error::ApiError::NotFound(format!("instance {id} not found")).into()),
-        };
+        let session = access_of(ctx)?.refreshed().await?;
+        let workspace = session.instance(id).await?.workspace;
         Ok(async_stream(move |tx| async move {
-            let mut viewer = viewer;
+            let mut session = session;
             loop {
                 let committed = tokio::select! {
                     r = rx.recv() => match r {
@@ -143,8 +139,8 @@ impl SubscriptionRoot {
                         if changed.is_err() {
                             break;
                         }
-                        match still_allowed(&rt, &viewer, Some(&workspace)).await {
-                            Some(v) => viewer = v,
+                        match still_allowed(&session, Some(&workspace)).await {
+                            Some(s) => session = s,
                             None => break,
                         }
                         continue;
@@ -163,25 +159,14 @@ impl SubscriptionRoot {
     }
 }
 
-/// The viewer as they are now: a WebSocket connection signs in once, and
-/// access may have narrowed since (a new subscription on an old connection).
-async fn fresh_viewer(rt: &Runtime, viewer: &Viewer) -> Result<Viewer> {
-    match Viewer::resolve(rt, viewer.token_hash.clone()).await {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(crate::error::ApiError::Unauthenticated.into()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The viewer as they are now, if their token still works and they may
-/// still see `workspace` (any workspace when None). None ends the stream.
-async fn still_allowed(rt: &Runtime, viewer: &Viewer, workspace: Option<&str>) -> Option<Viewer> {
-    match Viewer::resolve(rt, viewer.token_hash.clone()).await {
-        Ok(Some(v)) if workspace.is_none_or(|w| v.is_member(w)) => Some(v),
-        Ok(_) => None,
-        // The database did not answer: end the stream (the client reconnects and signs in again).
-        Err(_) => None,
-    }
+/// The session as it is now, if its token still works and it may still
+/// see `workspace` (any workspace when None); None ends the stream (also
+/// when the database does not answer: the client reconnects and signs in
+/// again).
+async fn still_allowed(session: &Session, workspace: Option<&str>) -> Option<Session> {
+    let s = session.refreshed().await.ok()?;
+    let viewer = s.viewer().ok()?;
+    workspace.is_none_or(|w| viewer.is_member(w)).then_some(s)
 }
 
 /// A stream fed by a task through a channel (no extra stream crate needed).

@@ -90,18 +90,18 @@ impl Client {
 }
 
 pub async fn run(target: &Target, instances: usize, clients: usize) -> Result<Value> {
-    let rt = open_bench(target).await?;
+    let (rt, store) = open_bench(target).await?;
     let mut tokens = Vec::new();
     for c in 0..clients {
         let mut pair = Vec::new();
         for (login, role) in [(format!("editor{c}"), "editor"), (format!("manager{c}"), "manager")] {
-            add_user(&rt, &login, role).await?;
+            add_user(&store, &login, role).await?;
             if role == "manager" {
                 // Starting an instance over the API takes a lead of the workspace.
-                rt.store().add_member("bench", &login, "lead", rt.now()).await?;
+                store.add_member("bench", &login, "lead", rt.now()).await?;
             }
             let token = smmflow_api::new_token();
-            rt.store().add_token(&smmflow_api::hash_token(&token), &login, "bench", rt.now()).await?;
+            store.add_token(&smmflow_api::hash_token(&token), &login, "bench", rt.now()).await?;
             pair.push(token);
         }
         tokens.push(pair);

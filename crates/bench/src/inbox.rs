@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use serde_json::json;
 use smmflow_runtime::StartRequest;
 
@@ -21,11 +21,11 @@ pub struct Sizes {
 }
 
 pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
-    let rt = open_bench(target).await?;
+    let (rt, store) = open_bench(target).await?;
     for i in 0..4 {
-        add_user(&rt, &format!("editor{i}"), "editor").await?;
+        add_user(&store, &format!("editor{i}"), "editor").await?;
     }
-    add_user(&rt, "manager0", "manager").await?;
+    add_user(&store, "manager0", "manager").await?;
 
     // Open work: one draft per instance, open for every editor.
     let seeding = Instant::now();
@@ -56,19 +56,19 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
     let per = sizes.finished.div_ceil(ids.len().max(1)) as u32;
     let owners: Vec<_> = ids.iter().map(|id| (*id, "bench".to_string(), "approval-loop".to_string())).collect();
     let history_at = rt.now() - chrono::Duration::days(365);
-    let finished = rt.store().seed_finished_tasks(&owners, per, "editor", "editor0", history_at).await?;
-    rt.store().settle_after_bulk_load().await?;
+    let finished = store.seed_finished_tasks(&owners, per, "editor", "editor0", history_at).await?;
+    store.settle_after_bulk_load().await?;
     let seed_secs = seeding.elapsed().as_secs_f64();
 
     let token = smmflow_api::new_token();
-    rt.store().add_token(&smmflow_api::hash_token(&token), "editor0", "bench", rt.now()).await?;
+    store.add_token(&smmflow_api::hash_token(&token), "editor0", "bench", rt.now()).await?;
     let schema =
         smmflow_api::schema(rt.clone(), smmflow_api::SchemaOptions { introspection: true, ..Default::default() });
     let header = format!("Bearer {token}");
     let mut latencies: Vec<Duration> = Vec::with_capacity(sizes.queries);
     for i in 0..sizes.queries + 20 {
         let t = Instant::now();
-        let access = smmflow_api::Access::from_token(&rt, Some(&header)).await.map_err(|e| anyhow!(e.message()))?;
+        let access = rt.sign_in(Some(&header)).await?;
         let (users, workspaces) = smmflow_api::loaders::for_request(&rt);
         let resp = schema.execute(async_graphql::Request::new(QUERY).data(access).data(users).data(workspaces)).await;
         let took = t.elapsed();
@@ -98,6 +98,6 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
         "p50_ms": percentile(&latencies, 0.50),
         "p99_ms": percentile(&latencies, 0.99),
         "max_ms": percentile(&latencies, 1.0),
-        "db_bytes": rt.store().database_bytes().await?,
+        "db_bytes": store.database_bytes().await?,
     }))
 }

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
-use smmflow_store::User;
+use smmflow_store::{Store, User};
 
 mod http;
 mod inbox;
@@ -183,8 +183,10 @@ async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec
     Ok(latencies)
 }
 
-/// The runtime on a target, with the workload deployed and the `bench` workspace.
-pub(crate) async fn open_bench(target: &Target) -> Result<Arc<Runtime>> {
+/// The runtime on a target, with the workload deployed and the `bench`
+/// workspace, and the bench's own handle on the same database (to seed
+/// and to measure: the runtime keeps its store to itself).
+pub(crate) async fn open_bench(target: &Target) -> Result<(Arc<Runtime>, Store)> {
     let (rt, _) = Runtime::open(Options {
         database_url: target.url.clone(),
         workflows: None,
@@ -193,13 +195,14 @@ pub(crate) async fn open_bench(target: &Target) -> Result<Arc<Runtime>> {
     })
     .await?;
     rt.deploy(WORKLOAD, smmflow_runtime::Deployer::System).await?;
-    rt.store().create_workspace("bench", "Bench", rt.now()).await?;
-    Ok(rt)
+    let store = Store::connect(&target.url).await?;
+    store.create_workspace("bench", "Bench", rt.now()).await?;
+    Ok((rt, store))
 }
 
 /// A user with one role in the `bench` workspace.
-pub(crate) async fn add_user(rt: &Runtime, login: &str, role: &str) -> Result<()> {
-    let now = rt.now();
+pub(crate) async fn add_user(store: &Store, login: &str, role: &str) -> Result<()> {
+    let now = chrono::Utc::now();
     let user = User {
         login: login.into(),
         email: format!("{login}@bench.example"),
@@ -208,18 +211,18 @@ pub(crate) async fn add_user(rt: &Runtime, login: &str, role: &str) -> Result<()
         notification_mode: "immediate".into(),
         can_deploy_workflows: false,
     };
-    rt.store().create_user(&user, now).await?;
-    rt.store().add_member("bench", login, role, now).await?;
+    store.create_user(&user, now).await?;
+    store.add_member("bench", login, role, now).await?;
     Ok(())
 }
 
 async fn engine(target: &Target, instances: usize, workers: usize) -> Result<serde_json::Value> {
-    let rt = open_bench(target).await?;
+    let (rt, store) = open_bench(target).await?;
     for w in 0..workers {
-        add_user(&rt, &format!("editor{w}"), "editor").await?;
-        add_user(&rt, &format!("manager{w}"), "manager").await?;
+        add_user(&store, &format!("editor{w}"), "editor").await?;
+        add_user(&store, &format!("manager{w}"), "manager").await?;
     }
-    let ceiling = rt.store().commit_rate(1000).await?;
+    let ceiling = store.commit_rate(1000).await?;
     let started = Instant::now();
     let mut handles = Vec::new();
     for w in 0..workers {
@@ -233,7 +236,7 @@ async fn engine(target: &Target, instances: usize, workers: usize) -> Result<ser
     let secs = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
     let transitions = latencies.len() as f64 / secs;
-    let bytes = rt.store().database_bytes().await?;
+    let bytes = store.database_bytes().await?;
     let (groups, grouped) = rt.metrics.groups();
     Ok(json!({
         "commits_per_group": if groups > 0 { grouped as f64 / groups as f64 } else { 1.0 },

@@ -29,9 +29,9 @@ steps:
 const CHUNK: usize = 500;
 
 pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value> {
-    let rt = open_bench(target).await?;
+    let (rt, store) = open_bench(target).await?;
     rt.deploy(WAIT, smmflow_runtime::Deployer::System).await?;
-    add_user(&rt, "manager0", "manager").await?;
+    add_user(&store, "manager0", "manager").await?;
 
     // Due times: spread evenly over one minute that starts `lead` from now,
     // so that seeding is over before the first is due.
@@ -68,7 +68,7 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
     };
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let left = rt.store().count_instances(&filter(&["running"])).await?;
+        let left = store.count_instances(&filter(&["running"])).await?;
         if left == 0 {
             break;
         }
@@ -79,7 +79,7 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
     }
     service.stop().await;
 
-    let done = rt.store().instances(&filter(&["completed"])).await?;
+    let done = store.instances(&filter(&["completed"])).await?;
     ensure!(done.len() == timers, "{} of {timers} waits completed", done.len());
     let mut lateness = Vec::with_capacity(done.len());
     for inst in &done {

@@ -8,6 +8,7 @@
 //! - [`time`] holds the business-hours and cron maths.
 
 pub mod apply;
+pub mod cascade;
 pub mod command;
 pub mod decide;
 pub mod eval;

@@ -160,6 +160,49 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// On an empty database: the first admin (`admin`) and a token for it
+    /// (the secret, to show once). None when there are users already.
+    pub async fn bootstrap_admin(&self) -> Result<Option<String>> {
+        if self.store.user_count().await? > 0 {
+            return Ok(None);
+        }
+        // Written as is: `admin@localhost` is not an address a person could
+        // be given (no dot in the domain), and that is the point.
+        let admin = User {
+            login: "admin".into(),
+            email: "admin@localhost".into(),
+            name: Some("Administrator".into()),
+            is_admin: true,
+            notification_mode: "immediate".into(),
+            can_deploy_workflows: false,
+        };
+        self.store.create_user(&admin, self.now()).await?;
+        Ok(Some(self.create_token("admin", "first start").await?.0))
+    }
+
+    /// Whether the database answers and is migrated (`/readyz`).
+    pub async fn ready(&self) -> bool {
+        self.store.ready().await
+    }
+
+    /// Users by login, for loaders that resolve the logins a page names
+    /// (the caller decided the viewer may see them).
+    pub async fn users(&self, logins: &[String]) -> Result<Vec<User>> {
+        Ok(self.store.users(logins).await?)
+    }
+
+    /// Workspace names by key (for loaders, as `users`).
+    pub async fn workspace_names(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
+        Ok(self.store.workspaces().await?.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+    }
+
+    /// A workspace's name, for pages that show it (the approval page).
+    pub async fn workspace_name(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.store.workspaces().await?.into_iter().find(|(k, _)| k == key).map(|(_, n)| n))
+    }
+}
+
 fn conflict_on(name: &str, e: smmflow_store::Error) -> Error {
     match e {
         smmflow_store::Error::AlreadyExists(m) => {

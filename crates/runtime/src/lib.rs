@@ -9,6 +9,7 @@
 //! `Options -> Runtime::open -> Runtime`: the runtime owns the store, the
 //! definition cache, the clock and the event channel.
 
+pub mod access;
 pub mod admin;
 mod announce;
 mod batch;
@@ -19,6 +20,7 @@ pub mod health;
 pub mod links;
 mod mailer;
 pub mod metrics;
+pub mod reads;
 pub mod schedules;
 mod service;
 mod timers;
@@ -40,6 +42,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
 pub use mailer::{MAX_ATTEMPTS, MailConfig, backoff};
 pub use service::Service;
+pub use smmflow_store::{FireRow, Member, OutboxKind, OutboxRow, OutboxStatus, ScheduleRow, Token, User, UserChange};
 pub use work::Committed;
 
 /// Why a request was refused or failed. `code()` is the API's error code.
@@ -47,6 +50,9 @@ pub use work::Committed;
 pub enum Error {
     #[error(transparent)]
     Engine(#[from] smmflow_engine::Error),
+    /// No valid token: sign in.
+    #[error("sign in: send `Authorization: Bearer <token>`")]
+    Unauthenticated,
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -78,6 +84,7 @@ impl Error {
     pub fn code(&self) -> Code {
         match self {
             Error::Engine(e) => e.code(),
+            Error::Unauthenticated => Code::Unauthenticated,
             Error::NotFound(_) | Error::Store(smmflow_store::Error::NotFound(_)) => Code::NotFound,
             Error::Forbidden(_) => Code::Forbidden,
             Error::Conflict(_)
@@ -242,10 +249,6 @@ impl Runtime {
     /// Looks at the outbox now (a message was queued or retried).
     pub fn wake_mail(&self) {
         self.mail_wake.notify_one();
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -62,3 +62,37 @@ impl Runtime {
         )
     }
 }
+
+impl Runtime {
+    /// Moves a manual clock to `to`, firing every timer and schedule that
+    /// comes due on the way, in time order (the clock stops at each); then
+    /// wakes the mail service for retries and digests now due. The one
+    /// "move the clock" of the product: `advanceClock`, the demo and the
+    /// tests all use it. Returns how many timers and schedule fires ran.
+    pub async fn advance_clock(&self, clock: &crate::ManualClock, to: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        if to < self.now() {
+            return Err(crate::Error::BadInput("time only moves forward".into()));
+        }
+        let mut fired = 0;
+        let mut previous = None;
+        for _ in 0..100_000 {
+            let timer = self.store.next_timer_due().await?;
+            let schedule = self.store.next_schedule_due().await?;
+            let Some(next) = [timer, schedule].into_iter().flatten().min().filter(|t| *t <= to) else { break };
+            if next > self.now() {
+                clock.set(next);
+            }
+            let n = self.fire_due_timers().await? + self.fire_due_schedules().await?;
+            fired += n;
+            // Nothing fired and nothing moved: stop rather than spin.
+            if n == 0 && previous == Some((timer, schedule)) {
+                break;
+            }
+            previous = Some((timer, schedule));
+        }
+        clock.set(to);
+        fired += self.fire_due_timers().await? + self.fire_due_schedules().await?;
+        self.wake_mail();
+        Ok(fired)
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use smmflow_engine::model::ParentRef;
-use smmflow_engine::{Action, Command, Env, Event, Instance, InstanceStatus, Start, decide};
+use smmflow_engine::{Action, Command, Env, Event, Instance, Start, cascade, decide};
 use smmflow_store::{NewOutbox, OutboxKind, OutboxStatus, Tx};
 use uuid::Uuid;
 
@@ -48,6 +48,17 @@ pub(crate) enum Work {
 pub(crate) enum StartedOrKnown {
     Started(Box<Instance>),
     Known(Uuid),
+}
+
+impl From<cascade::FollowUp> for Work {
+    fn from(f: cascade::FollowUp) -> Work {
+        match f {
+            cascade::FollowUp::Start { id, workflow, workspace, inputs, actor, parent } => {
+                Work::Start { id, workflow, workspace, inputs, actor, parent: Some(parent), schedule: None }
+            }
+            cascade::FollowUp::Command { instance, actor, command } => Work::Command { id: instance, actor, command },
+        }
+    }
 }
 
 /// A unit of work as submitted: what to run, and what guards it.
@@ -315,45 +326,19 @@ impl Runtime {
                     // start is reported to its parent as failed.
                     if let Work::Start { id, parent: Some(p), .. } = &work {
                         tracing::warn!(child = %id, "child instance could not start: {e}");
-                        let command = Command::ChildFinished {
-                            child: *id,
-                            status: InstanceStatus::Failed,
-                            outputs: json!(e.to_string()),
-                        };
-                        queue.push_back((Work::Command { id: p.instance, actor: "system".into(), command }, false));
+                        queue.push_back((cascade::start_failed(*id, p, &e.to_string()).into(), false));
                     }
                     continue;
                 }
             };
+            queue.extend(cascade::follow_ups(&outcome.state, &outcome.actions).into_iter().map(|f| (f.into(), false)));
             let last_seq = outcome.events.last().map_or(0, |e| e.seq);
             let mut notices = 0;
             for (i, action) in outcome.actions.iter().enumerate() {
                 match action {
                     Action::SetTimer { key, at } => unit.set_timer(id, &key.to_string(), *at),
                     Action::ClearTimers { scope } => unit.clear_timers(id, &scope.prefix()),
-                    Action::StartChild { id: child, workflow, inputs, parent } => {
-                        let starter = outcome.state.started_by.clone();
-                        let work = Work::Start {
-                            id: *child,
-                            workflow: workflow.clone(),
-                            workspace: outcome.state.workspace.clone(),
-                            inputs: inputs.clone(),
-                            actor: starter,
-                            parent: Some(parent.clone()),
-                            schedule: None,
-                        };
-                        queue.push_back((work, false));
-                    }
-                    Action::CancelChild { id: child, reason } => {
-                        let command = Command::Cancel { reason: reason.clone() };
-                        queue.push_back((Work::Command { id: *child, actor: "system".into(), command }, false));
-                    }
-                    Action::NotifyParent { parent, child, status, outputs } => {
-                        let command =
-                            Command::ChildFinished { child: *child, status: *status, outputs: outputs.clone() };
-                        queue
-                            .push_back((Work::Command { id: parent.instance, actor: "system".into(), command }, false));
-                    }
+                    Action::StartChild { .. } | Action::CancelChild { .. } | Action::NotifyParent { .. } => {}
                     Action::Notify(notice) => {
                         let def = self.defs.get(tx, &outcome.state.workflow, Some(outcome.state.version)).await?;
                         if !smmflow_notify::compose::may_notify(&def.workflow, notice) {

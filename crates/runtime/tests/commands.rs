@@ -70,7 +70,7 @@ async fn eight_concurrent_workers_leave_one_consistent_result() {
         // Each task completed exactly once, and the approval exists once.
         let completed: Vec<&smmflow_engine::Task> = done.tasks.iter().filter(|t| t.step == "draft").collect();
         assert_eq!(completed.len(), 4, "{db}");
-        let events = sim.rt.store().events(inst.id).await.unwrap();
+        let events = sim.store.events(inst.id).await.unwrap();
         for no in &tasks {
             let n = events.iter().filter(|e| e.kind_name() == "task.completed" && e.kind.task() == Some(*no)).count();
             assert!(n <= 1, "{db}: task {no} completed {n} times");
@@ -91,7 +91,7 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
         let inst = sim.start("race-flow", json!({"topic": "x"}), "lena").await;
         let no = inst.active_tasks().next().unwrap().no;
         let before = sim.inst(inst.id).await;
-        let events_before = sim.rt.store().events(inst.id).await.unwrap().len();
+        let events_before = sim.store.events(inst.id).await.unwrap().len();
         let code = |r: Result<smmflow_engine::Instance, smmflow_runtime::Error>| r.unwrap_err().code();
         let unknown = uuid::Uuid::new_v4();
         assert_eq!(code(sim.rt.command(unknown, "wanda", Command::Claim { task: 1 }).await), "NOT_FOUND", "{db}");
@@ -135,8 +135,8 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
             "{db}"
         );
         assert_eq!(sim.inst(inst.id).await, before, "{db}: nothing changed");
-        assert_eq!(sim.rt.store().events(inst.id).await.unwrap().len(), events_before, "{db}");
-        assert_eq!(sim.rt.store().instance_ids().await.unwrap().len(), 1, "{db}: no instance was created");
+        assert_eq!(sim.store.events(inst.id).await.unwrap().len(), events_before, "{db}");
+        assert_eq!(sim.store.instance_ids().await.unwrap().len(), 1, "{db}: no instance was created");
         // Wrong transitions after the fact.
         sim.rt.command(inst.id, "lena", Command::Cancel { reason: "client paused".into() }).await.unwrap();
         assert_eq!(
@@ -176,7 +176,7 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_instance() {
         assert_eq!(a.id, b.id, "{db}");
         let c = sim.rt.start(StartRequest { idempotency_key: Some("weekly-2026-50".into()), ..req }).await.unwrap();
         assert_ne!(a.id, c.id, "{db}");
-        assert_eq!(sim.rt.store().instance_ids().await.unwrap().len(), 2, "{db}");
+        assert_eq!(sim.store.instance_ids().await.unwrap().len(), 2, "{db}");
     }
 }
 

@@ -77,11 +77,11 @@ async fn sigkilled_command_streams_lose_and_duplicate_nothing() {
         .unwrap();
         tokio::time::sleep(Duration::from_millis(2100)).await;
         rt.fire_due_timers().await.unwrap();
+        let store = smmflow_store::Store::connect(&url).await.unwrap();
         assert!(
-            rt.store().claim_due_timers(rt.now(), "check", chrono::Duration::seconds(1), 10).await.unwrap().is_empty(),
+            store.claim_due_timers(rt.now(), "check", chrono::Duration::seconds(1), 10).await.unwrap().is_empty(),
             "{db}: no due timer left"
         );
-        let store = rt.store();
         for (id, seq) in &acks {
             let events = store.events(*id).await.unwrap();
             assert!(

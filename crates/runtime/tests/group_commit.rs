@@ -126,7 +126,7 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
             assert_eq!(reviews, 1, "one review per post");
         }
         // The review's due timer of every post is set, each once.
-        assert_eq!(sim.rt.store().timer_count().await.unwrap(), posts.len() as u64);
+        assert_eq!(sim.store.timer_count().await.unwrap(), posts.len() as u64);
         sim.assert_replays().await;
     }
 }
@@ -186,7 +186,7 @@ async fn one_idempotency_key_sent_many_times_at_once_starts_one_instance() {
         let ok: Vec<_> = ids.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert!(!ok.is_empty(), "{db}: {ids:?}");
         assert!(ok.iter().all(|id| *id == ok[0]), "{db}: every retry names the first instance: {ids:?}");
-        assert_eq!(sim.rt.store().instance_ids().await.unwrap().len(), 1, "{db}");
+        assert_eq!(sim.store.instance_ids().await.unwrap().len(), 1, "{db}");
     }
 }
 
@@ -220,7 +220,7 @@ async fn timers_due_together_fire_once_each_and_share_commits() {
             .collect();
         let started = sim.rt.start_many(reqs).await.unwrap();
         assert!(started.iter().all(Result::is_ok), "{db}");
-        assert_eq!(sim.rt.store().timer_count().await.unwrap(), 150, "{db}: one wait timer each");
+        assert_eq!(sim.store.timer_count().await.unwrap(), 150, "{db}: one wait timer each");
         let (groups_before, _) = sim.rt.metrics.groups();
         sim.clock.set(common::at("2026-12-01T09:30:00Z"));
         let fired = sim.rt.fire_due_timers().await.unwrap();
@@ -234,7 +234,7 @@ async fn timers_due_together_fire_once_each_and_share_commits() {
             assert_eq!(publish[0].status, TaskStatus::Open);
         }
         // The waits' timers are gone; each publishing task's due timer is set.
-        assert_eq!(sim.rt.store().timer_count().await.unwrap(), 150, "{db}");
+        assert_eq!(sim.store.timer_count().await.unwrap(), 150, "{db}");
         if db == "sqlite" {
             let (groups, grouped) = sim.rt.metrics.groups();
             assert!(groups - groups_before < 150, "{db}: timers shared commits ({grouped} in {groups})");

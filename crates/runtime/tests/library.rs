@@ -27,6 +27,7 @@ fn seven_posts() -> Value {
 async fn onboarding_with_a_client_rejection_and_a_rework_round() {
     for (db, url, _dir) in databases("onboarding").await {
         let sim = Sim::open(&db, &url, Some(library_dir()), "2026-11-30T07:00:00Z").await;
+        sim.pause_schedules().await;
         let inst = sim
             .start(
                 "client-onboarding",
@@ -47,7 +48,7 @@ async fn onboarding_with_a_client_rejection_and_a_rework_round() {
         assert_eq!(done.status.as_str(), "completed", "{db}");
         assert_eq!(done.step("client_signoff").unwrap().round, 2, "{db}");
         let kinds: Vec<String> =
-            sim.rt.store().events(inst.id).await.unwrap().iter().map(|e| e.kind_name().to_string()).collect();
+            sim.store.events(inst.id).await.unwrap().iter().map(|e| e.kind_name().to_string()).collect();
         assert_eq!(kinds.iter().filter(|k| *k == "rework.started").count(), 1, "{db}");
         sim.assert_replays().await;
     }
@@ -57,14 +58,14 @@ async fn onboarding_with_a_client_rejection_and_a_rework_round() {
 async fn weekly_content_with_seven_posts_fanned_out_as_subflows() {
     for (db, url, _dir) in databases("weekly").await {
         let sim = Sim::open(&db, &url, Some(library_dir()), "2026-12-03T07:00:00Z").await;
+        sim.pause_schedules().await;
         let inst = sim.start("weekly-content", json!({"client_name": "ACME", "account_manager": "lena"}), "lena").await;
         let mut rejected = false;
-        let rt = sim.rt.clone();
         let mut scheduled = Vec::new();
         loop {
             let open = sim.active().await;
             let Some(row) = open.first().cloned() else {
-                match rt.store().next_timer_due().await.unwrap() {
+                match sim.store.next_timer_due().await.unwrap() {
                     Some(t) if t <= at("2027-01-31T00:00:00Z") => {
                         sim.advance_to(t).await;
                         continue;
@@ -97,7 +98,7 @@ async fn weekly_content_with_seven_posts_fanned_out_as_subflows() {
             assert_eq!(child.parent.as_ref().unwrap().instance, inst.id);
         }
         assert_eq!(scheduled.len(), 7);
-        assert_eq!(sim.rt.store().timer_count().await.unwrap(), 0, "no timer outlives its work ({db})");
+        assert_eq!(sim.store.timer_count().await.unwrap(), 0, "no timer outlives its work ({db})");
         sim.assert_replays().await;
     }
 }
@@ -125,7 +126,7 @@ async fn an_overdue_task_is_reminded_escalated_and_reassigned_across_a_weekend()
         let t = sim.inst(inst.id).await.task(copy.no).unwrap().clone();
         assert_eq!((t.status.as_str(), t.assignee.clone(), t.escalated.clone()), ("open", None, vec![0, 1]), "{db}");
         let notices: Vec<String> =
-            sim.rt.store().outbox_of(inst.id).await.unwrap().iter().map(|(_, _, p)| p.to_string()).collect();
+            sim.store.outbox_of(inst.id).await.unwrap().iter().map(|(_, _, p)| p.to_string()).collect();
         assert!(notices.iter().any(|n| n.contains("user:carl")), "{db}: the planner was told");
         let other = if first == "wanda" { "walt" } else { "wanda" };
         sim.rt
@@ -137,8 +138,7 @@ async fn an_overdue_task_is_reminded_escalated_and_reassigned_across_a_weekend()
             .await
             .unwrap();
         assert!(
-            sim.rt
-                .store()
+            sim.store
                 .timers_of(inst.id)
                 .await
                 .unwrap()

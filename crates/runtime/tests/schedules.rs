@@ -20,7 +20,7 @@ async fn the_librarys_thursday_schedule_starts_one_weekly_cycle() {
     for (db, url, _dir) in databases("sched_yaml").await {
         // Wednesday 2026-12-02 12:00 UTC.
         let sim = Sim::open(&db, &url, Some(library_dir()), "2026-12-02T12:00:00Z").await;
-        let rows = sim.rt.store().schedules(None).await.unwrap();
+        let rows = sim.store.schedules(None).await.unwrap();
         let weekly = rows.iter().find(|r| r.workflow == "weekly-content").unwrap().clone();
         assert_eq!(weekly.next_fire_at, Some(at("2026-12-03T07:00:00Z")), "{db}: Thursday 10:00 Moscow");
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 0, "{db}: not yet");
@@ -32,10 +32,10 @@ async fn the_librarys_thursday_schedule_starts_one_weekly_cycle() {
         assert_eq!(runs.len(), 1, "{db}");
         assert_eq!(runs[0].schedule.as_ref().unwrap().scheduled_for, at("2026-12-03T07:00:00Z"), "{db}");
         assert_eq!(runs[0].inputs["client_name"], "ACME", "{db}: the schedule's inputs");
-        let fires = sim.rt.store().last_fires(&weekly.id, 10).await.unwrap();
+        let fires = sim.store.last_fires(&weekly.id, 10).await.unwrap();
         assert_eq!((fires.len(), fires[0].instance), (1, Some(runs[0].id)), "{db}");
         assert_eq!(
-            sim.rt.store().schedule(&weekly.id).await.unwrap().unwrap().next_fire_at,
+            sim.store.schedule(&weekly.id).await.unwrap().unwrap().next_fire_at,
             Some(at("2026-12-10T07:00:00Z")),
             "{db}"
         );
@@ -59,7 +59,7 @@ async fn a_three_day_outage_catches_up_none_last_or_all() {
         sim.rt.fire_due_schedules().await.unwrap();
         for (missed, id) in &ids {
             let started = sim.rt.scheduled_instances(id).await.unwrap().len();
-            let fires = sim.rt.store().last_fires(id, 10).await.unwrap();
+            let fires = sim.store.last_fires(id, 10).await.unwrap();
             let skipped: Vec<&str> = fires.iter().filter(|f| f.skipped).filter_map(|f| f.reason.as_deref()).collect();
             let expected = match *missed {
                 "none" => 0,
@@ -91,7 +91,7 @@ async fn overlap_pause_and_resume() {
         // Nobody did the first day's work: `skip` skipped the second fire, `cancel_previous` replaced the run.
         assert_eq!(sim.rt.scheduled_instances(&skip).await.unwrap().len(), 1, "{db}");
         let reasons: Vec<String> =
-            sim.rt.store().last_fires(&skip, 5).await.unwrap().into_iter().filter_map(|f| f.reason).collect();
+            sim.store.last_fires(&skip, 5).await.unwrap().into_iter().filter_map(|f| f.reason).collect();
         assert!(reasons.iter().any(|r| r.contains("overlap")), "{db}: {reasons:?}");
         let runs = sim.rt.scheduled_instances(&cancel).await.unwrap();
         let statuses: Vec<&str> = runs.iter().map(|i| i.status.as_str()).collect();

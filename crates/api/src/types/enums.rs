@@ -125,3 +125,42 @@ impl NotificationMode {
         }
     }
 }
+
+impl From<InstanceStatus> for smmflow_engine::InstanceStatus {
+    fn from(s: InstanceStatus) -> Self {
+        use smmflow_engine::InstanceStatus as S;
+        match s {
+            InstanceStatus::Running => S::Running,
+            InstanceStatus::Suspended => S::Suspended,
+            InstanceStatus::Completed => S::Completed,
+            InstanceStatus::Cancelled => S::Cancelled,
+            InstanceStatus::Failed => S::Failed,
+            InstanceStatus::Rejected => S::Rejected,
+        }
+    }
+}
+
+impl From<TaskStatus> for smmflow_engine::TaskStatus {
+    fn from(s: TaskStatus) -> Self {
+        use smmflow_engine::TaskStatus as S;
+        match s {
+            TaskStatus::Open => S::Open,
+            TaskStatus::Claimed => S::Claimed,
+            TaskStatus::Completed => S::Completed,
+            TaskStatus::Approved => S::Approved,
+            TaskStatus::Rejected => S::Rejected,
+            TaskStatus::Cancelled => S::Cancelled,
+            TaskStatus::Skipped => S::Skipped,
+        }
+    }
+}
+
+impl From<NotificationMode> for smmflow_notify::Mode {
+    fn from(m: NotificationMode) -> Self {
+        match m {
+            NotificationMode::Immediate => smmflow_notify::Mode::Immediate,
+            NotificationMode::Hourly => smmflow_notify::Mode::Hourly,
+            NotificationMode::Daily => smmflow_notify::Mode::Daily,
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+
+use crate::error::ApiResult as Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use smmflow_engine::{Event, Instance};
@@ -146,16 +148,18 @@ impl InstanceObj {
     /// The instance that started this one as a subflow.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
         let Some(p) = &self.0.parent else { return Ok(None) };
-        let i = access_of(ctx)?.readable_instance(runtime_of(ctx)?, p.instance).await?;
+        let i = access_of(ctx)?.instance(p.instance).await.map_err(ApiError::from)?;
         Ok(Some(InstanceObj::new(i)))
     }
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<InstanceObj>> {
-        let rt = runtime_of(ctx)?;
+        let session = access_of(ctx)?;
         let mut out = Vec::new();
         for c in &self.0.children {
-            if let Some(i) = rt.store().instance(c.id).await.map_err(ApiError::from)? {
-                out.push(InstanceObj::new(i));
+            match session.instance(c.id).await {
+                Ok(i) => out.push(InstanceObj::new(i)),
+                Err(smmflow_runtime::Error::NotFound(_)) => {}
+                Err(e) => return Err(ApiError::from(e)),
             }
         }
         Ok(out)
@@ -184,7 +188,7 @@ impl InstanceObj {
     /// The audit log, in order.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<InstanceEvent>> {
-        let events = runtime_of(ctx)?.store().events(self.0.id).await.map_err(ApiError::from)?;
+        let events = access_of(ctx)?.events(self.0.id).await.map_err(ApiError::from)?;
         Ok(events.into_iter().map(|event| InstanceEvent { instance: self.0.id, event }).collect())
     }
     /// The workflow's flowchart with this instance's step statuses as classes.

@@ -1,15 +1,16 @@
 //! Notifications as admins see them: one message to one recipient (or an
 //! item waiting for its recipient's digest), with its delivery state.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
-use smmflow_store::OutboxRow;
-use smmflow_store::{OutboxKind, OutboxStatus};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 
+use crate::error::ApiResult as Result;
+use chrono::{DateTime, Utc};
+use smmflow_runtime::{OutboxKind, OutboxRow, OutboxStatus};
+
+use crate::access_of;
 use crate::error::ApiError;
 use crate::ids::NodeId;
 use crate::types::instance::InstanceObj;
-use crate::{access_of, runtime_of};
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum NotificationStatus {
@@ -119,10 +120,10 @@ impl NotificationObj {
     /// The instance it is about, if any.
     async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
         let Some(id) = self.0.instance else { return Ok(None) };
-        match access_of(ctx)?.readable_instance(runtime_of(ctx)?, id).await {
+        match access_of(ctx)?.instance(id).await {
             Ok(i) => Ok(Some(InstanceObj::new(i))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(smmflow_runtime::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(ApiError::from(e)),
         }
     }
 }

@@ -63,6 +63,11 @@ impl Window {
         Ok(Window { offset, limit, end })
     }
 
+    /// The slice of the list to read.
+    pub fn slice(&self) -> smmflow_runtime::reads::Slice {
+        smmflow_runtime::reads::Slice { offset: self.offset, limit: self.limit }
+    }
+
     /// The connection for the items at this window.
     pub fn page<T: OutputType>(&self, items: Vec<T>, total: u64) -> Page<T> {
         let n = items.len() as u64;

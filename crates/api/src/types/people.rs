@@ -1,11 +1,14 @@
 //! Users, workspaces and memberships.
 
-use async_graphql::{Context, ID, Object, Result};
-use smmflow_store::{Member, Token, User};
+use async_graphql::{Context, ID, Object};
 
+use crate::error::ApiResult as Result;
+use smmflow_runtime::{Member, Token, User};
+
+use crate::access_of;
+use crate::error::ApiError;
 use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
-use crate::{access_of, runtime_of};
 
 #[derive(Clone)]
 pub struct UserObj(pub User);
@@ -37,19 +40,16 @@ impl UserObj {
     /// The user's API tokens (never the secrets): yours, or anyone's for admins.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiTokenObj>> {
-        let viewer = access_of(ctx)?.viewer()?;
-        if viewer.user.login != self.0.login && !viewer.is_admin() {
-            return Err(crate::error::ApiError::Forbidden("only your own tokens are listed".into()).into());
-        }
-        let tokens = runtime_of(ctx)?.tokens(&self.0.login).await.map_err(crate::error::ApiError::from)?;
+        let session = access_of(ctx)?;
+        let signed = session.signed_in().map_err(ApiError::from)?;
+        let tokens = signed.tokens_of(&self.0.login).await.map_err(ApiError::from)?;
         Ok(tokens.into_iter().map(ApiTokenObj).collect())
     }
     /// Memberships in the workspaces the caller may see.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
-        let viewer = access_of(ctx)?.viewer()?;
-        let all = runtime_of(ctx)?.store().memberships(&self.0.login).await.map_err(crate::error::ApiError::from)?;
-        Ok(all.into_iter().filter(|m| viewer.is_member(&m.workspace)).map(MembershipObj).collect())
+        let all = access_of(ctx)?.memberships_of(&self.0.login).await.map_err(ApiError::from)?;
+        Ok(all.into_iter().map(MembershipObj).collect())
     }
 }
 
@@ -72,8 +72,8 @@ impl WorkspaceObj {
     }
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
-        access_of(ctx)?.member(&self.key)?;
-        let all = runtime_of(ctx)?.store().members(&self.key).await.map_err(crate::error::ApiError::from)?;
+        let session = access_of(ctx)?;
+        let all = session.member(&self.key).map_err(ApiError::from)?.members().await.map_err(ApiError::from)?;
         Ok(all.into_iter().map(MembershipObj).collect())
     }
 }

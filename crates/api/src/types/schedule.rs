@@ -1,9 +1,11 @@
 //! Schedules and their fires, as the API shows them.
 
-use async_graphql::{Context, Enum, ID, Json, Object, Result};
+use async_graphql::{Context, Enum, ID, Json, Object};
+
+use crate::error::ApiResult as Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use smmflow_store::{FireRow, ScheduleRow};
+use smmflow_runtime::{FireRow, ScheduleRow};
 
 use crate::error::ApiError;
 use crate::types::instance::{InstanceObj, WorkflowRef};
@@ -61,7 +63,7 @@ impl ScheduleFire {
     }
     async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
         let Some(id) = self.0.instance else { return Ok(None) };
-        match access_of(ctx)?.readable_instance(runtime_of(ctx)?, id).await {
+        match access_of(ctx)?.instance(id).await {
             Ok(i) => Ok(Some(InstanceObj::new(i))),
             Err(_) => Ok(None),
         }
@@ -147,11 +149,8 @@ impl ScheduleObj {
         complexity = "usize::try_from(limit.clamp(1, 100)).unwrap_or(100).saturating_mul(child_complexity).saturating_add(1)"
     )]
     async fn last_fires(&self, ctx: &Context<'_>, #[graphql(default = 10)] limit: i32) -> Result<Vec<ScheduleFire>> {
-        let fires = runtime_of(ctx)?
-            .store()
-            .last_fires(&self.0.id, limit.clamp(1, 100) as u64)
-            .await
-            .map_err(ApiError::from)?;
+        let limit = u64::try_from(limit.clamp(1, 100)).unwrap_or(10);
+        let fires = access_of(ctx)?.last_fires(&self.0, limit).await.map_err(ApiError::from)?;
         Ok(fires.into_iter().map(ScheduleFire).collect())
     }
 }

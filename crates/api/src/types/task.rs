@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+
+use crate::error::ApiResult as Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use smmflow_engine::{Instance, Task, TaskKind};
@@ -73,7 +75,7 @@ impl TaskObj {
         let Some(login) = self.t().and_then(|t| t.assignee.clone()) else { return Ok(None) };
         let u = crate::user_of(ctx, &login).await?;
         Ok(Some(u.map(UserObj).unwrap_or_else(|| {
-            UserObj(smmflow_store::User {
+            UserObj(smmflow_runtime::User {
                 login: login.clone(),
                 email: login,
                 name: None,

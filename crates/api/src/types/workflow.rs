@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+
+use crate::error::ApiResult as Result;
 use serde_json::{Value, json};
 use smmflow_runtime::Def;
 use smmflow_spec::StepKind;
 use smmflow_spec::field::{FieldSpec, Fields};
 
 use crate::ids::NodeId;
-use crate::runtime_of;
 
 #[derive(Clone)]
 pub struct WorkflowObj(pub Arc<Def>);
@@ -93,12 +94,8 @@ impl WorkflowObj {
     }
     /// The YAML as deployed.
     async fn source(&self, ctx: &Context<'_>) -> Result<String> {
-        let doc = runtime_of(ctx)?
-            .store()
-            .document(smmflow_store::DocumentKind::Workflow, &self.0.workflow.key.value, Some(self.0.version))
-            .await
-            .map_err(crate::error::ApiError::from)?;
-        Ok(doc.map(|d| d.source).unwrap_or_default())
+        let session = crate::access_of(ctx)?;
+        session.workflow_source(&self.0.workflow.key.value, self.0.version).await.map_err(crate::error::ApiError::from)
     }
     /// A Mermaid flowchart: lanes per role, rework edges dashed.
     #[graphql(complexity = 10)]

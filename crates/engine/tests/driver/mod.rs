@@ -3,11 +3,12 @@
 //! manual clock. Every outcome is checked against a replay of its log.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use smmflow_engine::cascade::{self, FollowUp};
 use smmflow_engine::{Action, Command, Directory, Env, Error, Event, Instance, Notice, Start, apply, decide};
 use smmflow_spec::{Calendar, Project, Source, Workflow};
 use uuid::Uuid;
@@ -126,18 +127,22 @@ impl Driver {
     pub fn start(&mut self, key: &str, inputs: Value, actor: &str) -> Result<Uuid, Error> {
         let id = Uuid::from_u128(self.next_id);
         self.next_id += 1;
-        self.start_with(key, inputs, actor, id, None)
+        let more = self.start_one(key, inputs, actor, id, None)?;
+        self.cascade(more);
+        Ok(id)
     }
 
-    fn start_with(
+    fn start_one(
         &mut self,
         key: &str,
         inputs: Value,
         actor: &str,
         id: Uuid,
         parent: Option<smmflow_engine::model::ParentRef>,
-    ) -> Result<Uuid, Error> {
-        let wf = self.workflow(key);
+    ) -> Result<Vec<FollowUp>, Error> {
+        let Some(wf) = self.project.workflow(key).cloned() else {
+            return Err(Error::NotFound(format!("workflow `{key}`")));
+        };
         // A subflow without a calendar of its own counts in its parent's.
         let calendar =
             wf.calendar.as_ref().map(|c| c.value.clone()).or_else(|| {
@@ -152,11 +157,38 @@ impl Driver {
             Start { id, workspace: "acme".into(), inputs, parent, schedule: None, calendar },
         )?;
         drop(dir);
-        self.absorb(id, out);
-        Ok(id)
+        Ok(self.absorb(id, out))
     }
 
+    /// A command and its cascade, as the runtime runs them: the first
+    /// command's refusal is the caller's error; the follow-ups run
+    /// breadth-first (`smmflow_engine::cascade`), a refused one changing nothing.
     pub fn command(&mut self, id: Uuid, actor: &str, cmd: Command) -> Result<(), Error> {
+        let more = self.command_one(id, actor, cmd)?;
+        self.cascade(more);
+        Ok(())
+    }
+
+    fn cascade(&mut self, first: Vec<FollowUp>) {
+        let mut queue: VecDeque<FollowUp> = first.into();
+        while let Some(f) = queue.pop_front() {
+            match f {
+                FollowUp::Start { id, workflow, inputs, actor, parent, .. } => {
+                    match self.start_one(&workflow, inputs, &actor, id, Some(parent.clone())) {
+                        Ok(more) => queue.extend(more),
+                        Err(e) => queue.push_back(cascade::start_failed(id, &parent, &e.to_string())),
+                    }
+                }
+                FollowUp::Command { instance, actor, command } => {
+                    if let Ok(more) = self.command_one(instance, &actor, command) {
+                        queue.extend(more);
+                    }
+                }
+            }
+        }
+    }
+
+    fn command_one(&mut self, id: Uuid, actor: &str, cmd: Command) -> Result<Vec<FollowUp>, Error> {
         let state = self.instances.get(&id).cloned().ok_or_else(|| Error::NotFound("instance".into()))?;
         let wf = self.workflow(&state.workflow);
         let cal = self.calendar(state.calendar.as_deref());
@@ -166,10 +198,7 @@ impl Driver {
         let out = decide::handle(&env, actor, state, cmd);
         drop(dir);
         match out {
-            Ok(out) => {
-                self.absorb(id, out);
-                Ok(())
-            }
+            Ok(out) => Ok(self.absorb(id, out)),
             Err(e) => {
                 assert_eq!(self.instances[&id], before, "a refused command changed nothing");
                 Err(e)
@@ -177,7 +206,8 @@ impl Driver {
         }
     }
 
-    fn absorb(&mut self, id: Uuid, out: smmflow_engine::Outcome) {
+    /// Takes in an outcome; returns its follow-ups in other instances.
+    fn absorb(&mut self, id: Uuid, out: smmflow_engine::Outcome) -> Vec<FollowUp> {
         let log = self.logs.entry(id).or_default();
         log.extend(out.events.iter().cloned());
         let replayed = apply::replay(log.iter()).unwrap();
@@ -193,44 +223,22 @@ impl Driver {
                 self.last_rr.insert(role.clone(), a.clone());
             }
         }
+        let more = cascade::follow_ups(&out.state, &out.actions);
         self.instances.insert(id, out.state);
         for a in out.actions {
-            self.run_action(id, a);
-        }
-    }
-
-    fn run_action(&mut self, id: Uuid, a: Action) {
-        match a {
-            Action::SetTimer { key, at } => {
-                self.timers.retain(|(_, i, k)| !(*i == id && *k == key));
-                self.timers.insert((at, id, key));
-            }
-            Action::ClearTimers { scope } => {
-                self.timers.retain(|(_, i, k)| !(*i == id && scope.covers(&k.to_string())))
-            }
-            Action::StartChild { id: child, workflow, inputs, parent } => {
-                let starter = self.instances[&id].started_by.clone();
-                if let Err(e) = self.start_with(&workflow, inputs, &starter, child, Some(parent.clone())) {
-                    // The runtime reports a child that cannot start to its parent.
-                    let _ = self.command(
-                        parent.instance,
-                        "system",
-                        Command::ChildFinished {
-                            child,
-                            status: smmflow_engine::InstanceStatus::Failed,
-                            outputs: Value::String(e.to_string()),
-                        },
-                    );
+            match a {
+                Action::SetTimer { key, at } => {
+                    self.timers.retain(|(_, i, k)| !(*i == id && *k == key));
+                    self.timers.insert((at, id, key));
                 }
+                Action::ClearTimers { scope } => {
+                    self.timers.retain(|(_, i, k)| !(*i == id && scope.covers(&k.to_string())))
+                }
+                Action::Notify(n) => self.notices.push((id, n)),
+                Action::StartChild { .. } | Action::CancelChild { .. } | Action::NotifyParent { .. } => {}
             }
-            Action::CancelChild { id: child, reason } => {
-                let _ = self.command(child, "system", Command::Cancel { reason });
-            }
-            Action::NotifyParent { parent, child, status, outputs } => {
-                let _ = self.command(parent.instance, "system", Command::ChildFinished { child, status, outputs });
-            }
-            Action::Notify(n) => self.notices.push((id, n)),
         }
+        more
     }
 
     /// Moves the clock, firing every timer due on the way, in order.

@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let url = args.next().ok_or("usage: smmflow-chaos DATABASE_URL [MAX_RUNNING]")?;
     let max_running: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let store = smmflow_store::Store::connect(&url).await?;
     let (rt, _) = Runtime::open(Options {
         database_url: url,
         workflows: None,
@@ -50,8 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     rt.deploy(CHAOS_FLOW, smmflow_runtime::Deployer::System).await?;
     let now = rt.now();
-    if !rt.store().workspace_exists("chaos").await? {
-        rt.store().create_workspace("chaos", "Chaos", now).await?;
+    if !store.workspace_exists("chaos").await? {
+        store.create_workspace("chaos", "Chaos", now).await?;
         for (login, role) in [("wanda", "writer"), ("eddie", "editor")] {
             let user = User {
                 login: login.into(),
@@ -61,8 +62,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 notification_mode: "immediate".into(),
                 can_deploy_workflows: false,
             };
-            rt.store().create_user(&user, now).await?;
-            rt.store().add_member("chaos", login, role, now).await?;
+            store.create_user(&user, now).await?;
+            store.add_member("chaos", login, role, now).await?;
         }
     }
     let out = std::io::stdout();
@@ -70,11 +71,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         n += 1;
         rt.fire_due_timers().await?;
-        let active = rt
-            .store()
-            .tasks(&TaskFilter { statuses: vec!["open".into(), "claimed".into()], ..Default::default() })
-            .await?;
-        let running = rt.store().instance_ids().await?.len();
+        let active =
+            store.tasks(&TaskFilter { statuses: vec!["open".into(), "claimed".into()], ..Default::default() }).await?;
+        let running = store.instance_ids().await?.len();
         let result = if active.is_empty() || (running < 1000 && active.len() < max_running && n.is_multiple_of(3)) {
             let req = StartRequest {
                 workflow: "chaos-flow".into(),

@@ -44,6 +44,8 @@ pub async fn databases(test: &str) -> Vec<(String, String, Option<tempfile::Temp
 
 pub struct Sim {
     pub rt: Arc<Runtime>,
+    /// The same database, for what the tests check (the runtime keeps its own to itself).
+    pub store: smmflow_store::Store,
     pub clock: ManualClock,
     pub db: String,
 }
@@ -77,7 +79,8 @@ impl Sim {
             assert!(!r.diagnostics.iter().any(|d| d.is_error()), "{:?}", r.diagnostics);
         }
         let now = clock.now();
-        rt.store().create_workspace("acme", "ACME", now).await.unwrap();
+        let store = smmflow_store::Store::connect(url).await.unwrap();
+        store.create_workspace("acme", "ACME", now).await.unwrap();
         let mut users: Vec<&str> = TEAM.iter().flat_map(|(_, u)| u.iter().copied()).collect();
         users.sort_unstable();
         users.dedup();
@@ -90,14 +93,23 @@ impl Sim {
                 notification_mode: "immediate".into(),
                 can_deploy_workflows: false,
             };
-            rt.store().create_user(&user, now).await.unwrap();
+            store.create_user(&user, now).await.unwrap();
         }
         for (role, members) in TEAM {
             for m in *members {
-                rt.store().add_member("acme", m, role, now).await.unwrap();
+                store.add_member("acme", m, role, now).await.unwrap();
             }
         }
-        Sim { rt, clock, db: db.to_string() }
+        Sim { rt, store, clock, db: db.to_string() }
+    }
+
+    /// Pauses every schedule: the library's own target `acme` too, and a
+    /// test that walks one instance by hand does not want them firing as
+    /// its clock moves.
+    pub async fn pause_schedules(&self) {
+        for row in self.store.schedules(None).await.unwrap() {
+            self.rt.set_schedule_paused(&row.id, true).await.unwrap();
+        }
     }
 
     pub async fn deploy(&self, source: &str) {
@@ -119,8 +131,7 @@ impl Sim {
     }
 
     pub async fn active(&self) -> Vec<TaskRow> {
-        self.rt
-            .store()
+        self.store
             .tasks(&TaskFilter { statuses: vec!["open".into(), "claimed".into()], ..Default::default() })
             .await
             .unwrap()
@@ -130,23 +141,10 @@ impl Sim {
         self.rt.instance(id).await.unwrap()
     }
 
-    /// Sets the clock and fires what came due.
+    /// Sets the clock and fires what came due (the runtime's own `advance_clock`).
     pub async fn advance_to(&self, to: DateTime<Utc>) {
-        loop {
-            let next = self.rt.store().next_timer_due().await.unwrap();
-            match next {
-                Some(t) if t <= to => {
-                    if t > self.clock.now() {
-                        self.clock.set(t);
-                    }
-                    self.rt.fire_due_timers().await.unwrap();
-                }
-                _ => break,
-            }
-        }
-        if to > self.clock.now() {
-            self.clock.set(to);
-        }
+        let to = to.max(self.clock.now());
+        self.rt.advance_clock(&self.clock, to).await.unwrap();
     }
 
     /// Who may act on a task row.
@@ -208,7 +206,7 @@ impl Sim {
             if self.inst(root).await.status.is_finished() {
                 return;
             }
-            match self.rt.store().next_timer_due().await.unwrap() {
+            match self.store.next_timer_due().await.unwrap() {
                 Some(t) if t <= limit => self.advance_to(t).await,
                 _ => return,
             }
@@ -217,8 +215,8 @@ impl Sim {
 
     /// Every stored instance equals the replay of its event log.
     pub async fn assert_replays(&self) {
-        for id in self.rt.store().instance_ids().await.unwrap() {
-            let events = self.rt.store().events(id).await.unwrap();
+        for id in self.store.instance_ids().await.unwrap() {
+            let events = self.store.events(id).await.unwrap();
             for (i, e) in events.iter().enumerate() {
                 assert_eq!(e.seq, i as u64 + 1, "events of {id} are contiguous ({})", self.db);
             }
@@ -241,7 +239,7 @@ impl Sim {
                     &diffs[..diffs.len().min(10)]
                 );
             }
-            let rows = self.rt.store().tasks(&TaskFilter { instance: Some(id), ..Default::default() }).await.unwrap();
+            let rows = self.store.tasks(&TaskFilter { instance: Some(id), ..Default::default() }).await.unwrap();
             assert_eq!(rows.len(), stored.tasks.len(), "task read table of {id}");
             for (row, t) in rows.iter().zip(&stored.tasks) {
                 assert_eq!(
