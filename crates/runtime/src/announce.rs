@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::work::Committed;
+use crate::exec::Committed;
 use crate::{Result, Runtime};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

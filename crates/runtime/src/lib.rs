@@ -12,10 +12,10 @@
 pub mod access;
 pub mod admin;
 mod announce;
-mod batch;
 mod clock;
 mod defs;
 mod directory;
+mod exec;
 pub mod health;
 pub mod links;
 mod mailer;
@@ -24,8 +24,6 @@ pub mod reads;
 pub mod schedules;
 mod service;
 mod timers;
-mod unit;
-mod work;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,10 +38,10 @@ use uuid::Uuid;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
+pub use exec::Committed;
 pub use mailer::{MAX_ATTEMPTS, MailConfig, backoff};
 pub use service::Service;
 pub use smmflow_store::{FireRow, Member, OutboxKind, OutboxRow, OutboxStatus, ScheduleRow, Token, User, UserChange};
-pub use work::Committed;
 
 /// Why a request was refused or failed. `code()` is the API's error code.
 #[derive(Debug, thiserror::Error)]
@@ -188,9 +186,9 @@ pub struct Runtime {
     /// The shortest time between two fires of a schedule or `repeat`, in
     /// seconds (`SMMFLOW_MIN_SCHEDULE_INTERVAL`, a duration; default `1m`).
     pub(crate) min_schedule_interval: u32,
-    /// The group commit: SQLite only (one writer); PostgreSQL runs commands
-    /// in parallel transactions.
-    pub(crate) batcher: Option<batch::Batcher>,
+    /// The group commit's queue (`exec::Mode::Grouped`: SQLite, one
+    /// writer); None runs each request alone (PostgreSQL: parallel transactions).
+    pub(crate) committer: Option<exec::Committer>,
 }
 
 impl Runtime {
@@ -202,7 +200,7 @@ impl Runtime {
         // `SMMFLOW_GROUP_COMMIT=off` runs each command in its own transaction (for comparison).
         let grouped = !store.is_postgres() && std::env::var("SMMFLOW_GROUP_COMMIT").map_or(true, |v| v != "off");
         let rt = Arc::new_cyclic(|me| Runtime {
-            batcher: grouped.then(|| batch::Batcher::start(me.clone())),
+            committer: grouped.then(|| exec::Committer::start(me.clone())),
             store,
             defs: defs::Cache::default(),
             clock: opts.clock,
@@ -298,18 +296,19 @@ impl Runtime {
     /// Starts an instance; with an idempotency key a retry returns the first instance.
     pub async fn start(&self, req: StartRequest) -> Result<Instance> {
         let started = std::time::Instant::now();
-        let r = self.execute_start(req).await;
+        let r = self.run_start(req).await;
         self.observe(&r, started);
         match r? {
-            work::StartedOrKnown::Started(state) => Ok(*state),
-            work::StartedOrKnown::Known(id) => self.instance(id).await,
+            exec::StartedOrKnown::Started(state) => Ok(*state),
+            exec::StartedOrKnown::Known(id) => self.instance(id).await,
         }
     }
 
     /// Runs one command on an instance, by `actor`.
     pub async fn command(&self, instance: Uuid, actor: &str, command: Command) -> Result<Instance> {
         let started = std::time::Instant::now();
-        let r = self.execute(work::Work::Command { id: instance, actor: actor.to_string(), command }, true).await;
+        let work = exec::Work::Command { id: instance, actor: actor.to_string(), command };
+        let r = self.run(exec::Request::new(work)).await.map(Option::unwrap_or_default);
         self.observe(&r, started);
         match r?.remove(&instance) {
             Some(state) => Ok(state),

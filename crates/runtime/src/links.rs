@@ -10,7 +10,7 @@
 use smmflow_engine::{Command, Instance, InstanceStatus, TaskStatus};
 use smmflow_notify::link::{self, Claims};
 
-use crate::work::Work;
+use crate::exec::{Request, Work};
 use crate::{Error, Result, Runtime};
 
 /// The idempotency scope of used approval links.
@@ -102,7 +102,7 @@ impl Runtime {
         let command = Command::DecideByLink { task: link.task, approve, comment };
         let work = Work::Command { id, actor: link.recipient.clone(), command };
         let started = std::time::Instant::now();
-        let r = self.execute_remembered(work, (LINK_SCOPE, &link.nonce, id)).await;
+        let r = self.run(Request::new(work).recorded(LINK_SCOPE, &link.nonce, id)).await;
         self.observe(&r, started);
         match r {
             Ok(Some(mut states)) => match states.remove(&id) {

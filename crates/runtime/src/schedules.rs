@@ -18,8 +18,7 @@ use smmflow_spec::time::DateOrTime;
 use smmflow_store::{FireRow, ScheduleRow};
 use uuid::Uuid;
 
-use crate::unit::Unit;
-use crate::work::Work;
+use crate::exec::{Buffer, OnRefusal, Work};
 use crate::{Error, Result, Runtime};
 
 /// Checks a schedule's settings with the workflow language's own decoder.
@@ -310,9 +309,12 @@ impl Runtime {
                                         let cancel =
                                             Command::Cancel { reason: format!("replaced by the scheduled run of {t}") };
                                         let work = Work::Command { id: prev, actor: "system".into(), command: cancel };
-                                        let unit = self.run_unit(&tx, work, false, &Unit::default()).await?;
-                                        unit.flush(self, &tx).await?;
-                                        units.push(unit.loaded);
+                                        let buf = self
+                                            .decide_cascade(&tx, work, OnRefusal::Ignore, &Buffer::default())
+                                            .await?;
+                                        let announcements = buf.flush(&tx, now, &self.node).await?;
+                                        self.announce(&tx, &announcements).await?;
+                                        units.push(buf.staged);
                                     }
                                 }
                             }
@@ -328,10 +330,11 @@ impl Runtime {
                             parent: None,
                             schedule: Some(ScheduleRef { schedule: row.id.clone(), scheduled_for: t }),
                         };
-                        match self.run_unit(&tx, work, true, &Unit::default()).await {
-                            Ok(unit) => {
+                        match self.decide_cascade(&tx, work, OnRefusal::Fail, &Buffer::default()).await {
+                            Ok(buf) => {
                                 // Written at once: the next fire's overlap check reads it.
-                                unit.flush(self, &tx).await?;
+                                let announcements = buf.flush(&tx, now, &self.node).await?;
+                                self.announce(&tx, &announcements).await?;
                                 let fire = FireRow {
                                     scheduled_for: t,
                                     fired_at: now,
@@ -347,7 +350,7 @@ impl Runtime {
                                 }
                                 runs += 1;
                                 started += 1;
-                                units.push(unit.loaded);
+                                units.push(buf.staged);
                             }
                             Err(e) => {
                                 let reason = Some(format!("could not start: {e}"));
@@ -363,8 +366,8 @@ impl Runtime {
             }
             tx.schedule_progress(&row.id, step.next, runs, now).await?;
             tx.commit().await?;
-            for loaded in units {
-                self.publish(loaded);
+            for staged in units {
+                self.after_commit(staged);
             }
         }
         Ok(started)

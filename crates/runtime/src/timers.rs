@@ -31,7 +31,7 @@ impl Runtime {
                 self.metrics.timers_fired(fired);
                 return Ok(fired);
             }
-            for (t, r) in self.execute_timers(&due).await {
+            for (t, r) in self.run_timers(&due).await {
                 match r {
                     Ok(true) => fired += 1,
                     Ok(false) => {}
@@ -42,7 +42,63 @@ impl Runtime {
     }
 }
 
+/// Instances whose timers fire at once on PostgreSQL (of 16 connections).
+const TIMER_PARALLELISM: usize = 8;
+
 impl Runtime {
+    /// Fires claimed timers, each a request that also takes its timer:
+    /// grouped, queued together in their order, so they share commits;
+    /// alone, several instances at once, each instance's timers in their
+    /// order. `Ok(false)`: the timer was taken or moved meanwhile.
+    async fn run_timers<'a>(
+        &self,
+        timers: &'a [smmflow_store::DueTimer],
+    ) -> Vec<(&'a smmflow_store::DueTimer, Result<bool>)> {
+        use futures_util::StreamExt;
+        if let Some(c) = &self.committer {
+            let queued: Vec<_> =
+                timers.iter().map(|t| (t, crate::exec::Request::timer(t).and_then(|r| c.enqueue(r)))).collect();
+            let mut out = Vec::with_capacity(queued.len());
+            for (t, q) in queued {
+                let r = match q {
+                    Ok(rx) => crate::exec::Committer::answer(rx).await.map(|r| r.is_some()),
+                    Err(e) => Err(e),
+                };
+                out.push((t, r));
+            }
+            return out;
+        }
+        // By index, not by reference: a closure over borrowed timers would
+        // not be general enough for the stream's higher-ranked bound.
+        let mut by_instance: Vec<Vec<usize>> = Vec::new();
+        let mut slot: std::collections::HashMap<uuid::Uuid, usize> = std::collections::HashMap::new();
+        for (i, t) in timers.iter().enumerate() {
+            let s = *slot.entry(t.instance).or_insert_with(|| {
+                by_instance.push(Vec::new());
+                by_instance.len() - 1
+            });
+            if let Some(list) = by_instance.get_mut(s) {
+                list.push(i);
+            }
+        }
+        let runs = futures_util::stream::iter(by_instance)
+            .map(|idx: Vec<usize>| async move {
+                let mut out = Vec::with_capacity(idx.len());
+                for t in idx.into_iter().filter_map(|i| timers.get(i)) {
+                    let r = match crate::exec::Request::timer(t) {
+                        Ok(req) => self.run_alone(&req).await.map(|r| r.is_some()),
+                        Err(e) => Err(e),
+                    };
+                    out.push((t, r));
+                }
+                out
+            })
+            .buffer_unordered(TIMER_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        runs.into_iter().flatten().collect()
+    }
+
     /// Fires timers and schedules in the background until stopped: woken by
     /// other replicas' commits, and polling.
     pub fn spawn_timer_service(self: Arc<Self>, poll: StdDuration) -> Service {

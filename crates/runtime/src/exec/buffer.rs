@@ -1,8 +1,9 @@
-//! What a unit of work has decided and not yet written. The engine's
-//! decisions are made first and buffered here; `flush` writes them all in
-//! a handful of statements. A job the engine refuses has written nothing,
-//! so a group of jobs needs no savepoints: a refused job's buffer is
-//! dropped, an accepted one's is merged into the group's.
+//! What a request has decided and not yet written. The engine's decisions
+//! are made first and buffered here; `flush` writes them all in a handful
+//! of statements and returns what to announce. A request the engine refuses
+//! has written nothing, so a group of requests needs no savepoints: a
+//! refused request's buffer is dropped, an accepted one's is merged into
+//! the group's.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -13,18 +14,19 @@ use smmflow_engine::{Event, Instance};
 use smmflow_store::{InstanceWrite, NewOutbox, Tx};
 use uuid::Uuid;
 
+use crate::Result;
+use crate::announce::Announcement;
 use crate::directory::People;
-use crate::{Result, Runtime};
 
-/// One instance as the unit sees it.
+/// One instance as a buffer has it: as read, and as decided since.
 #[derive(Clone)]
-pub(crate) struct Loaded {
-    /// The stored version, or None for an instance created in this unit.
+pub(crate) struct Staged {
+    /// The stored version, or None for an instance created in this buffer.
     pub stored_seq: Option<u64>,
     pub state: Instance,
     /// Events not yet written.
     pub events: Vec<Event>,
-    /// Notices queued for the mail service in this unit.
+    /// Notices queued for the mail service in this buffer.
     pub notices: usize,
 }
 
@@ -38,8 +40,8 @@ enum TimerOp {
 }
 
 #[derive(Default)]
-pub(crate) struct Unit {
-    pub loaded: HashMap<Uuid, Loaded>,
+pub(crate) struct Buffer {
+    pub staged: HashMap<Uuid, Staged>,
     timers: Vec<TimerOp>,
     outbox: Vec<NewOutbox>,
     /// (scope, key, result) to remember.
@@ -49,11 +51,11 @@ pub(crate) struct Unit {
     pub people: HashMap<String, Arc<People>>,
     /// Something is buffered that a read of the database would miss.
     pending: bool,
-    /// Ids read ahead from the database: those not in `loaded` do not exist.
+    /// Ids read ahead from the database: those not in `staged` do not exist.
     prefetched: HashSet<Uuid>,
 }
 
-impl Unit {
+impl Buffer {
     pub fn set_timer(&mut self, id: Uuid, key: &str, at: DateTime<Utc>) {
         self.timers.push(TimerOp::Set(id, key.to_string(), at));
         self.pending = true;
@@ -64,7 +66,7 @@ impl Unit {
         self.pending = true;
     }
 
-    /// Takes a fired timer before anything this unit did to timers.
+    /// Takes a fired timer before anything this buffer did to timers.
     pub fn take_timer(&mut self, id: Uuid, key: &str) {
         self.timers.insert(0, TimerOp::Take(id, key.to_string()));
         self.pending = true;
@@ -80,20 +82,20 @@ impl Unit {
         self.pending = true;
     }
 
-    /// Whether `(scope, key)` is remembered by this unit (not yet written).
+    /// Whether `(scope, key)` is remembered by this buffer (not yet written).
     pub fn remembers(&self, scope: &str, key: &str) -> bool {
         self.remember.iter().any(|(s, k, _)| s == scope && k == key)
     }
 
-    /// Whether reads of the database would miss something of this unit.
+    /// Whether reads of the database would miss something of this buffer.
     pub fn has_pending(&self) -> bool {
-        self.pending || self.loaded.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
+        self.pending || self.staged.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
     }
 
     /// Reads ahead, in one query, the instances a group's jobs will act on.
     pub async fn prefetch(&mut self, tx: &Tx, ids: &[Uuid]) -> Result<()> {
         for (id, state) in tx.load_many(ids).await? {
-            self.loaded.insert(id, Loaded { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
+            self.staged.insert(id, Staged { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
         }
         self.prefetched.extend(ids.iter().copied());
         Ok(())
@@ -101,20 +103,20 @@ impl Unit {
 
     /// Whether the database is known not to have this instance (read ahead, not found).
     pub fn known_absent(&self, id: Uuid) -> bool {
-        self.prefetched.contains(&id) && !self.loaded.contains_key(&id)
+        self.prefetched.contains(&id) && !self.staged.contains_key(&id)
     }
 
     /// Whether something buffered touches this instance or its timers.
     pub fn has_pending_for(&self, id: Uuid) -> bool {
-        self.loaded.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
+        self.staged.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
             || self.timers.iter().any(|op| match op {
                 TimerOp::Set(i, ..) | TimerOp::Clear(i, _) | TimerOp::Take(i, _) => *i == id,
             })
     }
 
-    /// A copy of an instance as this unit has it, with no events of its own yet.
-    pub fn base_of(&self, id: Uuid) -> Option<Loaded> {
-        self.loaded.get(&id).map(|l| Loaded {
+    /// A copy of an instance as this buffer has it, with no events of its own yet.
+    pub fn base_of(&self, id: Uuid) -> Option<Staged> {
+        self.staged.get(&id).map(|l| Staged {
             stored_seq: l.stored_seq,
             state: l.state.clone(),
             events: Vec::new(),
@@ -122,10 +124,10 @@ impl Unit {
         })
     }
 
-    /// Takes in an accepted job's buffer (its states, events and writes).
-    pub fn merge(&mut self, job: &Unit) {
-        for (id, l) in &job.loaded {
-            match self.loaded.entry(*id) {
+    /// Takes in an accepted request's buffer (its states, events and writes).
+    pub fn merge(&mut self, job: &Buffer) {
+        for (id, l) in &job.staged {
+            match self.staged.entry(*id) {
                 Entry::Occupied(mut e) => {
                     let mine = e.get_mut();
                     mine.state = l.state.clone();
@@ -146,11 +148,11 @@ impl Unit {
         self.pending |= job.pending;
     }
 
-    /// Writes everything buffered (see `written` for what comes after).
-    pub async fn flush(&self, rt: &Runtime, tx: &Tx) -> Result<()> {
-        let now = rt.now();
+    /// Writes everything buffered (see `written` for what comes after) and
+    /// returns what other replicas are to be told, from `node`.
+    pub async fn flush(&self, tx: &Tx, now: DateTime<Utc>, node: &str) -> Result<Vec<Announcement>> {
         let writes: Vec<InstanceWrite<'_>> = self
-            .loaded
+            .staged
             .values()
             .map(|l| InstanceWrite { expected_seq: l.stored_seq, state: &l.state, events: &l.events })
             .collect();
@@ -161,14 +163,31 @@ impl Unit {
         for (scope, key, result) in &self.remember {
             tx.remember(scope, key, result, now).await?;
         }
-        rt.announce(tx, &self.loaded).await?;
-        Ok(())
+        Ok(self.announcements(node))
     }
 
-    /// After a flush in the middle of a transaction: the unit's instances
+    /// Which events of which instance this buffer commits, and whether it queued mail.
+    fn announcements(&self, node: &str) -> Vec<Announcement> {
+        self.staged
+            .iter()
+            .filter_map(|(id, l)| {
+                let (first, last) = (l.events.first()?, l.events.last()?);
+                Some(Announcement::Commit {
+                    node: node.to_string(),
+                    instance: *id,
+                    workspace: l.state.workspace.clone(),
+                    from: first.seq,
+                    to: last.seq,
+                    mail: l.notices > 0,
+                })
+            })
+            .collect()
+    }
+
+    /// After a flush in the middle of a transaction: the buffer's instances
     /// count as stored at their current version, and nothing is pending.
     pub fn written(&mut self) {
-        for l in self.loaded.values_mut() {
+        for l in self.staged.values_mut() {
             l.stored_seq = Some(l.state.seq);
             l.events.clear();
         }

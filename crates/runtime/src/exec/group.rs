@@ -1,15 +1,15 @@
-//! Group commit (SQLite): commands that arrive while a transaction is being
-//! written wait in a queue, and the next transaction takes all of them. Each
-//! job is decided on top of the ones before it (`unit.rs`: decisions are
-//! buffered, nothing is written until the end); then the whole group is
+//! `Mode::Grouped`, SQLite's group commit: requests that arrive while a
+//! transaction is being written wait in a queue, and the next transaction
+//! takes all of them. Each is decided on top of the ones before it (into
+//! buffers: nothing is written until the end); then the whole group is
 //! written in a handful of multi-row statements and committed once. Every
 //! statement is a round trip to SQLite's thread, so this, more than the
 //! saved `COMMIT`s, is what a group saves.
 //!
-//! A job the engine refuses has written nothing and is answered with its
-//! error; the others commit. If writing or committing fails, every job of
-//! the group runs again alone. A caller is answered only after the commit
-//! its work is in: acknowledged means durable.
+//! A request the engine refuses has written nothing and is answered with
+//! its error; the others commit. If writing or committing fails, every
+//! request of the group runs again alone. A caller is answered only after
+//! the commit its work is in: acknowledged means durable.
 //!
 //! The committer is a task of its own, so a caller that goes away (an HTTP
 //! request cancelled) never cuts a group short.
@@ -17,30 +17,27 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use smmflow_engine::Instance;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::{Answer, Buffer, Mode, OnRefusal, Request, Staged, Work};
 use crate::health::Part;
-use crate::unit::Unit;
-use crate::work::{Job, Loaded, Work};
 use crate::{Error, Result, Runtime};
 
-/// The most jobs one transaction takes.
+/// The most requests one transaction takes.
 pub(crate) const MAX_GROUP: usize = 64;
 
-/// What a job's caller gets: the committed states, or None when there was nothing to do.
-pub(crate) type Answer = Result<Option<HashMap<Uuid, Instance>>>;
 type Reply = oneshot::Sender<Answer>;
 
-pub(crate) struct Batcher {
-    queue: mpsc::UnboundedSender<(Job, Reply)>,
+/// The queue in front of the committer task.
+pub(crate) struct Committer {
+    queue: mpsc::UnboundedSender<(Request, Reply)>,
 }
 
-impl Batcher {
+impl Committer {
     /// Starts the committer for `rt`; it ends when the runtime is dropped.
-    pub(crate) fn start(rt: Weak<Runtime>) -> Batcher {
-        let (queue, mut rx) = mpsc::unbounded_channel::<(Job, Reply)>();
+    pub(crate) fn start(rt: Weak<Runtime>) -> Committer {
+        let (queue, mut rx) = mpsc::unbounded_channel::<(Request, Reply)>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut group = vec![first];
@@ -56,19 +53,19 @@ impl Batcher {
                 rt.health.pass(Part::Committer, rt.clone().commit_group(group)).await;
             }
         });
-        Batcher { queue }
+        Committer { queue }
     }
 
-    /// Queues a job and waits for the commit it is in.
-    pub(crate) async fn submit(&self, job: Job) -> Answer {
-        Batcher::answer(self.enqueue(job)?).await
+    /// Queues a request and waits for the commit it is in.
+    pub(crate) async fn submit(&self, req: Request) -> Answer {
+        Committer::answer(self.enqueue(req)?).await
     }
 
-    /// Queues a job; `answer` waits for its commit. Queueing many before
+    /// Queues a request; `answer` waits for its commit. Queueing many before
     /// waiting lets them share commits.
-    pub(crate) fn enqueue(&self, job: Job) -> Result<oneshot::Receiver<Answer>> {
+    pub(crate) fn enqueue(&self, req: Request) -> Result<oneshot::Receiver<Answer>> {
         let (tx, rx) = oneshot::channel();
-        self.queue.send((job, tx)).map_err(|_| Error::Internal("the committer has stopped".into()))?;
+        self.queue.send((req, tx)).map_err(|_| Error::Internal("the committer has stopped".into()))?;
         Ok(rx)
     }
 
@@ -77,52 +74,52 @@ impl Batcher {
     }
 }
 
-/// What a job did inside the group's transaction.
-pub(crate) enum Done {
+/// What a request did inside the group's transaction.
+pub(crate) enum Decided {
     Nothing,
-    Work(HashMap<Uuid, Loaded>),
+    Staged(HashMap<Uuid, Staged>),
     Failed(Error),
 }
 
 impl Runtime {
-    async fn commit_group(self: Arc<Self>, group: Vec<(Job, Reply)>) {
+    async fn commit_group(self: Arc<Self>, group: Vec<(Request, Reply)>) {
         self.metrics.observe_group(group.len());
         if group.len() == 1 {
-            let Some((job, reply)) = group.into_iter().next() else { return };
-            let _ = reply.send(self.execute_alone(&job).await);
+            let Some((req, reply)) = group.into_iter().next() else { return };
+            let _ = reply.send(self.run_alone(&req).await);
             return;
         }
-        let jobs: Vec<&Job> = group.iter().map(|(j, _)| j).collect();
-        match self.run_group(&jobs).await {
+        let reqs: Vec<&Request> = group.iter().map(|(j, _)| j).collect();
+        match self.run_group(&reqs).await {
             Ok(done) => {
-                for ((job, reply), d) in group.into_iter().zip(done) {
+                for ((req, reply), d) in group.into_iter().zip(done) {
                     let _ = reply.send(match d {
-                        Done::Nothing => Ok(None),
-                        Done::Work(loaded) => Ok(Some(self.after_commit(loaded))),
+                        Decided::Nothing => Ok(None),
+                        Decided::Staged(staged) => Ok(Some(self.after_commit(staged))),
                         // Someone else's change first (not expected on SQLite): alone, with retries.
-                        Done::Failed(Error::Store(smmflow_store::Error::Conflict(_))) => self.execute_alone(&job).await,
-                        Done::Failed(e) => Err(e),
+                        Decided::Failed(Error::Store(smmflow_store::Error::Conflict(_))) => self.run_alone(&req).await,
+                        Decided::Failed(e) => Err(e),
                     });
                 }
             }
             Err(e) => {
                 tracing::warn!("a group commit failed ({e}); running its {} commands alone", group.len());
-                for (job, reply) in group {
-                    let _ = reply.send(self.execute_alone(&job).await);
+                for (req, reply) in group {
+                    let _ = reply.send(self.run_alone(&req).await);
                 }
             }
         }
     }
 
-    /// Decides every job of the group on top of the ones before it, then
-    /// writes all their work and commits once. Err when the transaction
-    /// could not be begun, written or committed.
-    pub(crate) async fn run_group(&self, jobs: &[&Job]) -> Result<Vec<Done>> {
+    /// Decides every request of the group on top of the ones before it,
+    /// then writes all their work and commits once. Err when the
+    /// transaction could not be begun, written or committed.
+    pub(crate) async fn run_group(&self, reqs: &[&Request]) -> Result<Vec<Decided>> {
         let tx = self.store.begin().await?;
-        let mut all = Unit::default();
+        let mut all = Buffer::default();
         if !self.store.is_postgres() {
             // No row locks to take on SQLite: one read for the whole group.
-            let ids: Vec<Uuid> = jobs
+            let ids: Vec<Uuid> = reqs
                 .iter()
                 .map(|j| match &j.work {
                     Work::Start { id, .. } | Work::Command { id, .. } => *id,
@@ -130,26 +127,28 @@ impl Runtime {
                 .collect();
             all.prefetch(&tx, &ids).await?;
         }
-        let mut done = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let r = match self.attempt(&tx, job, &all, true).await {
+        let mut done = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let r = match self.decide_request(&tx, req, &all, Mode::Grouped).await {
                 Err(Error::FlushFirst) => {
-                    all.flush(self, &tx).await?;
+                    let announcements = all.flush(&tx, self.now(), &self.node).await?;
+                    self.announce(&tx, &announcements).await?;
                     all.written();
-                    self.attempt(&tx, job, &all, true).await
+                    self.decide_request(&tx, req, &all, Mode::Grouped).await
                 }
                 r => r,
             };
             match r {
-                Ok(None) => done.push(Done::Nothing),
-                Ok(Some(unit)) => {
-                    all.merge(&unit);
-                    done.push(Done::Work(unit.loaded));
+                Ok(None) => done.push(Decided::Nothing),
+                Ok(Some(buf)) => {
+                    all.merge(&buf);
+                    done.push(Decided::Staged(buf.staged));
                 }
-                Err(e) => done.push(Done::Failed(e)),
+                Err(e) => done.push(Decided::Failed(e)),
             }
         }
-        all.flush(self, &tx).await?;
+        let announcements = all.flush(&tx, self.now(), &self.node).await?;
+        self.announce(&tx, &announcements).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -169,10 +168,10 @@ impl Runtime {
         let mut out = Vec::with_capacity(reqs.len());
         for chunk in reqs.chunks(500) {
             let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
-            let jobs: Vec<Job> = chunk
+            let reqs: Vec<Request> = chunk
                 .iter()
                 .zip(&ids)
-                .map(|(r, id)| Job {
+                .map(|(r, id)| Request {
                     work: Work::Start {
                         id: *id,
                         workflow: r.workflow.clone(),
@@ -182,20 +181,20 @@ impl Runtime {
                         parent: None,
                         schedule: None,
                     },
-                    strict: true,
-                    remember: None,
+                    on_refusal: OnRefusal::Fail,
+                    record: None,
                     timer: None,
                 })
                 .collect();
-            let refs: Vec<&Job> = jobs.iter().collect();
+            let refs: Vec<&Request> = reqs.iter().collect();
             for (d, id) in self.run_group(&refs).await?.into_iter().zip(ids) {
                 out.push(match d {
-                    Done::Work(loaded) => {
-                        self.after_commit(loaded);
+                    Decided::Staged(staged) => {
+                        self.after_commit(staged);
                         Ok(id)
                     }
-                    Done::Failed(e) => Err(e),
-                    Done::Nothing => Err(Error::Internal("a start that started nothing".into())),
+                    Decided::Failed(e) => Err(e),
+                    Decided::Nothing => Err(Error::Internal("a start that started nothing".into())),
                 });
             }
         }
