@@ -178,7 +178,7 @@ async fn ten_thousand_timers_due_at_once_fire_once_across_three_replicas() {
                     actor: "lena".into(),
                     idempotency_key: None,
                 };
-                rt.start(req).await.unwrap();
+                rt.system().start(req).await.unwrap();
             }
             w
         }));
@@ -245,7 +245,7 @@ async fn a_killed_replicas_claimed_timers_are_taken_over_after_its_lease() {
             actor: "lena".into(),
             idempotency_key: None,
         };
-        rt.start(req).await.unwrap();
+        rt.system().start(req).await.unwrap();
     }
     let mut b = Server::start_replica_with(&a, &["--real-clock", "--lease=5"]);
     let _c = Server::start_replica_with(&a, &["--real-clock", "--lease=5"]);

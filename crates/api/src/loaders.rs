@@ -5,12 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use smmflow_runtime::{Runtime, User};
+use smmflow_runtime::User;
+
+use crate::Session;
 
 use crate::error::ApiError;
 
-pub struct Users(pub Arc<Runtime>);
-pub struct WorkspaceNames(pub Arc<Runtime>);
+/// Users by login, as the request's session may read them.
+pub struct Users(pub Session);
+/// Workspace names, for the workspaces the request's session sees.
+pub struct WorkspaceNames(pub Session);
 
 impl Loader<String> for Users {
     type Value = User;
@@ -32,7 +36,10 @@ impl Loader<String> for WorkspaceNames {
     }
 }
 
-/// Fresh loaders for one request.
-pub fn for_request(rt: &Arc<Runtime>) -> (DataLoader<Users>, DataLoader<WorkspaceNames>) {
-    (DataLoader::new(Users(rt.clone()), tokio::spawn), DataLoader::new(WorkspaceNames(rt.clone()), tokio::spawn))
+/// Fresh loaders for one request, reading as its session.
+pub fn for_request(session: &Session) -> (DataLoader<Users>, DataLoader<WorkspaceNames>) {
+    (
+        DataLoader::new(Users(session.clone()), tokio::spawn),
+        DataLoader::new(WorkspaceNames(session.clone()), tokio::spawn),
+    )
 }

@@ -162,7 +162,7 @@ async fn graphql(State(s): State<AppState>, request: axum::extract::Request) -> 
             return (StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response();
         }
     };
-    let (users, workspaces) = crate::loaders::for_request(&s.rt);
+    let (users, workspaces) = crate::loaders::for_request(&access);
     let run = s.schema.execute(req.data(access).data(users).data(workspaces));
     let resp = match tokio::time::timeout(crate::limits::EXECUTION_TIMEOUT, run).await {
         Ok(r) => r,
@@ -214,8 +214,8 @@ async fn ws(
                     ));
                 }
                 let mut data = Data::default();
+                let (users, workspaces) = crate::loaders::for_request(&access);
                 data.insert(access);
-                let (users, workspaces) = crate::loaders::for_request(&rt);
                 data.insert(users);
                 data.insert(workspaces);
                 Ok(data)

@@ -91,7 +91,7 @@ impl SubscriptionRoot {
                 if !committed.events.iter().any(|e| e.kind.task().is_some()) {
                     continue;
                 }
-                let Ok(state) = rt.instance(committed.instance).await else { continue };
+                let Ok(state) = session.instance(committed.instance).await else { continue };
                 let state = Arc::new(state);
                 for e in &committed.events {
                     let Some(no) = e.kind.task() else { continue };

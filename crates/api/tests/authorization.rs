@@ -85,8 +85,9 @@ async fn world() -> World {
     for login in ["bob", "wanda", "lena", "boss"] {
         tokens.push(signed.create_token(login, "matrix").await.unwrap());
     }
-    rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+    rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
     let inst = rt
+        .system()
         .start(StartRequest {
             workflow: "matrix-flow".into(),
             workspace: "alpha".into(),
@@ -135,7 +136,7 @@ impl World {
         let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(vars))
             .data(self.sessions[who].clone());
-        let (users, workspaces) = smmflow_api::loaders::for_request(&self.rt);
+        let (users, workspaces) = smmflow_api::loaders::for_request(&self.sessions[who]);
         let resp = self.schema.execute(req.data(users).data(workspaces)).await;
         serde_json::to_value(&resp).unwrap()
     }
@@ -145,7 +146,7 @@ impl World {
         let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(vars))
             .data(self.sessions[who].clone());
-        let (users, workspaces) = smmflow_api::loaders::for_request(&self.rt);
+        let (users, workspaces) = smmflow_api::loaders::for_request(&self.sessions[who]);
         let mut stream = self.schema.execute_stream(req.data(users).data(workspaces));
         let first = tokio::time::timeout(Duration::from_millis(300), stream.next()).await.ok()??;
         Some(serde_json::to_value(&first).unwrap())

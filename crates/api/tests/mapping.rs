@@ -57,7 +57,7 @@ async fn world() -> World {
         let token = op.signed_in().unwrap().create_token(login, "t").await.unwrap();
         sessions.push(rt.sign_in(Some(&token)).await.unwrap());
     }
-    rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+    rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
     let schema = smmflow_api::schema(rt.clone(), SchemaOptions::default());
     let writer = sessions.pop().unwrap();
     let lead = sessions.pop().unwrap();
@@ -66,7 +66,7 @@ async fn world() -> World {
 
 impl World {
     async fn run(&self, who: &Session, query: &str, vars: Value) -> Value {
-        let (users, workspaces) = smmflow_api::loaders::for_request(&self.rt);
+        let (users, workspaces) = smmflow_api::loaders::for_request(who);
         let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(vars))
             .data(who.clone())

@@ -43,7 +43,7 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
                     actor: "manager0".into(),
                     idempotency_key: None,
                 };
-                ids.push(rt.start(req).await?.id);
+                ids.push(rt.system().start(req).await?.id);
             }
             Ok::<_, anyhow::Error>(ids)
         }));
@@ -69,7 +69,7 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
     for i in 0..sizes.queries + 20 {
         let t = Instant::now();
         let access = rt.sign_in(Some(&header)).await?;
-        let (users, workspaces) = smmflow_api::loaders::for_request(&rt);
+        let (users, workspaces) = smmflow_api::loaders::for_request(&access);
         let resp = schema.execute(async_graphql::Request::new(QUERY).data(access).data(users).data(workspaces)).await;
         let took = t.elapsed();
         anyhow::ensure!(resp.errors.is_empty(), "inbox query failed: {:?}", resp.errors);

@@ -159,7 +159,7 @@ async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec
             actor: manager.clone(),
             idempotency_key: None,
         };
-        let mut inst = rt.start(req).await?;
+        let mut inst = rt.system().start(req).await?;
         let mut rejected = false;
         while let Some(task) =
             inst.tasks.iter().find(|t| t.status == TaskStatus::Open || t.status == TaskStatus::Claimed).cloned()
@@ -175,7 +175,11 @@ async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec
                 (&editor, Command::Complete { task: task.no, output: json!({"text": format!("post {n}")}) })
             };
             let t = Instant::now();
-            inst = rt.command(inst.id, who, cmd).await.with_context(|| format!("instance {n}, task {}", task.no))?;
+            inst = rt
+                .system()
+                .command(inst.id, who, cmd)
+                .await
+                .with_context(|| format!("instance {n}, task {}", task.no))?;
             latencies.push(t.elapsed());
         }
         anyhow::ensure!(inst.status.is_finished(), "instance {n} did not finish: {:?}", inst.status);
@@ -194,7 +198,7 @@ pub(crate) async fn open_bench(target: &Target) -> Result<(Arc<Runtime>, Store)>
         node: "bench".into(),
     })
     .await?;
-    rt.deploy(WORKLOAD, smmflow_runtime::Deployer::System).await?;
+    rt.system().deploy(WORKLOAD, smmflow_runtime::Deployer::System).await?;
     let store = Store::connect(&target.url).await?;
     store.create_workspace("bench", "Bench", rt.now()).await?;
     Ok((rt, store))

@@ -30,7 +30,7 @@ const CHUNK: usize = 500;
 
 pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value> {
     let (rt, store) = open_bench(target).await?;
-    rt.deploy(WAIT, smmflow_runtime::Deployer::System).await?;
+    rt.system().deploy(WAIT, smmflow_runtime::Deployer::System).await?;
     add_user(&store, "manager0", "manager").await?;
 
     // Due times: spread evenly over one minute that starts `lead` from now,
@@ -50,7 +50,7 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
                 idempotency_key: None,
             })
             .collect();
-        rt.start_many(reqs).await?;
+        rt.system().start_many(reqs).await?;
         seeded += n;
     }
     let seed_secs = seeding.elapsed().as_secs_f64();

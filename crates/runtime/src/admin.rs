@@ -53,7 +53,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 impl Runtime {
-    pub async fn create_workspace(&self, key: &str, name: &str) -> Result<()> {
+    pub(crate) async fn create_workspace(&self, key: &str, name: &str) -> Result<()> {
         if !is_key(key) {
             return Err(field(
                 "key",
@@ -64,7 +64,7 @@ impl Runtime {
         self.store.create_workspace(key, name, self.now()).await.map_err(|e| conflict_on("key", e))
     }
 
-    pub async fn create_user(&self, u: NewUser) -> Result<User> {
+    pub(crate) async fn create_user(&self, u: NewUser) -> Result<User> {
         check_login(&u.login)?;
         check_email(&u.email)?;
         if let Some(n) = &u.name {
@@ -83,7 +83,7 @@ impl Runtime {
     }
 
     /// Changes a user's name, e-mail or deploy permission.
-    pub async fn update_user(&self, login: &str, change: UserChange) -> Result<User> {
+    pub(crate) async fn update_user(&self, login: &str, change: UserChange) -> Result<User> {
         if let Some(e) = &change.email {
             check_email(e)?;
         }
@@ -103,7 +103,7 @@ impl Runtime {
         Ok(user)
     }
 
-    pub async fn add_member(&self, workspace: &str, user: &str, role: &str) -> Result<Member> {
+    pub(crate) async fn add_member(&self, workspace: &str, user: &str, role: &str) -> Result<Member> {
         if !is_ident(role) {
             return Err(field(
                 "role",
@@ -121,7 +121,7 @@ impl Runtime {
     }
 
     /// Removes one role of a user in a workspace; false when they did not have it.
-    pub async fn remove_member(&self, workspace: &str, user: &str, role: &str) -> Result<bool> {
+    pub(crate) async fn remove_member(&self, workspace: &str, user: &str, role: &str) -> Result<bool> {
         let removed = self.store.remove_member(workspace, user, role).await?;
         if removed {
             self.directory_changed().await;
@@ -130,7 +130,7 @@ impl Runtime {
     }
 
     /// A new API token for `user`: the secret (shown once) and its record.
-    pub async fn create_token(&self, user: &str, name: &str) -> Result<(String, Token)> {
+    pub(crate) async fn create_token(&self, user: &str, name: &str) -> Result<(String, Token)> {
         text::name(name).map_err(|m| field("name", format!("a token name {m}")))?;
         if self.store.user(user).await?.is_none() {
             return Err(Error::NotFound(format!("user `{user}`")));
@@ -141,17 +141,17 @@ impl Runtime {
         Ok((secret, Token { id, user: user.into(), name: name.into(), created_at: now }))
     }
 
-    pub async fn tokens(&self, user: &str) -> Result<Vec<Token>> {
+    pub(crate) async fn tokens(&self, user: &str) -> Result<Vec<Token>> {
         Ok(self.store.tokens(user).await?)
     }
 
-    pub async fn token(&self, id: &str) -> Result<Option<Token>> {
+    pub(crate) async fn token(&self, id: &str) -> Result<Option<Token>> {
         Ok(self.store.token(id).await?)
     }
 
     /// Revokes a token: requests that present it are no longer signed in,
     /// and subscriptions opened with it end.
-    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+    pub(crate) async fn revoke_token(&self, id: &str) -> Result<bool> {
         let revoked = self.store.revoke_token(id).await?;
         if revoked {
             self.directory_changed().await;
@@ -184,17 +184,6 @@ impl Runtime {
     /// Whether the database answers and is migrated (`/readyz`).
     pub async fn ready(&self) -> bool {
         self.store.ready().await
-    }
-
-    /// Users by login, for loaders that resolve the logins a page names
-    /// (the caller decided the viewer may see them).
-    pub async fn users(&self, logins: &[String]) -> Result<Vec<User>> {
-        Ok(self.store.users(logins).await?)
-    }
-
-    /// Workspace names by key (for loaders, as `users`).
-    pub async fn workspace_names(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
-        Ok(self.store.workspaces().await?.into_iter().filter(|(k, _)| keys.contains(k)).collect())
     }
 
     /// A workspace's name, for pages that show it (the approval page).

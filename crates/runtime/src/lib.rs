@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod reads;
 pub mod schedules;
 mod service;
+pub mod system;
 mod timers;
 
 use std::path::PathBuf;
@@ -275,7 +276,7 @@ impl Runtime {
     /// deployed. A person needs lead rights in every workspace whose YAML
     /// schedules the file adds, changes or removes (admins in all);
     /// otherwise nothing is deployed.
-    pub async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
+    pub(crate) async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
         let prepared = defs::prepare_one(&self.store, source, self.min_schedule_interval).await?;
         if let (Some(wf), Deployer::Person { admin: false, leads, .. }) = (&prepared.workflow, &by) {
             for ws in self.schedule_workspaces_touched(wf).await? {
@@ -294,7 +295,7 @@ impl Runtime {
     }
 
     /// Starts an instance; with an idempotency key a retry returns the first instance.
-    pub async fn start(&self, req: StartRequest) -> Result<Instance> {
+    pub(crate) async fn start(&self, req: StartRequest) -> Result<Instance> {
         let started = std::time::Instant::now();
         let r = self.run_start(req).await;
         self.observe(&r, started);
@@ -305,7 +306,7 @@ impl Runtime {
     }
 
     /// Runs one command on an instance, by `actor`.
-    pub async fn command(&self, instance: Uuid, actor: &str, command: Command) -> Result<Instance> {
+    pub(crate) async fn command(&self, instance: Uuid, actor: &str, command: Command) -> Result<Instance> {
         let started = std::time::Instant::now();
         let work = exec::Work::Command { id: instance, actor: actor.to_string(), command };
         let r = self.run(exec::Request::new(work)).await.map(Option::unwrap_or_default);
@@ -349,7 +350,7 @@ impl Runtime {
         def
     }
 
-    pub async fn instance(&self, id: Uuid) -> Result<Instance> {
+    pub(crate) async fn instance(&self, id: Uuid) -> Result<Instance> {
         self.store.instance(id).await?.ok_or_else(|| Error::NotFound(format!("instance {id}")))
     }
 }

@@ -126,6 +126,12 @@ impl Session {
         }
     }
 
+    /// A workflow version (the latest when `version` is None); `NotFound` when there is none.
+    pub async fn definition(&self, key: &str, version: Option<i32>) -> Result<Arc<Def>> {
+        self.viewer()?;
+        self.runtime().definition(key, version).await
+    }
+
     /// A workflow version's YAML as deployed.
     pub async fn workflow_source(&self, key: &str, version: i32) -> Result<String> {
         self.viewer()?;
@@ -205,6 +211,13 @@ impl Session {
     pub async fn users(&self, logins: &[String]) -> Result<Vec<User>> {
         self.viewer()?;
         Ok(self.runtime().store.users(logins).await?)
+    }
+
+    /// Names of the workspaces among `keys` the viewer may see.
+    pub async fn workspace_names(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
+        let viewer = self.viewer()?;
+        let all = self.runtime().store.workspaces().await?;
+        Ok(all.into_iter().filter(|(k, _)| keys.contains(k) && viewer.is_member(k)).collect())
     }
 
     /// A user's memberships in the workspaces the viewer may see.

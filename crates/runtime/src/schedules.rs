@@ -158,7 +158,7 @@ impl Runtime {
     }
 
     /// Creates (or replaces) a schedule from its settings; problems are diagnostics.
-    pub async fn put_schedule(
+    pub(crate) async fn put_schedule(
         &self,
         id: Option<&str>,
         workflow: &str,
@@ -218,7 +218,7 @@ impl Runtime {
         Ok(row)
     }
 
-    pub async fn set_schedule_paused(&self, id: &str, paused: bool) -> Result<ScheduleRow> {
+    pub(crate) async fn set_schedule_paused(&self, id: &str, paused: bool) -> Result<ScheduleRow> {
         let tx = self.store.begin().await?;
         let mut row = tx.schedule(id).await?.ok_or_else(|| Error::NotFound(format!("schedule {id}")))?;
         row.paused = paused;
@@ -229,7 +229,7 @@ impl Runtime {
         Ok(row)
     }
 
-    pub async fn delete_schedule(&self, id: &str) -> Result<bool> {
+    pub(crate) async fn delete_schedule(&self, id: &str) -> Result<bool> {
         let tx = self.store.begin().await?;
         let gone = tx.delete_schedule(id).await?;
         tx.commit().await?;
@@ -374,7 +374,7 @@ impl Runtime {
     }
 
     /// The instances a schedule started, newest first (for tests and audits).
-    pub async fn scheduled_instances(&self, schedule_id: &str) -> Result<Vec<Instance>> {
+    pub(crate) async fn scheduled_instances(&self, schedule_id: &str) -> Result<Vec<Instance>> {
         let f = smmflow_store::InstanceFilter { schedule: Some(schedule_id.to_string()), ..Default::default() };
         Ok(self.store.instances(&f).await?)
     }

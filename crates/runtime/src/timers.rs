@@ -125,7 +125,11 @@ impl Runtime {
     /// wakes the mail service for retries and digests now due. The one
     /// "move the clock" of the product: `advanceClock`, the demo and the
     /// tests all use it. Returns how many timers and schedule fires ran.
-    pub async fn advance_clock(&self, clock: &crate::ManualClock, to: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    pub(crate) async fn advance_clock(
+        &self,
+        clock: &crate::ManualClock,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
         if to < self.now() {
             return Err(crate::Error::BadInput("time only moves forward".into()));
         }

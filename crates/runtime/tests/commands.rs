@@ -53,7 +53,7 @@ async fn eight_concurrent_workers_leave_one_consistent_result() {
                     } else {
                         Command::Complete { task: no, output: json!({"text": format!("by {user}")}) }
                     };
-                    results.push(rt.command(id, user, cmd).await.map(|_| ()).map_err(|e| e.code().as_str()));
+                    results.push(rt.system().command(id, user, cmd).await.map(|_| ()).map_err(|e| e.code().as_str()));
                 }
                 results
             }));
@@ -94,16 +94,29 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
         let events_before = sim.store.events(inst.id).await.unwrap().len();
         let code = |r: Result<smmflow_engine::Instance, smmflow_runtime::Error>| r.unwrap_err().code();
         let unknown = uuid::Uuid::new_v4();
-        assert_eq!(code(sim.rt.command(unknown, "wanda", Command::Claim { task: 1 }).await), "NOT_FOUND", "{db}");
-        assert_eq!(code(sim.rt.command(inst.id, "wanda", Command::Claim { task: 999 }).await), "NOT_FOUND", "{db}");
-        assert_eq!(code(sim.rt.command(inst.id, "eddie", Command::Claim { task: no }).await), "FORBIDDEN", "{db}");
         assert_eq!(
-            code(sim.rt.command(inst.id, "wanda", Command::Approve { task: no, comment: None }).await),
+            code(sim.rt.system().command(unknown, "wanda", Command::Claim { task: 1 }).await),
+            "NOT_FOUND",
+            "{db}"
+        );
+        assert_eq!(
+            code(sim.rt.system().command(inst.id, "wanda", Command::Claim { task: 999 }).await),
+            "NOT_FOUND",
+            "{db}"
+        );
+        assert_eq!(
+            code(sim.rt.system().command(inst.id, "eddie", Command::Claim { task: no }).await),
+            "FORBIDDEN",
+            "{db}"
+        );
+        assert_eq!(
+            code(sim.rt.system().command(inst.id, "wanda", Command::Approve { task: no, comment: None }).await),
             "BAD_USER_INPUT",
             "{db}"
         );
         let err = sim
             .rt
+            .system()
             .command(inst.id, "wanda", Command::Complete { task: no, output: json!({"words": "many", "txt": 1}) })
             .await
             .unwrap_err();
@@ -120,17 +133,17 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
             idempotency_key: None,
         };
         assert_eq!(
-            sim.rt.start(start("no-such-flow", "acme", json!({}))).await.unwrap_err().code(),
+            sim.rt.system().start(start("no-such-flow", "acme", json!({}))).await.unwrap_err().code(),
             "NOT_FOUND",
             "{db}"
         );
         assert_eq!(
-            sim.rt.start(start("race-flow", "nowhere", json!({"topic": "x"}))).await.unwrap_err().code(),
+            sim.rt.system().start(start("race-flow", "nowhere", json!({"topic": "x"}))).await.unwrap_err().code(),
             "NOT_FOUND",
             "{db}"
         );
         assert_eq!(
-            sim.rt.start(start("race-flow", "acme", json!({"topic": 5}))).await.unwrap_err().code(),
+            sim.rt.system().start(start("race-flow", "acme", json!({"topic": 5}))).await.unwrap_err().code(),
             "BAD_USER_INPUT",
             "{db}"
         );
@@ -138,15 +151,21 @@ async fn bad_input_is_refused_with_its_code_and_changes_nothing() {
         assert_eq!(sim.store.events(inst.id).await.unwrap().len(), events_before, "{db}");
         assert_eq!(sim.store.instance_ids().await.unwrap().len(), 1, "{db}: no instance was created");
         // Wrong transitions after the fact.
-        sim.rt.command(inst.id, "lena", Command::Cancel { reason: "client paused".into() }).await.unwrap();
+        sim.rt.system().command(inst.id, "lena", Command::Cancel { reason: "client paused".into() }).await.unwrap();
         assert_eq!(
-            code(sim.rt.command(inst.id, "wanda", Command::Complete { task: no, output: json!({"text": "t"}) }).await),
+            code(
+                sim.rt
+                    .system()
+                    .command(inst.id, "wanda", Command::Complete { task: no, output: json!({"text": "t"}) })
+                    .await
+            ),
             "CONFLICT",
             "{db}"
         );
-        assert_eq!(code(sim.rt.command(inst.id, "lena", Command::Resume).await), "CONFLICT", "{db}");
+        assert_eq!(code(sim.rt.system().command(inst.id, "lena", Command::Resume).await), "CONFLICT", "{db}");
         let (_, diags) = sim
             .rt
+            .system()
             .deploy("workflow: broken\nname: x\n", smmflow_runtime::Deployer::System)
             .await
             .map(|(d, x)| (Some(d), x))
@@ -171,10 +190,15 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_instance() {
             actor: "lena".into(),
             idempotency_key: Some("weekly-2026-49".into()),
         };
-        let a = sim.rt.start(req.clone()).await.unwrap();
-        let b = sim.rt.start(req.clone()).await.unwrap();
+        let a = sim.rt.system().start(req.clone()).await.unwrap();
+        let b = sim.rt.system().start(req.clone()).await.unwrap();
         assert_eq!(a.id, b.id, "{db}");
-        let c = sim.rt.start(StartRequest { idempotency_key: Some("weekly-2026-50".into()), ..req }).await.unwrap();
+        let c = sim
+            .rt
+            .system()
+            .start(StartRequest { idempotency_key: Some("weekly-2026-50".into()), ..req })
+            .await
+            .unwrap();
         assert_ne!(a.id, c.id, "{db}");
         assert_eq!(sim.store.instance_ids().await.unwrap().len(), 2, "{db}");
     }
@@ -184,13 +208,13 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_instance() {
 async fn deploying_versions_by_content_never_breaks_running_instances() {
     for (db, url, _dir) in databases("deploy").await {
         let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
-        let (d1, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+        let (d1, _) = sim.rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((d1.version, d1.created), (1, true), "{db}");
-        let (again, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+        let (again, _) = sim.rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((again.version, again.created), (1, false), "{db}: same content, no new version");
         let old = sim.start("race-flow", json!({"topic": "x"}), "lena").await;
         let v2 = FLOW.replace("for_each: \"[1, 2, 3, 4]\"", "for_each: \"[1, 2]\"");
-        let (d2, _) = sim.rt.deploy(&v2, smmflow_runtime::Deployer::System).await.unwrap();
+        let (d2, _) = sim.rt.system().deploy(&v2, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((d2.version, d2.created), (2, true), "{db}");
         let new = sim.start("race-flow", json!({"topic": "y"}), "lena").await;
         assert_eq!((old.version, new.version), (1, 2), "{db}");
@@ -201,7 +225,7 @@ async fn deploying_versions_by_content_never_breaks_running_instances() {
         assert_eq!(old.status.as_str(), "completed", "{db}");
         assert_eq!(old.tasks.iter().filter(|t| t.step == "draft").count(), 4, "{db}");
         // Redeploying the first content again does not revert to it.
-        let (back, _) = sim.rt.deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+        let (back, _) = sim.rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
         assert_eq!((back.version, back.created), (1, false), "{db}");
         assert_eq!(sim.rt.definition("race-flow", None).await.unwrap().version, 2, "{db}: the latest stays latest");
     }

@@ -83,7 +83,7 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
                     actor: "lena".into(),
                     idempotency_key: None,
                 };
-                rt.start(req).await.unwrap()
+                rt.system().start(req).await.unwrap()
             }
         })
         .await;
@@ -96,9 +96,11 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
                 match target {
                     Some((id, no)) => {
                         let out = json!({"text": format!("take {k}")});
-                        rt.command(id, "wanda", Command::Complete { task: no, output: out }).await.map(|_| k)
+                        rt.system().command(id, "wanda", Command::Complete { task: no, output: out }).await.map(|_| k)
                     }
-                    None => rt.command(uuid::Uuid::now_v7(), "wanda", Command::Claim { task: 1 }).await.map(|_| k),
+                    None => {
+                        rt.system().command(uuid::Uuid::now_v7(), "wanda", Command::Claim { task: 1 }).await.map(|_| k)
+                    }
                 }
             }
         })
@@ -149,7 +151,7 @@ async fn round_robin_stays_fair_when_starts_share_a_commit() {
                     actor: "lena".into(),
                     idempotency_key: None,
                 };
-                rt.start(req).await.unwrap()
+                rt.system().start(req).await.unwrap()
             }
         })
         .await;
@@ -179,7 +181,7 @@ async fn one_idempotency_key_sent_many_times_at_once_starts_one_instance() {
                     actor: "lena".into(),
                     idempotency_key: Some("post-2026-12-01".into()),
                 };
-                rt.start(req).await.map(|i| i.id).map_err(|e| e.code())
+                rt.system().start(req).await.map(|i| i.id).map_err(|e| e.code())
             }
         })
         .await;
@@ -218,7 +220,7 @@ async fn timers_due_together_fire_once_each_and_share_commits() {
                 idempotency_key: None,
             })
             .collect();
-        let started = sim.rt.start_many(reqs).await.unwrap();
+        let started = sim.rt.system().start_many(reqs).await.unwrap();
         assert!(started.iter().all(Result::is_ok), "{db}");
         assert_eq!(sim.store.timer_count().await.unwrap(), 150, "{db}: one wait timer each");
         let (groups_before, _) = sim.rt.metrics.groups();

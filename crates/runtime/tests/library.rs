@@ -130,6 +130,7 @@ async fn an_overdue_task_is_reminded_escalated_and_reassigned_across_a_weekend()
         assert!(notices.iter().any(|n| n.contains("user:carl")), "{db}: the planner was told");
         let other = if first == "wanda" { "walt" } else { "wanda" };
         sim.rt
+            .system()
             .command(
                 inst.id,
                 other,

@@ -28,7 +28,7 @@ async fn the_librarys_thursday_schedule_starts_one_weekly_cycle() {
         // The weekday moderation schedule (09:30 Moscow) is due too.
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 2, "{db}");
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 0, "{db}: once");
-        let runs = sim.rt.scheduled_instances(&weekly.id).await.unwrap();
+        let runs = sim.rt.system().scheduled_instances(&weekly.id).await.unwrap();
         assert_eq!(runs.len(), 1, "{db}");
         assert_eq!(runs[0].schedule.as_ref().unwrap().scheduled_for, at("2026-12-03T07:00:00Z"), "{db}");
         assert_eq!(runs[0].inputs["client_name"], "ACME", "{db}: the schedule's inputs");
@@ -51,14 +51,14 @@ async fn a_three_day_outage_catches_up_none_last_or_all() {
         for missed in ["none", "last", "all"] {
             ids.push((
                 missed,
-                sim.rt.put_schedule(None, "daily-digest", spec(missed, "allow"), false).await.unwrap().id,
+                sim.rt.system().put_schedule(None, "daily-digest", spec(missed, "allow"), false).await.unwrap().id,
             ));
         }
         // Down from 08:00 on the 1st to 12:00 on the 4th: 09:00 on the 1st..4th were missed.
         sim.clock.set(at("2026-12-04T12:00:00Z"));
         sim.rt.fire_due_schedules().await.unwrap();
         for (missed, id) in &ids {
-            let started = sim.rt.scheduled_instances(id).await.unwrap().len();
+            let started = sim.rt.system().scheduled_instances(id).await.unwrap().len();
             let fires = sim.store.last_fires(id, 10).await.unwrap();
             let skipped: Vec<&str> = fires.iter().filter(|f| f.skipped).filter_map(|f| f.reason.as_deref()).collect();
             let expected = match *missed {
@@ -81,29 +81,34 @@ async fn overlap_pause_and_resume() {
     for (db, url, _dir) in databases("sched_overlap").await {
         let sim = Sim::open(&db, &url, None, "2026-12-01T08:00:00Z").await;
         sim.deploy(DAILY).await;
-        let skip = sim.rt.put_schedule(None, "daily-digest", spec("last", "skip"), false).await.unwrap().id;
-        let cancel =
-            sim.rt.put_schedule(None, "daily-digest", spec("last", "cancel_previous"), false).await.unwrap().id;
+        let skip = sim.rt.system().put_schedule(None, "daily-digest", spec("last", "skip"), false).await.unwrap().id;
+        let cancel = sim
+            .rt
+            .system()
+            .put_schedule(None, "daily-digest", spec("last", "cancel_previous"), false)
+            .await
+            .unwrap()
+            .id;
         for day in ["2026-12-01", "2026-12-02"] {
             sim.clock.set(at(&format!("{day}T09:00:10Z")));
             sim.rt.fire_due_schedules().await.unwrap();
         }
         // Nobody did the first day's work: `skip` skipped the second fire, `cancel_previous` replaced the run.
-        assert_eq!(sim.rt.scheduled_instances(&skip).await.unwrap().len(), 1, "{db}");
+        assert_eq!(sim.rt.system().scheduled_instances(&skip).await.unwrap().len(), 1, "{db}");
         let reasons: Vec<String> =
             sim.store.last_fires(&skip, 5).await.unwrap().into_iter().filter_map(|f| f.reason).collect();
         assert!(reasons.iter().any(|r| r.contains("overlap")), "{db}: {reasons:?}");
-        let runs = sim.rt.scheduled_instances(&cancel).await.unwrap();
+        let runs = sim.rt.system().scheduled_instances(&cancel).await.unwrap();
         let statuses: Vec<&str> = runs.iter().map(|i| i.status.as_str()).collect();
         assert_eq!(statuses, ["running", "cancelled"], "{db}: newest first");
         // Paused: nothing fires; resumed: the fires missed during the pause follow `missed: last`.
-        sim.rt.set_schedule_paused(&cancel, true).await.unwrap();
+        sim.rt.system().set_schedule_paused(&cancel, true).await.unwrap();
         sim.clock.set(at("2026-12-05T10:00:00Z"));
         sim.rt.fire_due_schedules().await.unwrap();
-        assert_eq!(sim.rt.scheduled_instances(&cancel).await.unwrap().len(), 2, "{db}: paused");
-        sim.rt.set_schedule_paused(&cancel, false).await.unwrap();
+        assert_eq!(sim.rt.system().scheduled_instances(&cancel).await.unwrap().len(), 2, "{db}: paused");
+        sim.rt.system().set_schedule_paused(&cancel, false).await.unwrap();
         sim.rt.fire_due_schedules().await.unwrap();
-        let runs = sim.rt.scheduled_instances(&cancel).await.unwrap();
+        let runs = sim.rt.system().scheduled_instances(&cancel).await.unwrap();
         assert_eq!(runs.len(), 3, "{db}: one catch-up run after resuming");
         assert_eq!(
             runs[0].schedule.as_ref().unwrap().scheduled_for,
@@ -113,6 +118,7 @@ async fn overlap_pause_and_resume() {
         // An invalid schedule is refused with diagnostics.
         let err = sim
             .rt
+            .system()
             .put_schedule(
                 None,
                 "daily-digest",

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use smmflow_engine::{Event, Instance};
 
+use crate::access_of;
 use crate::error::ApiError;
 use crate::ids::NodeId;
 use crate::types::enums::{InstanceStatus, StepStatus};
 use crate::types::people::{Actor, UserObj, WorkspaceObj};
 use crate::types::task::TaskObj;
-use crate::{access_of, runtime_of};
 
 #[derive(Clone)]
 pub struct InstanceObj(pub Arc<Instance>);
@@ -167,7 +167,7 @@ impl InstanceObj {
     /// Every step of the definition, in definition order.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObj>> {
-        let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
+        let def = access_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
         Ok(def
             .workflow
             .steps
@@ -194,7 +194,7 @@ impl InstanceObj {
     /// The workflow's flowchart with this instance's step statuses as classes.
     #[graphql(complexity = 10)]
     async fn mermaid(&self, ctx: &Context<'_>) -> Result<String> {
-        let def = runtime_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
+        let def = access_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
         let mut out = smmflow_spec::mermaid::render(&def.workflow);
         out.push_str("  classDef done fill:#d9f2d9,stroke:#2e7d32\n  classDef ready fill:#dbe9ff,stroke:#1565c0\n  classDef skipped fill:#eeeeee,stroke:#9e9e9e\n");
         for status in ["done", "ready", "skipped"] {

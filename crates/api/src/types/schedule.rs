@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use smmflow_runtime::{FireRow, ScheduleRow};
 
+use crate::access_of;
 use crate::error::ApiError;
 use crate::types::instance::{InstanceObj, WorkflowRef};
 use crate::types::people::WorkspaceObj;
-use crate::{access_of, runtime_of};
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum MissedPolicy {
@@ -88,7 +88,7 @@ impl ScheduleObj {
     }
     /// The workflow, at the latest version (the one new runs use).
     async fn workflow(&self, ctx: &Context<'_>) -> Result<WorkflowRef> {
-        let def = runtime_of(ctx)?.definition(&self.0.workflow, None).await.map_err(ApiError::from)?;
+        let def = access_of(ctx)?.definition(&self.0.workflow, None).await.map_err(ApiError::from)?;
         Ok(WorkflowRef { key: self.0.workflow.clone(), version: def.version })
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {

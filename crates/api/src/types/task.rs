@@ -11,11 +11,11 @@ use smmflow_engine::{Instance, Task, TaskKind};
 
 use crate::error::ApiError;
 use crate::ids::NodeId;
-use crate::runtime_of;
 use crate::types::enums::TaskStatus;
 use crate::types::instance::InstanceObj;
 use crate::types::people::{Actor, UserObj};
 use crate::types::workflow::form_of;
+use crate::{access_of, runtime_of};
 
 /// A task: one of an instance's (which it reads from).
 #[derive(Clone)]
@@ -99,7 +99,7 @@ impl TaskObj {
     /// The fields to submit with `completeTask`, as field specs by name.
     async fn form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
         let Some(t) = self.t() else { return Ok(Json(Value::Null)) };
-        let def = runtime_of(ctx)?
+        let def = access_of(ctx)?
             .definition(&self.instance.workflow, Some(self.instance.version))
             .await
             .map_err(ApiError::from)?;
@@ -125,7 +125,7 @@ impl TaskObj {
     }
     async fn step(&self, ctx: &Context<'_>) -> Result<StepRef> {
         let id = self.t().map(|t| t.step.clone()).unwrap_or_default();
-        let def = runtime_of(ctx)?
+        let def = access_of(ctx)?
             .definition(&self.instance.workflow, Some(self.instance.version))
             .await
             .map_err(ApiError::from)?;

@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node: format!("chaos-{}", std::process::id()),
     })
     .await?;
-    rt.deploy(CHAOS_FLOW, smmflow_runtime::Deployer::System).await?;
+    rt.system().deploy(CHAOS_FLOW, smmflow_runtime::Deployer::System).await?;
     let now = rt.now();
     if !store.workspace_exists("chaos").await? {
         store.create_workspace("chaos", "Chaos", now).await?;
@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 actor: "wanda".into(),
                 idempotency_key: None,
             };
-            rt.start(req).await
+            rt.system().start(req).await
         } else {
             let t = &active[(n as usize) % active.len()];
             let cmd = match (t.kind.as_str(), n % 4) {
@@ -91,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 _ => Command::Complete { task: t.no, output: json!({"text": format!("draft {n}")}) },
             };
             let user = if t.kind == "approval" { "eddie" } else { "wanda" };
-            rt.command(t.instance_id, user, cmd).await
+            rt.system().command(t.instance_id, user, cmd).await
         };
         match result {
             Ok(inst) => {

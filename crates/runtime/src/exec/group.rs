@@ -156,7 +156,7 @@ impl Runtime {
     /// Starts many instances, a few hundred per transaction (bulk loads:
     /// a campaign's posts, benchmarks). All-or-nothing per transaction: a
     /// start the engine refuses is skipped and reported in its place.
-    pub async fn start_many(&self, reqs: Vec<crate::StartRequest>) -> Result<Vec<Result<Uuid>>> {
+    pub(crate) async fn start_many(&self, reqs: Vec<crate::StartRequest>) -> Result<Vec<Result<Uuid>>> {
         let mut workspaces: Vec<&str> = reqs.iter().map(|r| r.workspace.as_str()).collect();
         workspaces.sort_unstable();
         workspaces.dedup();

@@ -108,17 +108,18 @@ impl Sim {
     /// its clock moves.
     pub async fn pause_schedules(&self) {
         for row in self.store.schedules(None).await.unwrap() {
-            self.rt.set_schedule_paused(&row.id, true).await.unwrap();
+            self.rt.system().set_schedule_paused(&row.id, true).await.unwrap();
         }
     }
 
     pub async fn deploy(&self, source: &str) {
-        let (_, diags) = self.rt.deploy(source, smmflow_runtime::Deployer::System).await.unwrap();
+        let (_, diags) = self.rt.system().deploy(source, smmflow_runtime::Deployer::System).await.unwrap();
         assert!(!diags.iter().any(|d| d.is_error()), "{diags:?}");
     }
 
     pub async fn start(&self, workflow: &str, inputs: Value, actor: &str) -> Instance {
         self.rt
+            .system()
             .start(StartRequest {
                 workflow: workflow.into(),
                 workspace: "acme".into(),
@@ -138,13 +139,13 @@ impl Sim {
     }
 
     pub async fn inst(&self, id: Uuid) -> Instance {
-        self.rt.instance(id).await.unwrap()
+        self.rt.system().instance(id).await.unwrap()
     }
 
     /// Sets the clock and fires what came due (the runtime's own `advance_clock`).
     pub async fn advance_to(&self, to: DateTime<Utc>) {
         let to = to.max(self.clock.now());
-        self.rt.advance_clock(&self.clock, to).await.unwrap();
+        self.rt.system().advance_clock(&self.clock, to).await.unwrap();
     }
 
     /// Who may act on a task row.
@@ -179,7 +180,7 @@ impl Sim {
                 (_, true) => Command::Approve { task: row.no, comment: Some("Looks good".into()) },
                 (_, false) => Command::Complete { task: row.no, output: output.clone() },
             };
-            match self.rt.command(row.instance_id, &user, cmd).await {
+            match self.rt.system().command(row.instance_id, &user, cmd).await {
                 Ok(_) => return user,
                 Err(e) if e.code() == "FORBIDDEN" => continue,
                 Err(e) => panic!("{user} on {}/{} ({}): {e}", row.workflow, row.step, self.db),
