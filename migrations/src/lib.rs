@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261130_000001_notifications;
 mod m20261205_000001_access;
+mod m20261206_000001_clients;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261130_000001_notifications::Migration),
             Box::new(m20261205_000001_access::Migration),
+            Box::new(m20261206_000001_clients::Migration),
         ]
     }
 }

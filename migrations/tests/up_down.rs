@@ -48,6 +48,9 @@ async fn migrations_go_up_down_and_up_again() {
             "organizations",
             "documents",
             "settings",
+            "workspace_profiles",
+            "publications",
+            "calendar_feeds",
         ] {
             assert!(all.contains(&t.to_string()), "{url}: {t} missing from {all:?}");
         }

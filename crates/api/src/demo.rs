@@ -99,6 +99,7 @@ pub async fn run(workflows: std::path::PathBuf) -> Result<(), String> {
             body_limit: 1 << 20,
             deployed: Arc::new(AtomicBool::new(true)),
             manual_clock: Some(clock),
+            public_url: format!("http://{addr}"),
         },
     );
     tokio::spawn(async move {

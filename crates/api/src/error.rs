@@ -73,7 +73,7 @@ impl From<RuntimeError> for ApiError {
             Code::Unauthenticated => ApiError::Unauthenticated,
             Code::Forbidden => ApiError::Forbidden(message),
             Code::NotFound => ApiError::NotFound(message),
-            Code::BadUserInput => ApiError::BadInput(message),
+            Code::BadUserInput | Code::PostingLimit => ApiError::BadInput(message),
             Code::Conflict => ApiError::Conflict(message),
             Code::TaskAlreadyCompleted => ApiError::AlreadyCompleted(message),
             Code::RateLimited | Code::Internal => ApiError::Internal(e.to_string()),
@@ -131,6 +131,9 @@ pub fn user_errors(e: RuntimeError, field: &str) -> ApiResult<Vec<UserError>> {
             Ok(diags.iter().filter(|d| d.is_error()).map(UserError::from_diagnostic).collect())
         }
         RuntimeError::Field { field, message } => Ok(vec![UserError::at(vec![field], message, "BAD_USER_INPUT")]),
+        RuntimeError::Items(items) => {
+            Ok(items.into_iter().map(|i| UserError::at(i.path, i.message, i.code.as_str())).collect())
+        }
         RuntimeError::FieldConflict { field, message } => Ok(vec![UserError::at(vec![field], message, "CONFLICT")]),
         other => Err(other.into()),
     }

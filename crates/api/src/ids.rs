@@ -14,6 +14,8 @@ pub enum NodeId {
     User(String),
     Workflow(String, i32),
     Notification(String),
+    /// A publication, by its instance's id.
+    Publication(String),
 }
 
 impl NodeId {
@@ -25,6 +27,7 @@ impl NodeId {
             NodeId::User(l) => format!("User:{l}"),
             NodeId::Workflow(k, v) => format!("Workflow:{k}:{v}"),
             NodeId::Notification(id) => format!("Notification:{id}"),
+            NodeId::Publication(id) => format!("Publication:{id}"),
         };
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -47,6 +50,7 @@ impl NodeId {
                 NodeId::Workflow(k.to_string(), v.parse().map_err(|_| bad())?)
             }
             "Notification" => NodeId::Notification(rest.to_string()),
+            "Publication" => NodeId::Publication(rest.to_string()),
             _ => return Err(bad()),
         })
     }

@@ -7,6 +7,7 @@ pub mod approval_page;
 pub mod datadir;
 pub mod demo;
 pub mod error;
+pub mod ical;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
@@ -36,12 +37,18 @@ pub struct SchemaOptions {
     /// Cost units per user and minute (None: no rate limit).
     pub budgets: Option<Arc<limits::Budgets>>,
     pub manual_clock: Option<smmflow_runtime::ManualClock>,
+    /// The base of absolute links (`SMMFLOW_PUBLIC_URL`); empty: relative links.
+    pub public_url: String,
 }
+
+/// The base of absolute links, for resolvers.
+pub(crate) struct PublicUrl(pub String);
 
 pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
     let mut b = Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)
         .data(rt)
         .data(ManualClockHandle(opts.manual_clock))
+        .data(PublicUrl(opts.public_url))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

@@ -13,11 +13,16 @@ use crate::error::{ApiError, ApiResult as Result, UserError, user_errors};
 
 type RtResult<T> = smmflow_runtime::Result<T>;
 use crate::ids::NodeId;
+use crate::types::client::{CreateWorkspaceInput, UpdateWorkspaceInput, WorkspacePayload};
 use crate::types::enums::NotificationMode;
+use crate::types::feed::{
+    CalendarFeedObj, CalendarFeedPayload, CreateCalendarFeedInput, RevokeCalendarFeedInput, url_of,
+};
 use crate::types::people::{ApiTokenObj, MembershipObj};
 use crate::types::schedule::{MissedPolicy, OverlapPolicy, ScheduleObj};
 use crate::types::{InstanceObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
+use smmflow_runtime::Error as RuntimeError;
 
 pub struct Mutation;
 
@@ -108,18 +113,6 @@ pub struct RetryStepInput {
     pub instance_id: ID,
     /// The step's key from the YAML.
     pub step: String,
-}
-
-#[derive(InputObject)]
-pub struct CreateWorkspaceInput {
-    pub key: String,
-    pub name: String,
-}
-
-#[derive(SimpleObject)]
-pub struct WorkspacePayload {
-    pub workspace: Option<WorkspaceObj>,
-    pub user_errors: Vec<UserError>,
 }
 
 #[derive(InputObject)]
@@ -452,11 +445,52 @@ impl Mutation {
 
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {
         let session = access_of(ctx)?;
-        match session.admin()?.create_workspace(&input.key, &input.name).await {
-            Ok(()) => Ok(WorkspacePayload {
-                workspace: Some(WorkspaceObj { key: input.key, name: input.name }),
-                user_errors: Vec::new(),
-            }),
+        match session.admin()?.create_client(input.into_new()).await {
+            Ok(w) => Ok(WorkspacePayload { workspace: Some(WorkspaceObj::with(w)), user_errors: Vec::new() }),
+            Err(e) => Ok(WorkspacePayload { workspace: None, user_errors: user_errors(e, "input")? }),
+        }
+    }
+
+    /// A secret iCalendar feed of your publications and due work (the URL is shown once).
+    async fn create_calendar_feed(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCalendarFeedInput,
+    ) -> Result<CalendarFeedPayload> {
+        let session = access_of(ctx)?;
+        match session.signed_in()?.create_feed(&input.name, input.workspace.as_deref()).await {
+            Ok((feed, secret)) => {
+                let url = Some(url_of(ctx, &secret));
+                Ok(CalendarFeedPayload { feed: Some(CalendarFeedObj { feed, url }), user_errors: Vec::new() })
+            }
+            Err(e) => Ok(CalendarFeedPayload { feed: None, user_errors: user_errors(e, "input")? }),
+        }
+    }
+
+    /// Revokes one of your calendar feeds: its URL answers 404 from now on.
+    async fn revoke_calendar_feed(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeCalendarFeedInput,
+    ) -> Result<CalendarFeedPayload> {
+        let session = access_of(ctx)?;
+        let feed = session.signed_in()?.revoke_feed(input.feed_id.as_str()).await?;
+        Ok(CalendarFeedPayload { feed: Some(CalendarFeedObj { feed, url: None }), user_errors: Vec::new() })
+    }
+
+    /// Changes a workspace's settings, profile or posting limits (its leads and admins).
+    async fn update_workspace(&self, ctx: &Context<'_>, input: UpdateWorkspaceInput) -> Result<WorkspacePayload> {
+        let session = access_of(ctx)?;
+        let (key, change) = input.change();
+        let lead = session.lead(&key).map_err(|e| match e {
+            // A workspace the caller is not even a member of is not found.
+            RuntimeError::Forbidden(_) if !session.viewer().is_ok_and(|v| v.is_member(&key)) => {
+                RuntimeError::NotFound(format!("workspace `{key}`"))
+            }
+            other => other,
+        })?;
+        match lead.update_workspace(change).await {
+            Ok(w) => Ok(WorkspacePayload { workspace: Some(WorkspaceObj::with(w)), user_errors: Vec::new() }),
             Err(e) => Ok(WorkspacePayload { workspace: None, user_errors: user_errors(e, "input")? }),
         }
     }

@@ -12,10 +12,20 @@ use crate::ids::NodeId;
 use crate::types::enums::{InstanceStatus, TaskStatus};
 use crate::types::notification::NotificationFilter;
 use crate::types::page::{Page, Window};
+use crate::types::publication::{PublicationFilter, PublicationObj};
 use crate::types::{InstanceObj, Node, NotificationObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
 
 pub struct Query;
+
+/// Which schedules to list.
+#[derive(InputObject, Default)]
+pub struct ScheduleFilter {
+    /// A workspace key.
+    pub workspace: Option<String>,
+    /// A workflow key.
+    pub workflow: Option<String>,
+}
 
 #[derive(InputObject, Default)]
 pub struct InstanceFilter {
@@ -76,11 +86,11 @@ impl Query {
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<WorkspaceObj>> {
         let all = access_of(ctx)?.workspaces().await?;
-        Ok(all.into_iter().map(|(key, name)| WorkspaceObj { key, name }).collect())
+        Ok(all.into_iter().map(|(key, name)| WorkspaceObj::new(key, name)).collect())
     }
 
     async fn workspace(&self, ctx: &Context<'_>, key: String) -> Result<Option<WorkspaceObj>> {
-        Ok(access_of(ctx)?.workspace(&key).await?.map(|(key, name)| WorkspaceObj { key, name }))
+        Ok(access_of(ctx)?.workspace(&key).await?.map(|(key, name)| WorkspaceObj::new(key, name)))
     }
 
     /// The latest version of every deployed workflow.
@@ -117,6 +127,39 @@ impl Query {
         let w = Window::new(after, before, first, last, total)?;
         let items = session.instances(&q, w.slice()).await?;
         Ok(w.page(items.into_iter().map(InstanceObj::new).collect(), total))
+    }
+
+    /// The content calendar: publications of the caller's workspaces in
+    /// `[from, to)`, ordered by time.
+    #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
+    async fn publications(
+        &self,
+        ctx: &Context<'_>,
+        filter: PublicationFilter,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<PublicationObj>> {
+        let session = access_of(ctx)?;
+        if filter.to <= filter.from {
+            return Err(ApiError::BadInput("`to` must be after `from`".into()));
+        }
+        let now = session.runtime().now();
+        let mut f = smmflow_runtime::PublicationFilter {
+            from: Some(filter.from),
+            to: Some(filter.to),
+            workspaces: filter.workspace.map(|w| vec![w]),
+            channel: filter.channel,
+            states: filter.status.map(|s| s.into_iter().map(Into::into).collect()),
+            now,
+            ..Default::default()
+        };
+        let total = session.count_publications(f.clone()).await?;
+        let w = Window::new(after, before, first, last, total)?;
+        (f.offset, f.limit) = (w.offset, w.limit);
+        let rows = session.publications(f).await?;
+        Ok(w.page(rows.into_iter().map(|row| PublicationObj { row, now }).collect(), total))
     }
 
     async fn instance(&self, ctx: &Context<'_>, id: ID) -> Result<Option<InstanceObj>> {
@@ -157,15 +200,24 @@ impl Query {
         found(task_obj(ctx, instance, no).await)
     }
 
-    /// Schedules of the caller's workspaces (or one of them).
+    /// Schedules of the caller's workspaces (or of one workspace or
+    /// workflow: `filter`; the bare `workspace` argument is the same as
+    /// `filter: {workspace}`, kept for older clients).
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn schedules(
         &self,
         ctx: &Context<'_>,
+        filter: Option<ScheduleFilter>,
         workspace: Option<String>,
     ) -> Result<Vec<crate::types::schedule::ScheduleObj>> {
+        let f = filter.unwrap_or_default();
+        let workspace = f.workspace.or(workspace);
         let rows = access_of(ctx)?.schedules(workspace.as_deref()).await?;
-        Ok(rows.into_iter().map(crate::types::schedule::ScheduleObj).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|r| f.workflow.as_ref().is_none_or(|w| *w == r.workflow))
+            .map(crate::types::schedule::ScheduleObj)
+            .collect())
     }
 
     /// Messages to recipients, newest first (admins only).
@@ -205,6 +257,13 @@ impl Query {
             NodeId::Workflow(k, v) => self.workflow(ctx, k, Some(v)).await?.map(Node::Workflow),
             NodeId::Notification(n) => match session.admin() {
                 Ok(admin) => admin.notification(&n).await?.map(|r| Node::Notification(NotificationObj(r))),
+                Err(_) => None,
+            },
+            NodeId::Publication(p) => match p.parse() {
+                Ok(i) => session
+                    .publication(i)
+                    .await?
+                    .map(|row| Node::Publication(PublicationObj { row, now: session.runtime().now() })),
                 Err(_) => None,
             },
         })

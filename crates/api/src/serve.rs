@@ -128,6 +128,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
             body_limit: cfg.body_limit,
             deployed: deployed.clone(),
             manual_clock: manual,
+            public_url: public_url.trim_end_matches('/').to_string(),
         },
     );
     println!("smmflow listening on http://{addr} (GraphiQL at /, API at /graphql)");

@@ -29,6 +29,8 @@ pub struct ServerOptions {
     pub deployed: Arc<AtomicBool>,
     /// The clock `advanceClock` moves, when the server runs on a manual clock.
     pub manual_clock: Option<smmflow_runtime::ManualClock>,
+    /// `SMMFLOW_PUBLIC_URL`: the base of absolute links (calendar feeds).
+    pub public_url: String,
 }
 
 #[derive(Clone)]
@@ -59,7 +61,12 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
     }
     let schema = crate::schema(
         rt.clone(),
-        crate::SchemaOptions { introspection: opts.introspection, budgets, manual_clock: opts.manual_clock },
+        crate::SchemaOptions {
+            introspection: opts.introspection,
+            budgets,
+            manual_clock: opts.manual_clock,
+            public_url: opts.public_url,
+        },
     );
     let state = AppState { rt, schema, deployed: opts.deployed };
     Router::new()
@@ -70,6 +77,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/approve/{token}", get(crate::approval_page::show).post(crate::approval_page::decide))
+        .route("/calendar/{file}", get(crate::ical::feed))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)
 }

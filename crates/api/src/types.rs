@@ -1,11 +1,14 @@
 //! The API's own types: nothing here is a storage entity or an engine type;
 //! they wrap them and decide what clients see.
 
+pub mod client;
 pub mod enums;
+pub mod feed;
 pub mod instance;
 pub mod notification;
 pub mod page;
 pub mod people;
+pub mod publication;
 pub mod schedule;
 pub mod task;
 pub mod workflow;
@@ -28,4 +31,5 @@ pub enum Node {
     User(UserObj),
     Workflow(WorkflowObj),
     Notification(NotificationObj),
+    Publication(publication::PublicationObj),
 }

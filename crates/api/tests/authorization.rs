@@ -41,6 +41,17 @@ steps:
     on_reject: {goto: draft}
 "#;
 
+const POST: &str = r#"
+workflow: matrix-post
+name: Matrix post
+roles: {writer: Writes}
+inputs:
+  at: {type: datetime, required: true}
+publication: {at: "{{ inputs.at }}", channel: vk, title: matrix}
+steps:
+  write: {role: writer}
+"#;
+
 const PEOPLE: [&str; 5] = ["nobody", "outsider", "member", "lead", "admin"];
 
 struct World {
@@ -51,6 +62,7 @@ struct World {
     draft: String,
     schedule: String,
     token_of_member: String,
+    feed_of_member: String,
     notification: String,
     _dir: tempfile::TempDir,
 }
@@ -86,6 +98,18 @@ async fn world() -> World {
         tokens.push(signed.create_token(login, "matrix").await.unwrap());
     }
     rt.system().deploy(FLOW, smmflow_runtime::Deployer::System).await.unwrap();
+    rt.system().deploy(POST, smmflow_runtime::Deployer::System).await.unwrap();
+    let at = (rt.now() + chrono::Duration::days(3)).to_rfc3339();
+    rt.system()
+        .start(StartRequest {
+            workflow: "matrix-post".into(),
+            workspace: "alpha".into(),
+            inputs: json!({"at": at}),
+            actor: "lena".into(),
+            idempotency_key: None,
+        })
+        .await
+        .unwrap();
     let inst = rt
         .system()
         .start(StartRequest {
@@ -103,7 +127,12 @@ async fn world() -> World {
     }
     let schema = smmflow_api::schema(
         rt.clone(),
-        SchemaOptions { introspection: true, budgets: None, manual_clock: Some(clock.clone()) },
+        SchemaOptions {
+            introspection: true,
+            budgets: None,
+            manual_clock: Some(clock.clone()),
+            public_url: "http://smmflow.test".into(),
+        },
     );
     let instance = smmflow_api::ids::NodeId::Instance(inst.id).encode();
     let draft = smmflow_api::ids::NodeId::Task(inst.id, inst.tasks[0].no).encode();
@@ -115,6 +144,7 @@ async fn world() -> World {
         draft,
         schedule: String::new(),
         token_of_member: String::new(),
+        feed_of_member: String::new(),
         notification: String::new(),
         _dir: dir,
     };
@@ -127,6 +157,8 @@ async fn world() -> World {
     let r = w.run(2, "{ viewer { apiTokens { id name } } }", json!({})).await;
     let spare = r["data"]["viewer"]["apiTokens"].as_array().unwrap().iter().find(|t| t["name"] == "spare").cloned();
     w.token_of_member = spare.unwrap()["id"].as_str().unwrap().to_string();
+    let r = w.run(2, r#"mutation { createCalendarFeed(input: {name: "spare"}) { feed { id } } }"#, json!({})).await;
+    w.feed_of_member = r["data"]["createCalendarFeed"]["feed"]["id"].as_str().unwrap().to_string();
     w.notification = "Tm90aWZpY2F0aW9uOm5vbmU".into();
     w
 }
@@ -188,7 +220,8 @@ const fn row(field: &'static str, query: &'static str, saw: Option<&'static str>
 
 /// `$i` is the alpha instance, `$t` its draft task, `$r` its review (only
 /// editors decide it: none of the five is one), `$s` alpha's schedule,
-/// `$k` a token of the member's (not the one they use), `$n` a notification
+/// `$k` a token of the member's (not the one they use), `$f` a calendar feed
+/// of the member's, `$n` a notification
 /// id that does not exist (so the admin's retry is `H`), `$to` two days on.
 /// A release of an open task is no change, so allowed to anyone who sees it.
 const ROWS: &[Row] = &[
@@ -209,6 +242,12 @@ const ROWS: &[Row] = &[
     row("task", "query($t: ID!) { task(id: $t) { id } }", Some("/task"), "UHAAA"),
     row("schedules", r#"{ schedules(workspace: "alpha") { id } }"#, Some("/schedules"), "UHAAA"),
     row("notifications", "{ notifications { totalCount } }", None, "UFFFA"),
+    row(
+        "publications",
+        r#"{ publications(filter: {from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z", workspace: "alpha"}) { totalCount } }"#,
+        Some("/publications/totalCount"),
+        "UHAAA",
+    ),
     row("node", "query($i: ID!) { node(id: $i) { id } }", Some("/node"), "UHAAA"),
     row(
         "deployWorkflow",
@@ -278,6 +317,24 @@ const ROWS: &[Row] = &[
         r#"mutation { createWorkspace(input: {key: "gamma", name: "G"}) { workspace { key } } }"#,
         None,
         "UFFFA",
+    ),
+    row(
+        "updateWorkspace",
+        r#"mutation { updateWorkspace(input: {workspace: "alpha", name: "Alpha"}) { workspace { key } } }"#,
+        None,
+        "UHFAA",
+    ),
+    row(
+        "createCalendarFeed",
+        r#"mutation { createCalendarFeed(input: {name: "mine", workspace: "alpha"}) { feed { id } } }"#,
+        Some("/createCalendarFeed/feed"),
+        "UHAAA",
+    ),
+    row(
+        "revokeCalendarFeed",
+        "mutation($f: ID!) { revokeCalendarFeed(input: {feedId: $f}) { feed { id } } }",
+        Some("/revokeCalendarFeed/feed"),
+        "UHAHH",
     ),
     row(
         "createUser",
@@ -367,7 +424,7 @@ fn review_task(w: &World) -> String {
 async fn every_operation_for_every_kind_of_person() {
     let w = world().await;
     let to = (w.rt.now() + chrono::Duration::days(2)).to_rfc3339();
-    let vars = json!({"i": w.instance, "t": w.draft, "r": review_task(&w), "s": w.schedule, "k": w.token_of_member, "n": w.notification, "to": to});
+    let vars = json!({"i": w.instance, "t": w.draft, "r": review_task(&w), "s": w.schedule, "k": w.token_of_member, "f": w.feed_of_member, "n": w.notification, "to": to});
     let mut wrong = Vec::new();
     for r in ROWS {
         let mut got = String::new();

@@ -112,6 +112,7 @@ pub async fn run(target: &Target, instances: usize, clients: usize) -> Result<Va
         body_limit: 1 << 20,
         deployed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         manual_clock: None,
+        public_url: String::new(),
     };
     let app = smmflow_api::server::router(rt.clone(), opts);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

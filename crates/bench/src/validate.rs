@@ -78,7 +78,14 @@ pub fn run(sizes: &[usize]) -> Result<Vec<serde_json::Value>> {
         let wf = p.workflow(&format!("chain-{n}")).ok_or_else(|| anyhow::anyhow!("no workflow"))?.clone();
         let cal = Calendar::default_business();
         let start = best(3, || {
-            let env = Env { now: chrono::Utc::now(), workflow: &wf, version: 1, calendar: &cal, directory: &Nobody };
+            let env = Env {
+                now: chrono::Utc::now(),
+                workflow: &wf,
+                version: 1,
+                calendar: &cal,
+                directory: &Nobody,
+                profile: None,
+            };
             let s = Start {
                 id: uuid::Uuid::now_v7(),
                 workspace: "bench".into(),
@@ -86,6 +93,7 @@ pub fn run(sizes: &[usize]) -> Result<Vec<serde_json::Value>> {
                 parent: None,
                 schedule: None,
                 calendar: None,
+                context: serde_json::Value::Null,
             };
             let o = decide::start(&env, "lead", s)?;
             ensure!(o.state.status.is_finished(), "the notify chain did not run through");

@@ -18,8 +18,18 @@ pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Instanc
 
 /// The state an `instance.started` event creates.
 pub fn start(e: &Event) -> Option<Instance> {
-    let EventKind::InstanceStarted { id, workflow, version, workspace, inputs, steps, parent, schedule, calendar } =
-        &e.kind
+    let EventKind::InstanceStarted {
+        id,
+        workflow,
+        version,
+        workspace,
+        inputs,
+        steps,
+        parent,
+        schedule,
+        calendar,
+        context,
+    } = &e.kind
     else {
         return None;
     };
@@ -36,6 +46,7 @@ pub fn start(e: &Event) -> Option<Instance> {
         parent: parent.clone(),
         schedule: schedule.clone(),
         calendar: calendar.clone(),
+        workspace_scope: context.clone(),
         steps: steps.iter().map(|s| (s.clone(), StepState::new())).collect(),
         tasks: Vec::new(),
         children: Vec::new(),

@@ -39,7 +39,11 @@ pub fn follow_ups(state: &Instance, actions: &[Action]) -> Vec<FollowUp> {
                 parent.instance,
                 Command::ChildFinished { child: *child, status: *status, outputs: outputs.clone() },
             )),
-            Action::SetTimer { .. } | Action::ClearTimers { .. } | Action::Notify(_) => None,
+            Action::SetTimer { .. }
+            | Action::ClearTimers { .. }
+            | Action::Notify(_)
+            | Action::UpdateProfile { .. }
+            | Action::Publication { .. } => None,
         })
         .collect()
 }

@@ -35,6 +35,9 @@ pub struct Env<'a> {
     /// The instance's calendar, or the default one.
     pub calendar: &'a Calendar,
     pub directory: &'a dyn Directory,
+    /// The profile's schema and the workspace's current profile, for
+    /// `update_profile` steps (None: the workflow has none).
+    pub profile: Option<(&'a smmflow_spec::Profile, &'a Value)>,
 }
 
 /// Starting an instance.
@@ -46,8 +49,10 @@ pub struct Start {
     pub parent: Option<ParentRef>,
     pub schedule: Option<ScheduleRef>,
     /// The calendar key to count business time in (the runtime picks the
-    /// workflow's own, else the parent's).
+    /// workflow's own, else the parent's, else the workspace's).
     pub calendar: Option<String>,
+    /// `workspace` in expressions: `{key, name, timezone, profile}`.
+    pub context: Value,
 }
 
 /// A command on a running instance, by `actor`.
@@ -139,6 +144,17 @@ pub enum Action {
         outputs: Value,
     },
     Notify(Notice),
+    /// Replace these top-level fields of the workspace's profile (checked
+    /// against its schema already).
+    UpdateProfile {
+        set: serde_json::Map<String, Value>,
+    },
+    /// The instance is a publication on the content calendar.
+    Publication {
+        at: DateTime<Utc>,
+        channel: String,
+        title: Option<String>,
+    },
 }
 
 /// A notification to resolve against the workflow's rules and defaults, or
@@ -184,6 +200,7 @@ pub enum Code {
     Conflict,
     TaskAlreadyCompleted,
     RateLimited,
+    PostingLimit,
     Internal,
 }
 
@@ -197,6 +214,7 @@ impl Code {
             Code::Conflict => "CONFLICT",
             Code::TaskAlreadyCompleted => "TASK_ALREADY_COMPLETED",
             Code::RateLimited => "RATE_LIMITED",
+            Code::PostingLimit => "POSTING_LIMIT",
             Code::Internal => "INTERNAL",
         }
     }

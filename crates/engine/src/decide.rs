@@ -5,6 +5,7 @@
 //! and the outcome's state is exactly the fold of the log.
 
 mod lifecycle;
+mod profile;
 mod progress;
 mod tasks;
 mod timers;
@@ -59,10 +60,15 @@ pub fn start(env: &Env<'_>, actor: &str, start: Start) -> Result<Outcome, Error>
             parent: start.parent,
             schedule: start.schedule,
             calendar: start.calendar,
+            context: start.context,
         },
     };
     let state = apply::start(&first).ok_or_else(|| Error::bad_input("cannot start"))?;
     let mut run = Run { env, actor: actor.to_string(), state, events: vec![first], actions: Vec::new() };
+    if let Some(p) = &wf.publication {
+        let publication = run.publication(p)?;
+        run.act(publication);
+    }
     run.notice(NotifyEvent::InstanceStarted, None, None, None);
     run.progress();
     Ok(run.finish())

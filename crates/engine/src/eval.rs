@@ -33,13 +33,14 @@ pub enum Src<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reads {
     all: bool,
+    workspace: bool,
     steps: BTreeSet<String>,
 }
 
 impl Reads {
     /// Every step (a deployed template's unknown needs, the notifier's scope).
     pub fn all() -> Reads {
-        Reads { all: true, steps: BTreeSet::new() }
+        Reads { all: true, workspace: true, steps: BTreeSet::new() }
     }
 
     /// What these sources read together.
@@ -48,6 +49,7 @@ impl Reads {
         for s in sources {
             let one = reads_of(*s);
             r.all |= one.all;
+            r.workspace |= one.workspace;
             r.steps.extend(one.steps.iter().cloned());
         }
         r
@@ -88,6 +90,7 @@ fn reads_of(src: Src<'_>) -> Arc<Reads> {
                         r.steps.insert(id.to_string());
                     }
                     (Some("steps"), None) => r.all = true,
+                    (Some("workspace"), _) => r.workspace = true,
                     _ => {}
                 }
             }
@@ -146,6 +149,15 @@ pub fn scope_reading(state: &Instance, now: DateTime<Utc>, item: Option<(usize, 
         },
         "now": now.to_rfc3339(),
     });
+    if (reads.all || reads.workspace)
+        && let Some(map) = scope.as_object_mut()
+    {
+        let ws = match &state.workspace_scope {
+            Value::Null => json!({"key": state.workspace}),
+            v => v.clone(),
+        };
+        map.insert("workspace".into(), ws);
+    }
     if let (Some((index, item)), Some(map)) = (item, scope.as_object_mut()) {
         map.insert("item".into(), item.clone());
         map.insert("index".into(), json!(index));

@@ -43,6 +43,10 @@ pub enum EventKind {
         schedule: Option<ScheduleRef>,
         #[serde(default)]
         calendar: Option<String>,
+        /// The workspace as the instance sees it (`key name timezone
+        /// profile`), pinned when it starts.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        context: Value,
     },
     #[serde(rename = "step.ready")]
     StepReady { step: String },

@@ -270,6 +270,10 @@ pub struct Instance {
     /// the parent's (subflows), else none (the default calendar).
     #[serde(default)]
     pub calendar: Option<String>,
+    /// `workspace` in expressions: the workspace's key, name, timezone and
+    /// profile as they were when the instance started.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub workspace_scope: Value,
     /// Every step of the definition, by id.
     pub steps: BTreeMap<String, StepState>,
     /// Tasks by number (1-based, in creation order).

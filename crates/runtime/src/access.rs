@@ -302,11 +302,21 @@ impl LeadOf<'_> {
     pub async fn delete_schedule(&self, id: &str) -> Result<bool> {
         self.s.rt.delete_schedule(id).await
     }
+
+    /// Changes the workspace's settings, profile or posting limits.
+    pub async fn update_workspace(&self, change: crate::clients::WorkspaceChange) -> Result<crate::clients::Workspace> {
+        self.s.rt.update_client(&self.workspace, change, self.viewer.login()).await
+    }
 }
 
 impl Admin<'_> {
     pub async fn create_workspace(&self, key: &str, name: &str) -> Result<()> {
         self.s.rt.create_workspace(key, name).await
+    }
+
+    /// Creates a workspace with its settings and profile.
+    pub async fn create_client(&self, new: crate::clients::NewWorkspace) -> Result<crate::clients::Workspace> {
+        self.s.rt.create_client(new, self.viewer.login()).await
     }
 
     pub async fn create_user(&self, user: NewUser) -> Result<User> {

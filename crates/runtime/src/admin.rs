@@ -61,7 +61,8 @@ impl Runtime {
             ));
         }
         check_name(name)?;
-        self.store.create_workspace(key, name, self.now()).await.map_err(|e| conflict_on("key", e))
+        let new = crate::clients::NewWorkspace { key: key.into(), name: name.into(), ..Default::default() };
+        self.create_client(new, "operator").await.map(|_| ())
     }
 
     pub(crate) async fn create_user(&self, u: NewUser) -> Result<User> {

@@ -19,12 +19,17 @@ pub(crate) enum Announcement {
     Commit { node: String, instance: Uuid, workspace: String, from: u64, to: u64, mail: bool },
     /// A membership was removed or a token revoked.
     Directory { node: String },
+    /// A workflow step changed a workspace's profile (its `workspaces:`
+    /// schedules were brought in line in the same transaction).
+    Profile { node: String, workspace: String },
 }
 
 impl Announcement {
     fn node(&self) -> &str {
         match self {
-            Announcement::Commit { node, .. } | Announcement::Directory { node } => node,
+            Announcement::Commit { node, .. }
+            | Announcement::Directory { node }
+            | Announcement::Profile { node, .. } => node,
         }
     }
 }
@@ -62,6 +67,8 @@ impl Runtime {
                 }
                 match a {
                     Announcement::Directory { .. } => self.directory.send_modify(|v| *v = v.wrapping_add(1)),
+                    // A schedule may be due sooner now: look at once.
+                    Announcement::Profile { .. } => self.wake.notify_one(),
                     Announcement::Commit { instance, workspace, from, to, mail, .. } => {
                         // Another replica's commit may have set a timer due now, or queued mail: look at once.
                         self.wake.notify_one();

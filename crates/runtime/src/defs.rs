@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 use smmflow_spec::project::{Project, Source};
-use smmflow_spec::{Calendar, Diagnostic, Workflow};
+use smmflow_spec::{Calendar, Diagnostic, Profile, Workflow};
 use smmflow_store::{DocumentKind, Store, Tx};
 
 use crate::{Error, Result};
@@ -19,12 +19,15 @@ pub struct Def {
     pub version: i32,
     /// It assigns by round robin or least busy, so commands load task counts.
     pub needs_load: bool,
+    /// It has `update_profile` steps, so commands load the workspace's profile.
+    pub needs_profile: bool,
 }
 
 #[derive(Default)]
 pub(crate) struct Cache {
     defs: RwLock<HashMap<(String, i32), Arc<Def>>>,
     calendars: RwLock<HashMap<(String, i32), Arc<Calendar>>>,
+    profiles: RwLock<HashMap<i32, Arc<Profile>>>,
 }
 
 /// What a deploy did to one document.
@@ -84,7 +87,8 @@ impl Cache {
             return Ok(d);
         }
         let workflow = parse_workflow(&doc.source)?;
-        let def = Arc::new(Def { needs_load: needs_load(&workflow), workflow, version: doc.version });
+        let needs_profile = workflow.steps.iter().any(|s| matches!(s.kind, smmflow_spec::StepKind::UpdateProfile(_)));
+        let def = Arc::new(Def { needs_load: needs_load(&workflow), needs_profile, workflow, version: doc.version });
         if let Ok(mut m) = self.defs.write() {
             m.insert((key.to_string(), doc.version), def.clone());
         }
@@ -109,6 +113,28 @@ impl Cache {
             m.insert(id, cal.clone());
         }
         Ok(cal)
+    }
+}
+
+impl Cache {
+    /// The deployed profile schema (an empty one when none is deployed).
+    pub(crate) async fn profile(&self, tx: &Tx) -> Result<Arc<Profile>> {
+        let key = smmflow_spec::profile::PROFILE_KEY;
+        let Some(doc) = tx.document(DocumentKind::Profile, key, None).await? else {
+            return Ok(Arc::new(Profile::empty()));
+        };
+        if let Some(p) = self.profiles.read().ok().and_then(|m| m.get(&doc.version).cloned()) {
+            return Ok(p);
+        }
+        let mut sink = smmflow_spec::diag::Sink::new("stored");
+        let profile = match smmflow_spec::project::load_document(&doc.source, &mut sink) {
+            Some(smmflow_spec::Document::Profile(p)) => Arc::new(*p),
+            _ => return Err(Error::Internal("the stored profile document no longer parses".into())),
+        };
+        if let Ok(mut m) = self.profiles.write() {
+            m.insert(doc.version, profile.clone());
+        }
+        Ok(profile)
     }
 }
 
@@ -161,6 +187,9 @@ pub(crate) async fn deploy_sources(
         let (kind, key) = match smmflow_spec::project::load_document(&src.text, &mut sink) {
             Some(smmflow_spec::Document::Workflow(w)) => (DocumentKind::Workflow, w.key.value),
             Some(smmflow_spec::Document::Calendar(c)) => (DocumentKind::Calendar, c.key.value),
+            Some(smmflow_spec::Document::Profile(_)) => {
+                (DocumentKind::Profile, smmflow_spec::profile::PROFILE_KEY.to_string())
+            }
             None => continue,
         };
         let (version, created) = tx.deploy(kind, &key, &src.text, &content_hash(&src.text), by, now).await?;
@@ -191,7 +220,7 @@ pub(crate) struct Prepared {
 /// Checks one workflow or calendar source against what is deployed.
 pub(crate) async fn prepare_one(store: &Store, source: &str, min_interval: u32) -> Result<Prepared> {
     let mut sources = Vec::new();
-    for kind in [DocumentKind::Workflow, DocumentKind::Calendar] {
+    for kind in [DocumentKind::Workflow, DocumentKind::Calendar, DocumentKind::Profile] {
         for d in store.latest_documents(kind).await? {
             sources.push(Source { path: format!("deployed/{}/{}.yaml", kind.as_str(), d.key), text: d.source });
         }
@@ -209,6 +238,9 @@ pub(crate) async fn prepare_one(store: &Store, source: &str, min_interval: u32) 
     let doc = match smmflow_spec::project::load_document(source, &mut sink) {
         Some(smmflow_spec::Document::Workflow(w)) => Some(("workflow", w.key.value.clone(), Some(w))),
         Some(smmflow_spec::Document::Calendar(c)) => Some(("calendar", c.key.value, None)),
+        Some(smmflow_spec::Document::Profile(_)) => {
+            Some(("profile", smmflow_spec::profile::PROFILE_KEY.to_string(), None))
+        }
         None => None,
     };
     if let Some((kind, k, _)) = &doc {
@@ -237,7 +269,11 @@ pub(crate) async fn save_one(
     by: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Deployed> {
-    let doc_kind = if p.kind == "workflow" { DocumentKind::Workflow } else { DocumentKind::Calendar };
+    let doc_kind = match p.kind {
+        "workflow" => DocumentKind::Workflow,
+        "profile" => DocumentKind::Profile,
+        _ => DocumentKind::Calendar,
+    };
     let tx = store.begin().await?;
     let (version, created) = tx.deploy(doc_kind, &p.key, source, &content_hash(source), by, now).await?;
     tx.commit().await?;

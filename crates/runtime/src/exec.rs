@@ -52,6 +52,9 @@ pub(crate) enum Work {
         actor: String,
         parent: Option<ParentRef>,
         schedule: Option<ScheduleRef>,
+        /// A person's plan (`startInstance`): a publication's time must be
+        /// ahead and within the workspace's posting limits.
+        plan: bool,
     },
     Command {
         id: Uuid,
@@ -63,9 +66,16 @@ pub(crate) enum Work {
 impl From<cascade::FollowUp> for Work {
     fn from(f: cascade::FollowUp) -> Work {
         match f {
-            cascade::FollowUp::Start { id, workflow, workspace, inputs, actor, parent } => {
-                Work::Start { id, workflow, workspace, inputs, actor, parent: Some(parent), schedule: None }
-            }
+            cascade::FollowUp::Start { id, workflow, workspace, inputs, actor, parent } => Work::Start {
+                id,
+                workflow,
+                workspace,
+                inputs,
+                actor,
+                parent: Some(parent),
+                schedule: None,
+                plan: false,
+            },
             cascade::FollowUp::Command { instance, actor, command } => Work::Command { id: instance, actor, command },
         }
     }
@@ -175,6 +185,7 @@ impl Runtime {
             actor: req.actor,
             parent: None,
             schedule: None,
+            plan: true,
         };
         let mut request = Request::new(work);
         if let Some(k) = &key {
@@ -191,6 +202,9 @@ impl Runtime {
     /// hear of them only if it commits).
     pub(crate) async fn announce(&self, tx: &Tx, announcements: &[Announcement]) -> Result<()> {
         for a in announcements {
+            if let Announcement::Profile { workspace, .. } = a {
+                self.sync_client_schedules(tx, workspace).await?;
+            }
             self.announce_in(tx, a).await?;
         }
         Ok(())

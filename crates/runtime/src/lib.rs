@@ -12,10 +12,13 @@
 pub mod access;
 pub mod admin;
 mod announce;
+pub mod calendar;
+pub mod clients;
 mod clock;
 mod defs;
 mod directory;
 mod exec;
+pub mod feeds;
 pub mod health;
 pub mod links;
 mod mailer;
@@ -42,7 +45,10 @@ pub use defs::{Def, DeployReport, Deployed, content_hash, read_folder};
 pub use exec::Committed;
 pub use mailer::{MAX_ATTEMPTS, MailConfig, backoff};
 pub use service::Service;
-pub use smmflow_store::{FireRow, Member, OutboxKind, OutboxRow, OutboxStatus, ScheduleRow, Token, User, UserChange};
+pub use smmflow_store::{
+    Feed, FireRow, Member, OutboxKind, OutboxRow, OutboxStatus, ProfileVersion, PublicationFilter, PublicationRow,
+    PublicationState, ScheduleRow, Token, User, UserChange,
+};
 
 /// Why a request was refused or failed. `code()` is the API's error code.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +74,10 @@ pub enum Error {
     /// A value of one input field names something that exists already.
     #[error("{field}: {message}")]
     FieldConflict { field: String, message: String },
+    /// Problems with parts of the input, each at its path with its own code
+    /// (a profile's fields, a plan's items against the posting limits).
+    #[error("{}", .0.first().map_or("invalid input", |i| i.message.as_str()))]
+    Items(Vec<Issue>),
     #[error("storage: {0}")]
     Store(#[from] smmflow_store::Error),
     #[error("{0}")]
@@ -92,6 +102,7 @@ impl Error {
                 Code::Conflict
             }
             Error::Invalid(_) | Error::BadInput(_) | Error::Field { .. } => Code::BadUserInput,
+            Error::Items(items) => items.first().map_or(Code::BadUserInput, |i| i.code),
             Error::Store(_) | Error::Internal(_) | Error::FlushFirst => Code::Internal,
         }
     }
@@ -111,6 +122,33 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem with a part of the input: its path from the input object
+/// (e.g. `["profile", "kpis", "0", "target"]`), what is wrong, and its code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub path: Vec<String>,
+    pub message: String,
+    pub code: Code,
+}
+
+impl Issue {
+    pub fn new(path: Vec<String>, message: impl Into<String>, code: Code) -> Issue {
+        Issue { path, message: message.into(), code }
+    }
+
+    /// Field errors under a prefix (`profile`), as bad input.
+    pub fn fields(prefix: &str, errors: Vec<smmflow_spec::field::FieldError>) -> Vec<Issue> {
+        errors
+            .into_iter()
+            .map(|e| {
+                let mut path = vec![prefix.to_string()];
+                path.extend(e.path);
+                Issue::new(path, e.message, Code::BadUserInput)
+            })
+            .collect()
+    }
+}
 
 /// `SMMFLOW_MIN_SCHEDULE_INTERVAL` (a duration such as `1m`, `30s`) in
 /// seconds; one minute when unset or unreadable. At most one day: a cron
@@ -279,7 +317,14 @@ impl Runtime {
     pub(crate) async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
         let prepared = defs::prepare_one(&self.store, source, self.min_schedule_interval).await?;
         if let (Some(wf), Deployer::Person { admin: false, leads, .. }) = (&prepared.workflow, &by) {
-            for ws in self.schedule_workspaces_touched(wf).await? {
+            let (touched, many) = self.schedule_workspaces_touched(wf).await?;
+            if many {
+                return Err(Error::Forbidden(
+                    "the file's `schedules:` use `workspaces:` (every matching client): only admins deploy those; nothing was deployed"
+                        .into(),
+                ));
+            }
+            for ws in touched {
                 if !leads.contains(&ws) {
                     return Err(Error::Forbidden(format!(
                         "the file's `schedules:` change workspace `{ws}`, where you are not a lead; nothing was deployed"
@@ -288,8 +333,15 @@ impl Runtime {
             }
         }
         let d = defs::save_one(&self.store, &prepared, source, by.login(), self.now()).await?;
-        if d.kind == "workflow" {
-            self.sync_yaml_schedules(&d.key).await?;
+        match d.kind {
+            "workflow" => self.sync_yaml_schedules(&d.key).await?,
+            // Defaults may change which workspaces `workspaces:` matches.
+            "profile" if d.created => {
+                for key in self.store.latest_documents(smmflow_store::DocumentKind::Workflow).await? {
+                    self.sync_yaml_schedules(&key.key).await?;
+                }
+            }
+            _ => {}
         }
         Ok((d, prepared.diagnostics))
     }

@@ -105,6 +105,50 @@ impl Session {
         Ok(self.workspaces().await?.into_iter().find(|(k, _)| k == key))
     }
 
+    /// A workspace's settings and profile (a workspace the viewer may see).
+    pub async fn workspace_settings(&self, key: &str) -> Result<crate::clients::Workspace> {
+        self.member(key)?;
+        self.runtime().workspace_settings(key).await
+    }
+
+    /// The versions of a workspace's profile, newest first.
+    pub async fn profile_history(&self, key: &str, limit: u64) -> Result<Vec<smmflow_store::ProfileVersion>> {
+        self.member(key)?;
+        self.runtime().profile_history(key, limit).await
+    }
+
+    /// Publications of the viewer's workspaces, in time order.
+    pub async fn publications(
+        &self,
+        mut f: smmflow_store::PublicationFilter,
+    ) -> Result<Vec<smmflow_store::PublicationRow>> {
+        f.workspaces = self.visible_among(f.workspaces.take())?;
+        Ok(self.runtime().store.publications(&f).await?)
+    }
+
+    /// One publication (of a workspace the viewer sees).
+    pub async fn publication(&self, instance: uuid::Uuid) -> Result<Option<smmflow_store::PublicationRow>> {
+        let viewer = self.viewer()?;
+        let row = self.runtime().store.publication(instance).await?;
+        Ok(row.filter(|r| viewer.is_member(&r.workspace)))
+    }
+
+    /// How many publications match, among the viewer's workspaces.
+    pub async fn count_publications(&self, mut f: smmflow_store::PublicationFilter) -> Result<u64> {
+        f.workspaces = self.visible_among(f.workspaces.take())?;
+        Ok(self.runtime().store.count_publications(&f).await?)
+    }
+
+    /// The workspaces to read: those asked for that the viewer sees (all
+    /// of the viewer's when none are asked for; None means every one).
+    fn visible_among(&self, asked: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+        let viewer = self.viewer()?;
+        Ok(match (asked, viewer.visible()) {
+            (Some(asked), _) => Some(asked.into_iter().filter(|w| viewer.is_member(w)).collect()),
+            (None, visible) => visible,
+        })
+    }
+
     /// The latest version of every deployed workflow (the organization's processes).
     pub async fn workflows(&self) -> Result<Vec<Arc<Def>>> {
         self.viewer()?;

@@ -13,9 +13,9 @@ use smmflow_engine::model::ScheduleRef;
 use smmflow_engine::schedule::{Fire, Plan, first_after, plan};
 use smmflow_engine::{Command, Instance};
 use smmflow_spec::Diagnostic;
-use smmflow_spec::schedule::{Overlap, Schedule};
+use smmflow_spec::schedule::{Overlap, Schedule, Target};
 use smmflow_spec::time::DateOrTime;
-use smmflow_store::{FireRow, ScheduleRow};
+use smmflow_store::{FireRow, ScheduleRow, Tx};
 use uuid::Uuid;
 
 use crate::exec::{Buffer, OnRefusal, Work};
@@ -58,8 +58,14 @@ pub fn plan_of(s: &Schedule, runs: i32) -> Plan<'_> {
     }
 }
 
-/// A schedule's settings as stored (the YAML keys).
+/// A schedule's settings as stored (the YAML keys), for one workspace in
+/// one timezone (a `workspaces:` entry is stored once per workspace).
 pub fn spec_json(s: &Schedule) -> Value {
+    let ws = s.workspace.one().unwrap_or_default().to_string();
+    spec_for(s, &ws, s.timezone.value)
+}
+
+fn spec_for(s: &Schedule, workspace: &str, timezone: chrono_tz::Tz) -> Value {
     let date = |d: &Option<smmflow_spec::decode::Sp<DateOrTime>>| {
         d.as_ref().map(|d| match d.value {
             DateOrTime::Date(d) => d.to_string(),
@@ -68,8 +74,8 @@ pub fn spec_json(s: &Schedule) -> Value {
     };
     json!({
         "cron": s.cron.value.source(),
-        "timezone": s.timezone.value.name(),
-        "workspace": s.workspace.value,
+        "timezone": timezone.name(),
+        "workspace": workspace,
         "inputs": s.inputs.as_ref().map(|i| i.value.clone()).unwrap_or(json!({})),
         "missed": match s.missed { smmflow_spec::schedule::Missed::None => "none", smmflow_spec::schedule::Missed::Last => "last", smmflow_spec::schedule::Missed::All => "all" },
         "catch_up_window": s.catch_up_window.to_string(),
@@ -87,73 +93,200 @@ fn strip_nulls(v: Value) -> Value {
     }
 }
 
+/// One schedule a workflow's `schedules:` asks for: its id, workspace and
+/// settings. A `workspaces:` entry asks for one per matching workspace, in
+/// that workspace's timezone unless the entry names one.
+struct Wanted<'s> {
+    id: String,
+    workspace: String,
+    schedule: &'s Schedule,
+    spec: Value,
+}
+
+/// Whether a `workspaces:` entry covers a workspace.
+fn covers(target: &Target, client: &Value) -> bool {
+    match target {
+        Target::One(k) => client.get("key").and_then(Value::as_str) == Some(k.value.as_str()),
+        Target::All => true,
+        Target::Matching(e) => {
+            let scope = json!({"workspace": client});
+            match smmflow_engine::eval::expr(&e.source, &scope) {
+                Ok(v) => smmflow_engine::eval::truthy(&v),
+                Err(err) => {
+                    tracing::warn!(expression = %e.source, "a `workspaces:` expression failed: {err}");
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// The schedules `wf` asks for among `clients` (`workspace` scopes); with
+/// `only`, those of that workspace alone.
+fn wanted<'s>(wf: &'s smmflow_spec::Workflow, clients: &[Value], only: Option<&str>) -> Vec<Wanted<'s>> {
+    let key = &wf.key.value;
+    let mut out = Vec::new();
+    for (i, s) in wf.schedules.iter().enumerate() {
+        if let Target::One(ws) = &s.workspace {
+            if only.is_none_or(|o| o == ws.value) {
+                let spec = strip_nulls(spec_for(s, &ws.value, s.timezone.value));
+                out.push(Wanted { id: format!("yaml:{key}:{i}"), workspace: ws.value.clone(), schedule: s, spec });
+            }
+            continue;
+        }
+        for c in clients.iter().filter(|c| covers(&s.workspace, c)) {
+            let ws = c.get("key").and_then(Value::as_str).unwrap_or_default();
+            let tz = if s.timezone_given {
+                s.timezone.value
+            } else {
+                c.get("timezone").and_then(Value::as_str).and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::UTC)
+            };
+            let spec = strip_nulls(spec_for(s, ws, tz));
+            out.push(Wanted { id: format!("yaml:{key}:{i}:{ws}"), workspace: ws.to_string(), schedule: s, spec });
+        }
+    }
+    out
+}
+
 impl Runtime {
+    /// Every workspace as `workspace:` expressions see it.
+    async fn client_scopes(&self, tx: &Tx, only: Option<&str>) -> Result<Vec<Value>> {
+        let schema = self.defs.profile(tx).await?;
+        let rows = match only {
+            Some(k) => tx.workspace(k).await?.into_iter().collect(),
+            None => self.store.workspace_rows(None).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|w| {
+                let profile = crate::clients::with_defaults(&schema, &w.profile);
+                json!({"key": w.key, "name": w.name, "timezone": w.timezone, "profile": profile})
+            })
+            .collect())
+    }
+
     /// The workspaces whose YAML schedules deploying `wf` would add, change
-    /// or remove (compared with what its deployed version set up).
-    pub(crate) async fn schedule_workspaces_touched(&self, wf: &smmflow_spec::Workflow) -> Result<Vec<String>> {
+    /// or remove (compared with what its deployed version set up); `true`
+    /// when it has `workspaces:` entries (which only admins may deploy).
+    pub(crate) async fn schedule_workspaces_touched(&self, wf: &smmflow_spec::Workflow) -> Result<(Vec<String>, bool)> {
         let key = &wf.key.value;
         let tx = self.store.begin_read().await?;
         let existing: HashMap<String, ScheduleRow> =
             tx.yaml_schedules(key).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
         drop(tx);
+        let many = wf.schedules.iter().any(|s| s.workspace.one().is_none())
+            || existing.values().any(|r| r.id.matches(':').count() > 2);
         let mut touched = Vec::new();
         let mut kept = Vec::new();
-        for (i, s) in wf.schedules.iter().enumerate() {
-            let id = format!("yaml:{key}:{i}");
-            match existing.get(&id) {
-                Some(old) if old.spec == strip_nulls(spec_json(s)) => {}
-                Some(old) => touched.extend([old.workspace.clone(), s.workspace.value.clone()]),
-                None => touched.push(s.workspace.value.clone()),
+        for w in wanted(wf, &[], None) {
+            match existing.get(&w.id) {
+                Some(old) if old.spec == w.spec => {}
+                Some(old) => touched.extend([old.workspace.clone(), w.workspace.clone()]),
+                None => touched.push(w.workspace.clone()),
             }
-            kept.push(id);
+            kept.push(w.id);
         }
-        touched.extend(existing.values().filter(|r| !kept.contains(&r.id)).map(|r| r.workspace.clone()));
+        touched.extend(
+            existing
+                .values()
+                .filter(|r| !kept.contains(&r.id) && r.id.matches(':').count() == 2)
+                .map(|r| r.workspace.clone()),
+        );
         touched.sort();
         touched.dedup();
-        Ok(touched)
+        Ok((touched, many))
     }
 
     /// Brings a workflow's YAML schedules in line with its latest version.
     pub async fn sync_yaml_schedules(&self, workflow: &str) -> Result<()> {
         let def = self.definition(workflow, None).await?;
-        let now = self.now();
         let tx = self.store.begin().await?;
-        let existing: HashMap<String, ScheduleRow> =
-            tx.yaml_schedules(workflow).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-        let mut keep = Vec::new();
-        for (i, s) in def.workflow.schedules.iter().enumerate() {
-            let id = format!("yaml:{workflow}:{i}");
-            let spec = strip_nulls(spec_json(s));
-            let next = match existing.get(&id) {
-                Some(old) if old.spec == spec => {
-                    keep.push(id);
-                    continue;
+        let clients = self.client_scopes(&tx, None).await?;
+        let existing = tx.yaml_schedules(workflow).await?;
+        self.put_wanted(&tx, &def.workflow, wanted(&def.workflow, &clients, None), existing).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a workspace the `workspaces:` schedules it now matches (and
+    /// takes away those it no longer does), after its settings or profile
+    /// changed; in the caller's transaction.
+    pub(crate) async fn sync_client_schedules(&self, tx: &Tx, workspace: &str) -> Result<()> {
+        let clients = self.client_scopes(tx, Some(workspace)).await?;
+        for key in tx.document_keys(smmflow_store::DocumentKind::Workflow).await? {
+            let def = self.defs.get(tx, &key, None).await?;
+            if def.workflow.schedules.iter().all(|s| s.workspace.one().is_some()) {
+                let stale: Vec<ScheduleRow> = tx
+                    .yaml_schedules(&key)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.workspace == workspace && r.id.matches(':').count() > 2)
+                    .collect();
+                for r in stale {
+                    tx.delete_schedule(&r.id).await?;
                 }
-                Some(old) => first_after(&plan_of(s, old.runs), now).or(old.next_fire_at),
-                None => first_after(&plan_of(s, 0), now),
+                continue;
+            }
+            let mine: Vec<Wanted<'_>> = wanted(&def.workflow, &clients, Some(workspace))
+                .into_iter()
+                .filter(|w| w.id.matches(':').count() > 2)
+                .collect();
+            let existing: Vec<ScheduleRow> = tx
+                .yaml_schedules(&key)
+                .await?
+                .into_iter()
+                .filter(|r| r.workspace == workspace && r.id.matches(':').count() > 2)
+                .collect();
+            self.put_wanted(tx, &def.workflow, mine, existing).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the wanted schedules whose settings changed, deletes the
+    /// existing ones no longer wanted.
+    async fn put_wanted(
+        &self,
+        tx: &Tx,
+        wf: &smmflow_spec::Workflow,
+        wanted: Vec<Wanted<'_>>,
+        existing: Vec<ScheduleRow>,
+    ) -> Result<()> {
+        let now = self.now();
+        let existing: HashMap<String, ScheduleRow> = existing.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut keep = Vec::new();
+        for w in wanted {
+            let old = existing.get(&w.id);
+            keep.push(w.id.clone());
+            let s = w.schedule;
+            let mut timed = s.clone();
+            if let Some(tz) = w.spec.get("timezone").and_then(Value::as_str).and_then(|t| t.parse().ok()) {
+                timed.timezone.value = tz;
+            }
+            let next = match old {
+                Some(o) if o.spec == w.spec => continue,
+                Some(o) => first_after(&plan_of(&timed, o.runs), now).or(o.next_fire_at),
+                None => first_after(&plan_of(&timed, 0), now),
             };
-            if !self.store.workspace_exists(&s.workspace.value).await? {
-                tracing::warn!(schedule = %id, workspace = %s.workspace.value, "the schedule's workspace does not exist yet: it stays dormant until it does");
+            if !self.store.workspace_exists(&w.workspace).await? {
+                tracing::warn!(schedule = %w.id, workspace = %w.workspace, "the schedule's workspace does not exist yet: it stays dormant until it does");
             }
             let row = ScheduleRow {
-                id: id.clone(),
-                workflow: workflow.to_string(),
-                workspace: s.workspace.value.clone(),
+                id: w.id.clone(),
+                workflow: wf.key.value.clone(),
+                workspace: w.workspace,
                 source: "yaml".into(),
-                spec,
-                paused: existing.get(&id).is_some_and(|o| o.paused),
+                spec: w.spec,
+                paused: old.is_some_and(|o| o.paused),
                 next_fire_at: next,
-                runs: existing.get(&id).map_or(0, |o| o.runs),
-                created_at: existing.get(&id).map_or(now, |o| o.created_at),
+                runs: old.map_or(0, |o| o.runs),
+                created_at: old.map_or(now, |o| o.created_at),
                 updated_at: now,
             };
             tx.put_schedule(&row).await?;
-            keep.push(id);
         }
         for id in existing.keys().filter(|id| !keep.contains(id)) {
             tx.delete_schedule(id).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -204,7 +337,7 @@ impl Runtime {
         let row = ScheduleRow {
             id: old.as_ref().map_or_else(|| format!("api:{}", Uuid::now_v7()), |o| o.id.clone()),
             workflow: workflow.to_string(),
-            workspace: s.workspace.value.clone(),
+            workspace: s.workspace.one().unwrap_or_default().to_string(),
             source: old.as_ref().map_or_else(|| "api".to_string(), |o| o.source.clone()),
             spec,
             paused,
@@ -329,6 +462,7 @@ impl Runtime {
                             actor: "system".into(),
                             parent: None,
                             schedule: Some(ScheduleRef { schedule: row.id.clone(), scheduled_for: t }),
+                            plan: false,
                         };
                         match self.decide_cascade(&tx, work, OnRefusal::Fail, &Buffer::default()).await {
                             Ok(buf) => {

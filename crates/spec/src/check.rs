@@ -178,10 +178,18 @@ impl<'a> Checker<'a> {
     fn cycles(&mut self) {
         let wf = self.wf;
         let index: HashMap<&str, usize> = self.ids.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-        let edges: Vec<Vec<usize>> = wf
+        // Each step's `after` targets, with the entry's position in its list.
+        let edges: Vec<Vec<(usize, usize)>> = wf
             .steps
             .iter()
-            .map(|s| s.common.after.iter().filter_map(|a| index.get(a.value.as_str()).copied()).collect())
+            .map(|s| {
+                s.common
+                    .after
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, a)| index.get(a.value.as_str()).map(|t| (*t, k)))
+                    .collect()
+            })
             .collect();
         // 0 = unvisited, 1 = on the stack, 2 = done.
         let mut state = vec![0u8; edges.len()];
@@ -192,7 +200,7 @@ impl<'a> Checker<'a> {
             let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
             state[start] = 1;
             while let Some((node, next)) = stack.pop() {
-                if let Some(&to) = edges[node].get(next) {
+                if let Some(&(to, entry)) = edges[node].get(next) {
                     stack.push((node, next + 1));
                     match state[to] {
                         0 => {
@@ -204,10 +212,16 @@ impl<'a> Checker<'a> {
                             let mut path: Vec<&str> = stack[from..].iter().map(|(n, _)| self.ids[*n]).collect();
                             path.push(self.ids[to]);
                             let cycle = path.join(" -> ");
-                            self.sink.push(
+                            // Reported at the `after:` entry that closes the cycle.
+                            let closing = &wf.steps[node].common.after[entry];
+                            self.sink.push_hint(
                                 Code::Cycle,
-                                wf.steps[to].id.pos,
-                                format!("steps wait for each other in a cycle: {cycle} (each comes `after` the next)"),
+                                closing.pos,
+                                format!(
+                                    "steps wait for each other in a cycle: {cycle} (each comes `after` the next); `{}` coming `after: {}` closes it",
+                                    self.ids[node], self.ids[to]
+                                ),
+                                Some(format!("remove `{}` from the `after` of `{}`, or reorder the steps", self.ids[to], self.ids[node])),
                             );
                         }
                         _ => {}
@@ -384,11 +398,26 @@ impl<'a> Checker<'a> {
                         Some("task.created, task.assigned, task.due_soon, task.overdue, task.rejected and approval.requested have a task"),
                     );
                 }
+                "workspace" => {
+                    if let Some(f) = second
+                        && !matches!(f, "key" | "name" | "timezone" | "profile")
+                    {
+                        self.sink.push_hint(
+                            Code::ExpressionOutOfScope,
+                            pos,
+                            format!("`workspace.{f}` does not exist"),
+                            Some("a workspace has key, name, timezone and profile"),
+                        );
+                    }
+                }
                 "item" | "index" | "now" | "task" | "event" => {}
                 other => {
-                    let hint = did_you_mean(other, ["inputs", "steps", "item", "index", "instance", "now"])
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| "expressions see inputs, steps, item, index, instance and now".into());
+                    let hint =
+                        did_you_mean(other, ["inputs", "steps", "item", "index", "instance", "now", "workspace"])
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| {
+                                "expressions see inputs, steps, item, index, instance, workspace and now".into()
+                            });
                     self.sink.push_hint(
                         Code::ExpressionOutOfScope,
                         pos,
@@ -532,6 +561,11 @@ impl<'a> Checker<'a> {
                     self.value_templates(&v.value, v.pos, inner);
                 }
             }
+            StepKind::UpdateProfile(u) => {
+                for (_, v) in &u.set {
+                    self.value_templates(&v.value, v.pos, own);
+                }
+            }
         }
     }
 
@@ -565,6 +599,21 @@ impl<'a> Checker<'a> {
         for (_, t) in &wf.outputs {
             self.template(t, Scope::default());
         }
+        if let Some(p) = &wf.publication {
+            for t in [Some(&p.at), Some(&p.channel), p.title.as_ref()].into_iter().flatten() {
+                self.template(t, Scope::default());
+                if let Ok(vars) = expr::template_vars(&self.env, &t.source)
+                    && let Some(v) = vars.iter().find(|v| v.starts_with("steps"))
+                {
+                    self.sink.push_hint(
+                        Code::ExpressionOutOfScope,
+                        t.pos,
+                        format!("`publication` is rendered when the instance starts, before any step: `{v}` is not known yet"),
+                        Some("use `inputs` and `workspace`"),
+                    );
+                }
+            }
+        }
         self.escalation(&wf.escalation, None);
         self.schedules();
         let human: Vec<&Step> = wf.steps.iter().filter(|s| s.kind.is_human()).collect();
@@ -582,7 +631,7 @@ impl<'a> Checker<'a> {
             self.sink.push_hint(
                 Code::DefaultCalendar,
                 pos,
-                "business time is counted without a calendar: the parent's calendar, else Mon-Fri 09:00-18:00 UTC",
+                "business time is counted without a calendar: the parent's calendar, else the workspace's, else Mon-Fri 09:00-18:00 UTC",
                 Some("set `calendar:` on the workflow"),
             );
         }
@@ -620,6 +669,25 @@ impl<'a> Checker<'a> {
     fn schedules(&mut self) {
         let wf = self.wf;
         for s in &wf.schedules {
+            if let crate::schedule::Target::Matching(e) = &s.workspace {
+                match expr::expression_vars(&self.env, &e.source) {
+                    Err(msg) => self.sink.push(
+                        Code::ExpressionSyntax,
+                        e.pos,
+                        format!("the expression `{}` does not compile: {msg}", e.source),
+                    ),
+                    Ok(vars) => {
+                        for v in vars.iter().filter(|v| v.split('.').next() != Some("workspace")) {
+                            self.sink.push_hint(
+                                Code::ExpressionOutOfScope,
+                                e.pos,
+                                format!("`workspaces:` sees only `workspace`, not `{v}`"),
+                                Some("e.g. \"'weekly_content' in workspace.profile.services\""),
+                            );
+                        }
+                    }
+                }
+            }
             let given = s.inputs.as_ref().and_then(|i| i.value.as_object().cloned()).unwrap_or_default();
             let pos = s.inputs.as_ref().map_or(s.pos, |i| i.pos);
             let mut errors = Vec::new();

@@ -68,7 +68,7 @@ codes! {
     DuplicateKey = "E005", Error, "a key appears twice in one mapping";
     InvalidValue = "E006", Error, "a value that is not one of the allowed values";
     InvalidName = "E007", Error, "a key, id or name that does not match its pattern";
-    UnknownDocument = "E008", Error, "the file is neither a workflow nor a calendar";
+    UnknownDocument = "E008", Error, "the file is not a workflow, a calendar or the profile";
     ConflictingKeys = "E009", Error, "keys that cannot be used together";
     UnknownStep = "E010", Error, "a reference to a step that does not exist";
     Cycle = "E011", Error, "steps that depend on each other in a cycle";
@@ -92,6 +92,8 @@ codes! {
     InvalidRecipient = "E043", Error, "an invalid notification recipient";
     ScheduleInputs = "E044", Error, "schedule inputs that do not fit the workflow's inputs";
     DefaultMismatch = "E050", Error, "a default that does not fit its field spec";
+    RequiredWithoutDefault = "E051", Error, "a required profile field without a default";
+    UnknownProfileField = "E052", Error, "a profile field that the profile document does not declare";
     NoReworkPath = "W101", Warning, "an approval whose rejection ends the instance";
     NoDueTimes = "W102", Warning, "a workflow with no due time on any human step";
     NothingToCountFrom = "W103", Warning, "`remind` or `escalation` on a step without `due`";

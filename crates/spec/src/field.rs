@@ -109,8 +109,23 @@ pub struct FieldSpec {
     /// Help text shown with the field.
     #[serde(default)]
     pub help: Option<String>,
+    /// On a `list` of objects: the items are publications (`at` and
+    /// `channel` name item fields); completing the form checks them against
+    /// the workspace's posting limits and calendar.
+    #[serde(default)]
+    pub publications: Option<ItemPublications>,
     #[serde(skip)]
     pub pos: Pos,
+}
+
+/// Which item fields of a list are a publication's time and channel.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPublications {
+    /// The item field holding the publish time (a `datetime`).
+    pub at: String,
+    /// The item field holding the channel (a `string` or `enum`).
+    pub channel: String,
 }
 
 /// Named fields in file order.
@@ -383,6 +398,48 @@ pub fn decode_fields(node: &Node, what: &'static str, sink: &mut Sink) -> Fields
         .collect()
 }
 
+fn decode_item_publications(
+    node: &Node,
+    owner: Pos,
+    items: Option<&FieldSpec>,
+    sink: &mut Sink,
+) -> Option<ItemPublications> {
+    let mut r = MapReader::at(node, "`publications`", sink, owner)?;
+    let at = r.required("at", sink).and_then(|n| decode::sp_string(n, sink));
+    let channel = r.required("channel", sink).and_then(|n| decode::sp_string(n, sink));
+    r.finish(sink);
+    let (at, channel) = (at?, channel?);
+    let item_fields = items.filter(|i| i.ty == FieldType::Object).map(|i| &i.fields);
+    let Some(item_fields) = item_fields else {
+        sink.push(Code::ConflictingKeys, owner, "`publications` needs a list whose `items` are objects");
+        return None;
+    };
+    for (name, wanted) in [(&at, &[FieldType::Datetime][..]), (&channel, &[FieldType::String, FieldType::Enum][..])] {
+        match item_fields.iter().find(|(n, _)| n.value == name.value) {
+            None => {
+                let hint = did_you_mean(&name.value, item_fields.iter().map(|(n, _)| n.value.as_str()))
+                    .map(|h| format!("did you mean `{h}`?"));
+                sink.push_hint(Code::UnknownKey, name.pos, format!("the items have no field `{}`", name.value), hint);
+            }
+            Some((_, spec)) if !wanted.contains(&spec.ty) => {
+                let names: Vec<&str> = wanted.iter().map(|t| t.name()).collect();
+                sink.push(
+                    Code::WrongType,
+                    name.pos,
+                    format!(
+                        "item field `{}` is {}; it must be {}",
+                        name.value,
+                        article_name(spec.ty),
+                        names.join(" or ")
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    Some(ItemPublications { at: at.value, channel: channel.value })
+}
+
 /// Decodes one field spec; problems are reported, and `None` means unusable.
 pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec> {
     let mut r = MapReader::at(node, "a field spec", sink, owner)?;
@@ -403,6 +460,7 @@ pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec
     let fields_node = r.get_entry("fields");
     let label = r.get("label").and_then(|n| decode::string(n, sink));
     let help = r.get("help").and_then(|n| decode::string(n, sink));
+    let publications_node = r.get_entry("publications");
     let spec_pos = r.pos;
     r.finish(sink);
     let ty = ty?;
@@ -510,7 +568,15 @@ pub fn decode_spec(node: &Node, owner: Pos, sink: &mut Sink) -> Option<FieldSpec
             sink.push(Code::OutOfRange, spec_pos, format!("`{what}` is smaller than its minimum"));
         }
     }
+    let publications = publications_node.and_then(|(pos, n)| {
+        if ty != FieldType::List {
+            misplaced("publications", pos, "list", sink);
+            return None;
+        }
+        decode_item_publications(n, pos, items.as_deref(), sink)
+    });
     let spec = FieldSpec {
+        publications,
         ty,
         required,
         default: None,

@@ -65,6 +65,10 @@ fn node(step: &Step) -> String {
             let how = w.duration.as_ref().map(|d| d.value.to_string()).unwrap_or_else(|| "until …".into());
             format!("{id}([\"wait: {t}<br/>{how}\"])")
         }
+        StepKind::UpdateProfile(u) => {
+            let fields: Vec<&str> = u.set.iter().map(|(k, _)| k.value.as_str()).collect();
+            format!("{id}[(\"profile: {t}<br/>sets {}\")]", label(&fields.join(", ")))
+        }
         StepKind::Subflow(f) => {
             let wait = if f.wait { "" } else { " (no wait)" };
             format!("{id}[[\"subflow: {t}<br/>runs {}{wait}\"]]", label(&f.workflow.value))

@@ -9,6 +9,7 @@ use crate::check;
 use crate::decode::Sp;
 use crate::diag::{Code, Diagnostic, Pos, Sink, did_you_mean};
 use crate::expr;
+use crate::profile::{PROFILE_KEY, Profile};
 use crate::step::StepKind;
 use crate::workflow::Workflow;
 use crate::yaml::{self, Kind};
@@ -25,6 +26,8 @@ pub struct Source {
 pub enum Document {
     Workflow(Box<Workflow>),
     Calendar(Box<Calendar>),
+    /// The client profile's schema (`kind: profile`).
+    Profile(Box<Profile>),
 }
 
 /// An e-mail template: `NAME.subject.j2`, `NAME.txt.j2`, optional `NAME.html.j2`.
@@ -40,6 +43,8 @@ pub struct EmailTemplate {
 pub struct Project {
     pub workflows: Vec<Workflow>,
     pub calendars: Vec<Calendar>,
+    /// The profile document, when one of the files is.
+    pub profile: Option<Profile>,
     pub templates: BTreeMap<String, EmailTemplate>,
     pub diagnostics: Vec<Diagnostic>,
     /// File texts by path, for rendering diagnostics.
@@ -65,7 +70,7 @@ fn read_document(text: &str, sink: &mut Sink, check: bool) -> Option<Document> {
             sink.push(
                 Code::UnknownDocument,
                 Pos::new(1, 1),
-                "the file is empty: it should start with `workflow:` or `calendar:`",
+                "the file is empty: it should start with `workflow:`, `calendar:` or `kind: profile`",
             );
         }
         return None;
@@ -82,13 +87,14 @@ fn read_document(text: &str, sink: &mut Sink, check: bool) -> Option<Document> {
             Document::Workflow(Box::new(w))
         }),
         Some(("calendar", _)) => Calendar::decode(&root, sink).map(|c| Document::Calendar(Box::new(c))),
+        Some(("kind", _)) => Profile::decode(&root, sink).map(|p| Document::Profile(Box::new(p))),
         Some((other, pos)) => {
-            let hint = did_you_mean(other, ["workflow", "calendar"]).map(|s| format!("did you mean `{s}`?"));
+            let hint = did_you_mean(other, ["workflow", "calendar", "kind"]).map(|s| format!("did you mean `{s}`?"));
             sink.push_hint(
                 Code::UnknownDocument,
                 pos,
-                format!("the first key is `{other}`: a file starts with `workflow:` or `calendar:`"),
-                hint.or(Some("start the file with `workflow: <key>` or `calendar: <key>`".into())),
+                format!("the first key is `{other}`: a file starts with `workflow:`, `calendar:` or `kind: profile`"),
+                hint.or(Some("start the file with `workflow: <key>`, `calendar: <key>` or `kind: profile`".into())),
             );
             None
         }
@@ -96,10 +102,23 @@ fn read_document(text: &str, sink: &mut Sink, check: bool) -> Option<Document> {
             sink.push(
                 Code::UnknownDocument,
                 root.pos,
-                format!("expected a mapping starting with `workflow:` or `calendar:`, found {}", root.type_name()),
+                format!(
+                    "expected a mapping starting with `workflow:`, `calendar:` or `kind: profile`, found {}",
+                    root.type_name()
+                ),
             );
             None
         }
+    }
+}
+
+/// A literal value holds no `{{ }}` or `{% %}` anywhere.
+fn has_template(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains("{{") || s.contains("{%"),
+        serde_json::Value::Array(items) => items.iter().any(has_template),
+        serde_json::Value::Object(m) => m.values().any(has_template),
+        _ => false,
     }
 }
 
@@ -127,6 +146,9 @@ impl Project {
             let key = match &doc {
                 Some(Document::Workflow(w)) => Some(("workflow", w.key.clone())),
                 Some(Document::Calendar(c)) => Some(("calendar", c.key.clone())),
+                Some(Document::Profile(pr)) => {
+                    Some(("profile", crate::decode::Sp::new(PROFILE_KEY.to_string(), pr.pos)))
+                }
                 None => None,
             };
             if let Some((kind, key)) = key {
@@ -145,6 +167,7 @@ impl Project {
                             p.workflows.push(*w);
                         }
                         Some(Document::Calendar(c)) => p.calendars.push(*c),
+                        Some(Document::Profile(pr)) => p.profile = Some(*pr),
                         None => {}
                     }
                 }
@@ -211,7 +234,7 @@ impl Project {
 
     fn check_templates(&mut self) {
         let env = expr::environment();
-        let known_roots = ["inputs", "steps", "item", "index", "instance", "now", "task", "event"];
+        let known_roots = ["inputs", "steps", "item", "index", "instance", "now", "task", "event", "workspace"];
         for (name, t) in &self.templates {
             let dir = self
                 .sources
@@ -286,6 +309,36 @@ impl Project {
             for step in &wf.steps {
                 match &step.kind {
                     StepKind::Notify(n) => templates.extend(n.template.as_ref()),
+                    StepKind::UpdateProfile(u) => {
+                        let Some(profile) = &self.profile else { continue };
+                        for (name, value) in &u.set {
+                            let Some(spec) = profile.field(&name.value) else {
+                                let h = did_you_mean(&name.value, profile.fields.iter().map(|(n, _)| n.value.as_str()))
+                                    .map(|x| format!("did you mean `{x}`?"));
+                                found.push((
+                                    key.clone(),
+                                    Code::UnknownProfileField,
+                                    name.pos,
+                                    format!("`{}` is not a field of the profile (`kind: profile`)", name.value),
+                                    h,
+                                ));
+                                continue;
+                            };
+                            if !has_template(&value.value) {
+                                let mut errors = Vec::new();
+                                spec.check(&value.value, std::slice::from_ref(&name.value), &mut errors);
+                                for e in errors {
+                                    found.push((
+                                        key.clone(),
+                                        Code::DefaultMismatch,
+                                        value.pos,
+                                        format!("`{}` does not fit the profile: {}", e.path.join("."), e.message),
+                                        None,
+                                    ));
+                                }
+                            }
+                        }
+                    }
                     StepKind::Subflow(s) => match self.workflow(&s.workflow.value) {
                         None => found.push((
                             key.clone(),

@@ -36,17 +36,48 @@ pub enum Overlap {
     CancelPrevious,
 }
 
+/// Which workspaces a schedule starts instances in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// `workspace: KEY`.
+    One(Sp<String>),
+    /// `workspaces: all`.
+    All,
+    /// `workspaces: EXPRESSION`, evaluated per workspace with `workspace` in scope.
+    Matching(crate::expr::Expr),
+}
+
+impl Target {
+    /// The one workspace, when the schedule names one.
+    pub fn one(&self) -> Option<&str> {
+        match self {
+            Target::One(k) => Some(&k.value),
+            _ => None,
+        }
+    }
+}
+
 /// One schedule of a workflow.
 #[derive(Clone, Debug, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// When to start: 5 crontab fields (or 6 with seconds first).
     pub cron: Sp<Cron>,
-    /// The IANA timezone the cron is read in. Default: UTC.
+    /// The IANA timezone the cron is read in. Default: UTC, or with
+    /// `workspaces:` each workspace's own timezone.
     #[schemars(with = "Option<String>")]
     pub timezone: Sp<chrono_tz::Tz>,
-    /// The workspace (client) the instances belong to.
-    pub workspace: Sp<String>,
+    /// `timezone` was written (with `workspaces:`, it then overrides theirs).
+    #[serde(skip)]
+    pub timezone_given: bool,
+    /// The workspace (client) the instances belong to (or `workspaces:`).
+    #[schemars(with = "Option<String>")]
+    pub workspace: Target,
+    /// Every workspace (`all`), or those for which the expression is true,
+    /// e.g. `"'weekly_content' in workspace.profile.services"`: one schedule each.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub workspaces: (),
     /// Inputs of each started instance.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
@@ -115,7 +146,25 @@ impl Schedule {
         let mut r = MapReader::new(node, "a schedule", sink)?;
         let cron = r.required("cron", sink).and_then(|n| decode_cron(n, sink));
         let timezone = r.get("timezone").and_then(|n| decode_timezone(n, sink));
-        let workspace = r.required("workspace", sink).and_then(|n| decode::sp_string(n, sink));
+        let one = r.get("workspace").and_then(|n| decode::sp_string(n, sink));
+        let many = r.get("workspaces").and_then(|n| decode::string(n, sink).map(|s| (s, n.pos)));
+        let workspace = match (one, many) {
+            (Some(_), Some((_, pos))) => {
+                sink.push(Code::ConflictingKeys, pos, "a schedule takes `workspace` or `workspaces`, not both");
+                None
+            }
+            (Some(k), None) => Some(Target::One(k)),
+            (None, Some((s, _))) if s.trim() == "all" => Some(Target::All),
+            (None, Some((s, pos))) => Some(Target::Matching(crate::expr::Expr::new(&s, pos))),
+            (None, None) => {
+                sink.push(
+                    Code::MissingKey,
+                    r.pos,
+                    "a schedule needs `workspace` (one) or `workspaces` (all or an expression)",
+                );
+                None
+            }
+        };
         let inputs = r.get("inputs").and_then(|n| match n.kind {
             crate::yaml::Kind::Map(_) => Some(Sp::new(n.to_json(), n.pos)),
             _ => {
@@ -159,8 +208,10 @@ impl Schedule {
         }
         Some(Schedule {
             cron: cron?,
+            timezone_given: timezone.is_some(),
             timezone: timezone.unwrap_or(Sp::new(chrono_tz::UTC, pos)),
             workspace: workspace?,
+            workspaces: (),
             inputs,
             missed: missed.unwrap_or_default(),
             catch_up_window: window.map_or(Duration::Wall(86_400), |w| w.value),

@@ -5,6 +5,7 @@ pub mod approval;
 pub mod notify;
 pub mod subflow;
 pub mod task;
+pub mod update_profile;
 pub mod wait;
 
 use std::borrow::Cow;
@@ -25,6 +26,7 @@ pub use approval::Approval;
 pub use notify::NotifyStep;
 pub use subflow::Subflow;
 pub use task::Task;
+pub use update_profile::UpdateProfile;
 pub use wait::Wait;
 
 /// Task priority.
@@ -133,10 +135,11 @@ pub enum StepKind {
     Notify(NotifyStep),
     Wait(Wait),
     Subflow(Subflow),
+    UpdateProfile(UpdateProfile),
 }
 
 /// The registry: every step type, its keys, and its schema.
-pub const TYPES: &[&str] = &["task", "approval", "notify", "wait", "subflow"];
+pub const TYPES: &[&str] = &["task", "approval", "notify", "wait", "subflow", "update_profile"];
 
 fn kind_keys(ty: &str) -> &'static [&'static str] {
     match ty {
@@ -144,6 +147,7 @@ fn kind_keys(ty: &str) -> &'static [&'static str] {
         "approval" => approval::KEYS,
         "notify" => notify::KEYS,
         "wait" => wait::KEYS,
+        "update_profile" => update_profile::KEYS,
         _ => subflow::KEYS,
     }
 }
@@ -154,6 +158,7 @@ fn kind_schema(ty: &str, generator: &mut SchemaGenerator) -> Schema {
         "approval" => Approval::json_schema(generator),
         "notify" => NotifyStep::json_schema(generator),
         "wait" => Wait::json_schema(generator),
+        "update_profile" => UpdateProfile::json_schema(generator),
         _ => Subflow::json_schema(generator),
     }
 }
@@ -166,6 +171,7 @@ impl StepKind {
             StepKind::Notify(_) => "notify",
             StepKind::Wait(_) => "wait",
             StepKind::Subflow(_) => "subflow",
+            StepKind::UpdateProfile(_) => "update_profile",
         }
     }
 
@@ -210,6 +216,7 @@ impl Step {
             "approval" => Approval::decode(&mut r, sink).map(StepKind::Approval),
             "notify" => NotifyStep::decode(&mut r, sink).map(StepKind::Notify),
             "wait" => Wait::decode(&mut r, sink).map(StepKind::Wait),
+            "update_profile" => UpdateProfile::decode(&mut r, sink).map(StepKind::UpdateProfile),
             _ => Subflow::decode(&mut r, sink).map(StepKind::Subflow),
         };
         for (key, pos) in r.unread() {
@@ -226,6 +233,9 @@ impl Step {
         let kind = kind?;
         if common.for_each.is_some() && matches!(kind, StepKind::Wait(_)) {
             sink.push(Code::ConflictingKeys, id.pos, "`for_each` does not apply to wait steps");
+        }
+        if (common.for_each.is_some() || common.repeat.is_some()) && matches!(kind, StepKind::UpdateProfile(_)) {
+            sink.push(Code::ConflictingKeys, id.pos, "`for_each` and `repeat` do not apply to update_profile steps");
         }
         if common.for_each.is_some() && common.repeat.is_some() {
             sink.push(Code::ConflictingKeys, id.pos, "a step takes `for_each` or `repeat`, not both");
@@ -329,7 +339,7 @@ impl JsonSchema for Step {
                 v
             })
             .collect();
-        let value = json!({"description": "A step: `task` (default), `approval`, `notify`, `wait` or `subflow`.", "oneOf": variants});
+        let value = json!({"description": "A step: `task` (default), `approval`, `notify`, `wait`, `subflow` or `update_profile`.", "oneOf": variants});
         Schema::try_from(value).unwrap_or_default()
     }
 }

@@ -50,6 +50,9 @@ pub struct Workflow {
     /// Start instances on a cron calendar.
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// The instances are publications on the content calendar.
+    #[serde(default)]
+    pub publication: Option<Publication>,
     /// What a parent sees when this runs as a subflow: name -> template.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Template>")]
@@ -73,6 +76,33 @@ pub struct Workflow {
     #[serde(skip)]
     #[schemars(skip)]
     pub index: StepIndex,
+}
+
+/// What each instance publishes, and when: rendered when the instance
+/// starts (its inputs and `workspace` are in scope).
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    /// When it goes out: a template yielding an RFC 3339 date-time.
+    pub at: Template,
+    /// The platform or channel key, e.g. `instagram`.
+    pub channel: Template,
+    /// A short title for the calendar.
+    #[serde(default)]
+    pub title: Option<Template>,
+}
+
+fn decode_publication(node: &Node, owner: Pos, sink: &mut Sink) -> Option<Publication> {
+    let mut r = MapReader::at(node, "`publication`", sink, owner)?;
+    let template = |r: &mut MapReader<'_>, key: &'static str, required: bool, sink: &mut Sink| {
+        let n = if required { r.required(key, sink) } else { r.get(key) };
+        n.and_then(|n| decode::string(n, sink).map(|s| Template::new(&s, n.pos)))
+    };
+    let at = template(&mut r, "at", true, sink);
+    let channel = template(&mut r, "channel", true, sink);
+    let title = template(&mut r, "title", false, sink);
+    r.finish(sink);
+    Some(Publication { at: at?, channel: channel?, title })
 }
 
 /// Step id -> position in `steps` (the first, when an id repeats).
@@ -136,6 +166,7 @@ impl Workflow {
             .iter()
             .filter_map(|n| Schedule::decode(n, sink))
             .collect();
+        let publication = r.get_entry("publication").and_then(|(pos, n)| decode_publication(n, pos, sink));
         let outputs = r
             .get("outputs")
             .map(|n| {
@@ -183,6 +214,7 @@ impl Workflow {
             roles,
             inputs,
             schedules,
+            publication,
             outputs,
             index: StepIndex::new(&steps),
             steps,

@@ -41,7 +41,7 @@ pub struct Member {
     pub role: String,
 }
 
-fn unique(e: sea_orm::DbErr, what: String) -> Error {
+pub(crate) fn unique(e: sea_orm::DbErr, what: String) -> Error {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(what),
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::NotFound(what),
@@ -64,11 +64,10 @@ impl From<user::Model> for User {
 
 impl Store {
     pub async fn create_workspace(&self, key: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
-        workspace::ActiveModel { key: Set(key.into()), name: Set(name.into()), created_at: Set(now) }
-            .insert(self.conn())
-            .await
-            .map_err(|e| unique(e, format!("workspace `{key}`")))?;
-        Ok(())
+        let row = crate::WorkspaceRow::new(key, name, now);
+        let tx = self.begin().await?;
+        tx.insert_workspace(&row, "system").await?;
+        tx.commit().await
     }
 
     /// Workspaces by key, with names.

@@ -12,6 +12,8 @@ pub enum DocumentKind {
     Workflow,
     Calendar,
     Template,
+    /// The client profile's schema (`kind: profile`; one key, `profile`).
+    Profile,
 }
 
 impl DocumentKind {
@@ -20,6 +22,7 @@ impl DocumentKind {
             DocumentKind::Workflow => "workflow",
             DocumentKind::Calendar => "calendar",
             DocumentKind::Template => "template",
+            DocumentKind::Profile => "profile",
         }
     }
 }
@@ -130,6 +133,20 @@ async fn document_in<C: sea_orm::ConnectionTrait>(
 }
 
 impl Tx {
+    /// The keys of every document of a kind, sorted.
+    pub async fn document_keys(&self, kind: DocumentKind) -> Result<Vec<String>> {
+        let keys: Vec<String> = document::Entity::find()
+            .select_only()
+            .column(document::Column::Key)
+            .distinct()
+            .filter(document::Column::Kind.eq(kind.as_str()))
+            .order_by_asc(document::Column::Key)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        Ok(keys)
+    }
+
     /// One version (the latest when `version` is None), read in this transaction.
     pub async fn document(&self, kind: DocumentKind, key: &str, version: Option<i32>) -> Result<Option<Document>> {
         document_in(self.conn(), kind, key, version).await

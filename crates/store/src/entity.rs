@@ -23,6 +23,43 @@ entity!(workspace, "workspaces", {
     pub key: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    pub timezone: String,
+    pub calendar: Option<String>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub profile: Json,
+    pub profile_version: i32,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub posting_limits: Json,
+});
+
+entity!(workspace_profile, "workspace_profiles", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workspace: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub version: i32,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub profile: Json,
+    pub changed_at: DateTimeUtc,
+    pub changed_by: String,
+});
+
+entity!(publication, "publications", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub instance: String,
+    pub workspace: String,
+    pub channel: String,
+    pub title: Option<String>,
+    pub at: DateTimeUtc,
+});
+
+entity!(calendar_feed, "calendar_feeds", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub secret_hash: String,
+    pub user_login: String,
+    pub name: String,
+    pub workspace: Option<String>,
+    pub created_at: DateTimeUtc,
 });
 
 entity!(user, "users", {

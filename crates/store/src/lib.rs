@@ -9,10 +9,13 @@ mod bench;
 mod directory;
 mod documents;
 mod entity;
+mod feeds;
 mod instances;
 mod outbox;
+mod publications;
 mod schedules;
 mod timers;
+mod workspaces;
 mod writes;
 
 use std::time::Duration;
@@ -26,10 +29,13 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 
 pub use directory::{Member, Token, User, UserChange};
 pub use documents::{Document, DocumentKind};
+pub use feeds::Feed;
 pub use instances::{InstanceFilter, StoredInstance, TaskFilter, TaskRow, Tx};
 pub use outbox::{MESSAGE_KINDS, NewOutbox, NotificationFilter, OutboxKind, OutboxRow, OutboxStatus};
+pub use publications::{NewPublication, PublicationFilter, PublicationRow, PublicationState};
 pub use schedules::{FireRow, ScheduleRow};
 pub use timers::DueTimer;
+pub use workspaces::{ProfileVersion, WorkspaceRow};
 pub use writes::InstanceWrite;
 
 #[derive(Debug, thiserror::Error)]

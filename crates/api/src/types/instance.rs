@@ -116,7 +116,7 @@ impl InstanceObj {
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
-        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
+        Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
     }
     async fn inputs(&self) -> Json<Value> {
         Json(self.0.inputs.clone())

@@ -1,8 +1,11 @@
 //! Users, workspaces and memberships.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Json, Object};
+use serde_json::Value;
 
 use crate::error::ApiResult as Result;
+use crate::types::client::{PostingLimitObj, ProfileVersionObj};
+use smmflow_runtime::clients::Workspace;
 use smmflow_runtime::{Member, Token, User};
 
 use crate::access_of;
@@ -45,6 +48,16 @@ impl UserObj {
         let tokens = signed.tokens_of(&self.0.login).await.map_err(ApiError::from)?;
         Ok(tokens.into_iter().map(ApiTokenObj).collect())
     }
+    /// The user's iCalendar feeds (yours only; URLs are shown at creation).
+    async fn calendar_feeds(&self, ctx: &Context<'_>) -> Result<Vec<crate::types::feed::CalendarFeedObj>> {
+        let session = access_of(ctx)?;
+        let signed = session.signed_in().map_err(ApiError::from)?;
+        if signed.viewer.login() != self.0.login {
+            return Ok(Vec::new());
+        }
+        let feeds = signed.feeds().await.map_err(ApiError::from)?;
+        Ok(feeds.into_iter().map(|feed| crate::types::feed::CalendarFeedObj { feed, url: None }).collect())
+    }
     /// Memberships in the workspaces the caller may see.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
@@ -57,6 +70,25 @@ impl UserObj {
 pub struct WorkspaceObj {
     pub key: String,
     pub name: String,
+    /// The settings, read once per object when a field asks for them.
+    settings: std::sync::Arc<tokio::sync::OnceCell<Workspace>>,
+}
+
+impl WorkspaceObj {
+    pub fn new(key: String, name: String) -> WorkspaceObj {
+        WorkspaceObj { key, name, settings: Default::default() }
+    }
+
+    /// A workspace whose settings are known already (a mutation's result).
+    pub fn with(w: Workspace) -> WorkspaceObj {
+        WorkspaceObj { key: w.key.clone(), name: w.name.clone(), settings: std::sync::Arc::new(w.into()) }
+    }
+
+    async fn settings(&self, ctx: &Context<'_>) -> Result<&Workspace> {
+        self.settings
+            .get_or_try_init(|| async { access_of(ctx)?.workspace_settings(&self.key).await.map_err(ApiError::from) })
+            .await
+    }
 }
 
 #[Object(name = "Workspace")]
@@ -75,6 +107,33 @@ impl WorkspaceObj {
         let session = access_of(ctx)?;
         let all = session.member(&self.key).map_err(ApiError::from)?.members().await.map_err(ApiError::from)?;
         Ok(all.into_iter().map(MembershipObj).collect())
+    }
+    /// The client's IANA timezone (default `UTC`): its days, slots and schedules.
+    async fn timezone(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.settings(ctx).await?.timezone.clone())
+    }
+    /// The business calendar its instances count business time in when
+    /// their workflow names none.
+    async fn calendar(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.settings(ctx).await?.calendar.clone())
+    }
+    /// The client's profile (the `kind: profile` document's fields, defaults filled in).
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        Ok(Json(self.settings(ctx).await?.profile.clone()))
+    }
+    /// The profile's version (0 before the first write).
+    async fn profile_version(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(self.settings(ctx).await?.profile_version)
+    }
+    /// Every version of the profile, newest first.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
+    async fn profile_history(&self, ctx: &Context<'_>) -> Result<Vec<ProfileVersionObj>> {
+        let rows = access_of(ctx)?.profile_history(&self.key, 100).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(ProfileVersionObj).collect())
+    }
+    /// How much may go out per channel (`*`: each channel without its own limit).
+    async fn posting_limits(&self, ctx: &Context<'_>) -> Result<Vec<PostingLimitObj>> {
+        Ok(self.settings(ctx).await?.posting_limits.iter().cloned().map(PostingLimitObj).collect())
     }
 }
 
@@ -109,7 +168,7 @@ impl MembershipObj {
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
-        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
+        Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
     }
 }
 

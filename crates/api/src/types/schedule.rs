@@ -93,7 +93,7 @@ impl ScheduleObj {
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
-        Ok(WorkspaceObj { key: self.0.workspace.clone(), name })
+        Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
     }
     /// `yaml` (from a workflow file: a deploy overwrites edits) or `api`.
     async fn source(&self) -> &str {

@@ -199,6 +199,7 @@ impl<'a> Run<'_, 'a> {
                     }
                 }
             }
+            StepKind::UpdateProfile(u) => self.update_profile(id, u),
             StepKind::Subflow(f) => {
                 let mut children = Vec::new();
                 for item in &units {
@@ -576,7 +577,7 @@ impl<'a> Run<'_, 'a> {
 }
 
 /// Renders the strings inside a literal value as templates.
-fn render_value(v: &Value, scope: &Value) -> Result<Value, String> {
+pub(super) fn render_value(v: &Value, scope: &Value) -> Result<Value, String> {
     Ok(match v {
         Value::String(s) => eval::template(s, scope)?,
         Value::Array(items) => Value::Array(items.iter().map(|i| render_value(i, scope)).collect::<Result<_, _>>()?),
@@ -604,7 +605,7 @@ fn message_sources(n: &smmflow_spec::step::NotifyStep) -> Vec<Src<'_>> {
 }
 
 /// The strings inside a literal value (subflow inputs are templates).
-fn strings_in<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+pub(super) fn strings_in<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
     match v {
         Value::String(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),

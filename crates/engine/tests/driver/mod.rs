@@ -150,11 +150,19 @@ impl Driver {
             });
         let cal = self.calendar(calendar.as_deref());
         let dir = self.directory();
-        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
+        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir, profile: None };
         let out = decide::start(
             &env,
             actor,
-            Start { id, workspace: "acme".into(), inputs, parent, schedule: None, calendar },
+            Start {
+                id,
+                workspace: "acme".into(),
+                inputs,
+                parent,
+                schedule: None,
+                calendar,
+                context: serde_json::Value::Null,
+            },
         )?;
         drop(dir);
         Ok(self.absorb(id, out))
@@ -193,7 +201,7 @@ impl Driver {
         let wf = self.workflow(&state.workflow);
         let cal = self.calendar(state.calendar.as_deref());
         let dir = self.directory();
-        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir };
+        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir, profile: None };
         let before = state.clone();
         let out = decide::handle(&env, actor, state, cmd);
         drop(dir);
@@ -235,7 +243,11 @@ impl Driver {
                     self.timers.retain(|(_, i, k)| !(*i == id && scope.covers(&k.to_string())))
                 }
                 Action::Notify(n) => self.notices.push((id, n)),
-                Action::StartChild { .. } | Action::CancelChild { .. } | Action::NotifyParent { .. } => {}
+                Action::StartChild { .. }
+                | Action::CancelChild { .. }
+                | Action::NotifyParent { .. }
+                | Action::UpdateProfile { .. }
+                | Action::Publication { .. } => {}
             }
         }
         more

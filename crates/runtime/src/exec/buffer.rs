@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use smmflow_engine::{Event, Instance};
-use smmflow_store::{InstanceWrite, NewOutbox, Tx};
+use smmflow_store::{InstanceWrite, NewOutbox, NewPublication, Tx};
 use uuid::Uuid;
 
 use crate::Result;
@@ -53,6 +53,11 @@ pub(crate) struct Buffer {
     pending: bool,
     /// Ids read ahead from the database: those not in `staged` do not exist.
     prefetched: HashSet<Uuid>,
+    /// Profile fields to replace: (workspace, actor, fields), in order.
+    profiles: Vec<(String, String, serde_json::Map<String, serde_json::Value>)>,
+    publications: Vec<NewPublication>,
+    /// Workspaces as read in this transaction (settings and profile).
+    pub clients: HashMap<String, Arc<crate::clients::Client>>,
 }
 
 impl Buffer {
@@ -75,6 +80,27 @@ impl Buffer {
     pub fn enqueue(&mut self, row: NewOutbox) {
         self.outbox.push(row);
         self.pending = true;
+    }
+
+    pub fn update_profile(&mut self, workspace: &str, actor: &str, set: serde_json::Map<String, serde_json::Value>) {
+        self.clients.remove(workspace);
+        self.profiles.push((workspace.to_string(), actor.to_string(), set));
+        self.pending = true;
+    }
+
+    pub fn publish(&mut self, p: NewPublication) {
+        self.publications.push(p);
+        self.pending = true;
+    }
+
+    /// Publications decided in this buffer and not yet written.
+    pub fn publications(&self) -> &[NewPublication] {
+        &self.publications
+    }
+
+    /// Whether a profile change of this workspace is buffered.
+    pub fn changes_profile(&self, workspace: &str) -> bool {
+        self.profiles.iter().any(|(w, _, _)| w == workspace)
     }
 
     pub fn remember(&mut self, scope: &str, key: &str, result: String) {
@@ -142,6 +168,11 @@ impl Buffer {
         self.timers.extend(job.timers.iter().cloned());
         self.outbox.extend(job.outbox.iter().cloned());
         self.remember.extend(job.remember.iter().cloned());
+        self.profiles.extend(job.profiles.iter().cloned());
+        self.publications.extend(job.publications.iter().cloned());
+        for (w, _, _) in &job.profiles {
+            self.clients.remove(w);
+        }
         for (w, p) in &job.people {
             self.people.entry(w.clone()).or_insert_with(|| p.clone());
         }
@@ -163,7 +194,20 @@ impl Buffer {
         for (scope, key, result) in &self.remember {
             tx.remember(scope, key, result, now).await?;
         }
-        Ok(self.announcements(node))
+        tx.insert_publications(&self.publications).await?;
+        let mut profiles = Vec::new();
+        for (workspace, actor, set) in &self.profiles {
+            let Some(mut row) = tx.workspace_for_update(workspace).await? else { continue };
+            if let Some(m) = row.profile.as_object_mut() {
+                m.extend(set.clone());
+            }
+            tx.update_workspace(&row, true, now, actor).await?;
+            profiles.push(workspace.clone());
+        }
+        let mut out = self.announcements(node);
+        profiles.dedup();
+        out.extend(profiles.into_iter().map(|workspace| Announcement::Profile { node: node.to_string(), workspace }));
+        Ok(out)
     }
 
     /// Which events of which instance this buffer commits, and whether it queued mail.
@@ -194,6 +238,8 @@ impl Buffer {
         self.timers.clear();
         self.outbox.clear();
         self.remember.clear();
+        self.profiles.clear();
+        self.publications.clear();
         self.pending = false;
     }
 }

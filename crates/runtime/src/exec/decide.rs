@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use smmflow_engine::{Action, Env, Instance, Start, cascade, decide};
-use smmflow_store::{NewOutbox, OutboxKind, OutboxStatus, Tx};
+use smmflow_store::{NewOutbox, NewPublication, OutboxKind, OutboxStatus, Tx};
 use uuid::Uuid;
 
 use super::{Buffer, Mode, OnRefusal, Request, Staged, Work};
@@ -95,6 +95,17 @@ impl Runtime {
                     Action::SetTimer { key, at } => unit.set_timer(id, &key.to_string(), *at),
                     Action::ClearTimers { scope } => unit.clear_timers(id, &scope.prefix()),
                     Action::StartChild { .. } | Action::CancelChild { .. } | Action::NotifyParent { .. } => {}
+                    Action::UpdateProfile { set } => {
+                        let actor = outcome.events.last().map_or("system", |e| e.actor.as_str());
+                        unit.update_profile(&outcome.state.workspace, actor, set.clone());
+                    }
+                    Action::Publication { at, channel, title } => unit.publish(NewPublication {
+                        instance: id,
+                        workspace: outcome.state.workspace.clone(),
+                        channel: channel.clone(),
+                        title: title.clone(),
+                        at: *at,
+                    }),
                     Action::Notify(notice) => {
                         let def = self.defs.get(tx, &outcome.state.workflow, Some(outcome.state.version)).await?;
                         if !smmflow_notify::compose::may_notify(&def.workflow, notice) {
@@ -178,7 +189,7 @@ impl Runtime {
     ) -> Result<(Uuid, smmflow_engine::Outcome)> {
         let now = self.now();
         match work {
-            Work::Start { id, workflow, workspace, inputs, actor, parent, schedule } => {
+            Work::Start { id, workflow, workspace, inputs, actor, parent, schedule, plan } => {
                 let exists = unit.staged.contains_key(&id)
                     || group.staged.contains_key(&id)
                     || (!group.known_absent(id) && tx.load(id).await?.is_some());
@@ -186,23 +197,32 @@ impl Runtime {
                     return Err(Error::Conflict(format!("instance {id} exists already")));
                 }
                 let def = self.defs.get(tx, &workflow, None).await?;
-                // A subflow without a calendar of its own counts in its parent's.
+                let client = self.client(tx, unit, group, &workspace).await?;
+                // A subflow without a calendar of its own counts in its
+                // parent's; an instance without either, in its workspace's.
                 let calendar = match (&def.workflow.calendar, &parent) {
                     (Some(c), _) => Some(c.value.clone()),
                     (None, Some(p)) => self.load_into(tx, unit, group, p.instance).await?.and_then(|i| i.calendar),
-                    (None, None) => None,
+                    (None, None) => client.row.as_ref().and_then(|w| w.calendar.clone()),
                 };
                 let cal = self.defs.calendar(tx, calendar.as_deref()).await?;
                 let people = self.people(tx, unit, group, &workspace, &def).await?;
-                let env = Env {
-                    now,
-                    workflow: &def.workflow,
-                    version: def.version,
-                    calendar: &cal,
-                    directory: people.as_ref(),
+                let context = client.context(&workspace);
+                let start = Start { id, workspace: workspace.clone(), inputs, parent, schedule, calendar, context };
+                let out = {
+                    let env = Env {
+                        now,
+                        workflow: &def.workflow,
+                        version: def.version,
+                        calendar: &cal,
+                        directory: people.as_ref(),
+                        profile: client.profile_env(def.needs_profile),
+                    };
+                    self.health.contain("deciding a start", || decide::start(&env, &actor, start))??
                 };
-                let start = Start { id, workspace, inputs, parent, schedule, calendar };
-                let out = self.health.contain("deciding a start", || decide::start(&env, &actor, start))??;
+                if plan {
+                    self.check_planned_start(tx, unit, group, &client, &def.workflow, &out).await?;
+                }
                 unit.staged
                     .insert(id, Staged { stored_seq: None, state: out.state.clone(), events: Vec::new(), notices: 0 });
                 Ok((id, out))
@@ -215,15 +235,26 @@ impl Runtime {
                 let def: Arc<Def> = self.defs.get(tx, &state.workflow, Some(state.version)).await?;
                 let cal = self.defs.calendar(tx, state.calendar.as_deref()).await?;
                 let people = self.people(tx, unit, group, &state.workspace, &def).await?;
-                let env = Env {
-                    now,
-                    workflow: &def.workflow,
-                    version: def.version,
-                    calendar: &cal,
-                    directory: people.as_ref(),
+                let planned = crate::calendar::planned_items(&def.workflow, &state, &command);
+                let client = if def.needs_profile || !planned.is_empty() {
+                    self.client(tx, unit, group, &state.workspace).await?
+                } else {
+                    Arc::new(crate::clients::Client::default())
                 };
-                let out =
-                    self.health.contain("deciding a command", || decide::handle(&env, &actor, state, command))??;
+                let out = {
+                    let env = Env {
+                        now,
+                        workflow: &def.workflow,
+                        version: def.version,
+                        calendar: &cal,
+                        directory: people.as_ref(),
+                        profile: client.profile_env(def.needs_profile),
+                    };
+                    self.health.contain("deciding a command", || decide::handle(&env, &actor, state, command))??
+                };
+                if !planned.is_empty() {
+                    self.check_planned_items(tx, unit, group, &client, planned).await?;
+                }
                 Ok((id, out))
             }
         }

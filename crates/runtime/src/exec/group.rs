@@ -180,6 +180,7 @@ impl Runtime {
                         actor: r.actor.clone(),
                         parent: None,
                         schedule: None,
+                        plan: true,
                     },
                     on_refusal: OnRefusal::Fail,
                     record: None,
