@@ -35,7 +35,8 @@ async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
         let now = s.ok(&s.admin, "{ serverTime }", json!({})).await["serverTime"].as_str().unwrap().to_string();
         let start = chrono_like_add_days(&now, 4);
         let posts: Vec<Value> = (0..3)
-            .map(|i| json!({"rubric": "Tips", "platform": "vk", "format": if i == 1 { "text" } else { "photo" }, "publish_at": format!("{start}T0{}:00:00Z", 6 + i), "brief": format!("Post {i}")}))
+            // Within the client's posting limits (2 a day per channel, 3 h apart).
+            .map(|i| json!({"rubric": "Tips", "platform": if i == 1 { "telegram" } else { "vk" }, "format": if i == 1 { "text" } else { "photo" }, "publish_at": format!("{start}T{:02}:00:00Z", 6 + 4 * i), "brief": format!("Post {i}")}))
             .collect();
         let started = s
             .ok(

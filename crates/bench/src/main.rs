@@ -15,6 +15,7 @@ use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
 use smmflow_store::{Store, User};
 
+mod calendar;
 mod http;
 mod inbox;
 mod timers;
@@ -83,6 +84,20 @@ enum Mode {
     Validate {
         #[arg(long, value_delimiter = ',', default_value = "1000,2000,4000,8000")]
         steps: Vec<usize>,
+    },
+    /// Content calendar latency: `publications(filter: {a week}, first: 50)` through
+    /// the GraphQL schema with `--publications` across `--workspaces` workspaces.
+    Calendar {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        publications: usize,
+        #[arg(long, default_value_t = 50)]
+        workspaces: usize,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
     },
     /// Inbox latency: `tasks(filter: {mine: true}, first: 50)` through the GraphQL
     /// schema, with `--finished` completed tasks in the database and `--open` open ones.
@@ -276,6 +291,35 @@ async fn main() -> Result<()> {
         Mode::Validate { steps } => {
             let results = validate::run(&steps)?;
             write_json("validate", &results)?;
+        }
+        Mode::Calendar { db, publications, workspaces, queries, postgres_url } => {
+            println!(
+                "calendar latency: publications(a week, first: 50), {publications} publications in {workspaces} workspaces, {queries} queries per caller\n"
+            );
+            println!(
+                "{:<9} {:<8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}",
+                "db", "caller", "week rows", "p50 ms", "p99 ms", "max ms", "seed s", "DB MiB"
+            );
+            let sizes = calendar::Sizes { publications, workspaces, queries };
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = calendar::run(&target, &sizes).await?;
+                for who in ["boss", "manager"] {
+                    println!(
+                        "{:<9} {:<8} {:>10} {:>8.2} {:>8.2} {:>8.2} {:>8.0} {:>9.0}",
+                        target.name,
+                        who,
+                        r[who]["week_total"],
+                        r[who]["p50_ms"].as_f64().unwrap_or(0.0),
+                        r[who]["p99_ms"].as_f64().unwrap_or(0.0),
+                        r[who]["max_ms"].as_f64().unwrap_or(0.0),
+                        r["seed_seconds"].as_f64().unwrap_or(0.0),
+                        r["db_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0,
+                    );
+                }
+                results.push(r);
+            }
+            write_json("calendar", &results)?;
         }
         Mode::Inbox { db, open, finished, queries, postgres_url } => {
             println!(

@@ -60,10 +60,16 @@ fn client_onboarding_with_one_client_rejection_and_a_rework_round() {
     assert_eq!(concepts.len(), 2);
     assert!(concepts[1].prefill.is_some());
     assert_eq!(concepts[1].comments[0].body, "Concept 2 is too playful for our brand");
-    // The recurring work started as children, not waited for.
-    let kids: Vec<&str> = inst.children.iter().map(|c| c.workflow.as_str()).collect();
-    assert_eq!(kids, ["weekly-content", "community-moderation-day"]);
-    assert!(d.instances.contains_key(&inst.children[0].id));
+    // What the client signed off became the profile; switching the services
+    // on (not child instances) is what starts the recurring work.
+    assert!(inst.children.is_empty());
+    let chosen = &inst.step("platform_choice").unwrap().output.as_ref().unwrap()["platforms"];
+    assert_eq!(&d.profile["platforms"], chosen);
+    let saved = inst.step("save_strategy").unwrap().output.clone().unwrap();
+    assert_eq!(saved["account_manager"], "lena");
+    assert_eq!(d.profile["approvers"][0], "olga@acme.example");
+    let services = &inst.step("start_services").unwrap().output.as_ref().unwrap()["services"];
+    assert_eq!(&d.profile["services"], services);
 }
 
 fn seven_posts() -> Value {

@@ -45,6 +45,11 @@ impl System<'_> {
         self.0.create_workspace(key, name).await
     }
 
+    /// Creates a workspace with its settings and profile (as the operator).
+    pub async fn create_client(&self, new: crate::clients::NewWorkspace) -> Result<crate::clients::Workspace> {
+        self.0.create_client(new, "system").await
+    }
+
     pub async fn create_user(&self, u: NewUser) -> Result<User> {
         self.0.create_user(u).await
     }

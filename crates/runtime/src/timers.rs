@@ -135,6 +135,7 @@ impl Runtime {
         }
         let mut fired = 0;
         let mut previous = None;
+        let mut stuck = 0;
         for _ in 0..100_000 {
             let timer = self.store.next_timer_due().await?;
             let schedule = self.store.next_schedule_due().await?;
@@ -144,9 +145,17 @@ impl Runtime {
             }
             let n = self.fire_due_timers().await? + self.fire_due_schedules().await?;
             fired += n;
-            // Nothing fired and nothing moved: stop rather than spin.
             if n == 0 && previous == Some((timer, schedule)) {
-                break;
+                // Nothing fired and nothing moved: the background services
+                // (or another replica) may hold it right now; give them a
+                // moment, then stop rather than spin.
+                stuck += 1;
+                if stuck > 100 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            } else {
+                stuck = 0;
             }
             previous = Some((timer, schedule));
         }

@@ -25,13 +25,14 @@ async fn the_librarys_thursday_schedule_starts_one_weekly_cycle() {
         assert_eq!(weekly.next_fire_at, Some(at("2026-12-03T07:00:00Z")), "{db}: Thursday 10:00 Moscow");
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 0, "{db}: not yet");
         sim.clock.set(at("2026-12-03T07:00:05Z"));
-        // The weekday moderation schedule (09:30 Moscow) is due too.
+        // The weekday moderation desk (09:00 Moscow) is due too.
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 2, "{db}");
         assert_eq!(sim.rt.fire_due_schedules().await.unwrap(), 0, "{db}: once");
         let runs = sim.rt.system().scheduled_instances(&weekly.id).await.unwrap();
         assert_eq!(runs.len(), 1, "{db}");
         assert_eq!(runs[0].schedule.as_ref().unwrap().scheduled_for, at("2026-12-03T07:00:00Z"), "{db}");
-        assert_eq!(runs[0].inputs["client_name"], "ACME", "{db}: the schedule's inputs");
+        assert_eq!(runs[0].workspace, "acme", "{db}: one schedule per client, this one acme's");
+        assert_eq!(runs[0].workspace_scope["profile"]["account_manager"], "lena", "{db}: the client's profile");
         let fires = sim.store.last_fires(&weekly.id, 10).await.unwrap();
         assert_eq!((fires.len(), fires[0].instance), (1, Some(runs[0].id)), "{db}");
         assert_eq!(

@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::entity::task;
+use crate::entity::{instance, publication, task};
 use crate::{Result, Store, db_time};
 
 /// Rows per INSERT statement, and statements per transaction.
@@ -78,7 +78,73 @@ impl Store {
         use sea_orm::ConnectionTrait;
         if self.is_postgres() {
             self.conn().execute_unprepared("VACUUM ANALYZE tasks").await?;
+            self.conn().execute_unprepared("VACUUM ANALYZE instances").await?;
+            self.conn().execute_unprepared("VACUUM ANALYZE publications").await?;
         }
         Ok(())
+    }
+
+    /// Publications (with bare instance rows: no state anyone loads) spread
+    /// evenly over `[from, from + span)`, round-robin over the workspaces;
+    /// every 20th completed, every 20th (offset) cancelled, the rest running.
+    pub async fn seed_publications(
+        &self,
+        workspaces: &[String],
+        count: usize,
+        from: DateTime<Utc>,
+        span: chrono::Duration,
+    ) -> Result<u64> {
+        let step = span.num_seconds().max(1) / count.max(1) as i64;
+        let mut written = 0u64;
+        let mut tx = self.begin().await?;
+        let mut statements = 0;
+        for chunk in (0..count).collect::<Vec<_>>().chunks(ROWS) {
+            let mut instances = Vec::with_capacity(chunk.len());
+            let mut pubs = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                let id = Uuid::now_v7().to_string();
+                let ws = workspaces[i % workspaces.len().max(1)].clone();
+                let at = from + chrono::Duration::seconds(step * i as i64);
+                let status = match i % 20 {
+                    0 => "completed",
+                    10 => "cancelled",
+                    _ => "running",
+                };
+                instances.push(instance::ActiveModel {
+                    id: Set(id.clone()),
+                    workflow: Set("bench-post".into()),
+                    version: Set(1),
+                    workspace: Set(ws.clone()),
+                    status: Set(status.into()),
+                    started_at: Set(db_time(from)),
+                    started_by: Set("bench".into()),
+                    completed_at: Set(None),
+                    parent_id: Set(None),
+                    schedule_id: Set(None),
+                    scheduled_for: Set(None),
+                    seq: Set(1),
+                    state: Set(Value::Object(Default::default())),
+                    updated_at: Set(db_time(from)),
+                });
+                pubs.push(publication::ActiveModel {
+                    instance: Set(id),
+                    workspace: Set(ws),
+                    channel: Set(["vk", "telegram", "instagram"][i % 3].into()),
+                    title: Set(Some(format!("post {i}"))),
+                    at: Set(db_time(at)),
+                });
+            }
+            written += pubs.len() as u64;
+            instance::Entity::insert_many(instances).exec_without_returning(tx.conn()).await?;
+            publication::Entity::insert_many(pubs).exec_without_returning(tx.conn()).await?;
+            statements += 1;
+            if statements == STATEMENTS {
+                tx.commit().await?;
+                tx = self.begin().await?;
+                statements = 0;
+            }
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 }

@@ -55,6 +55,9 @@ pub struct Driver {
     pub timers: BTreeSet<(DateTime<Utc>, Uuid, smmflow_engine::TimerKey)>,
     pub notices: Vec<(Uuid, Notice)>,
     pub last_rr: HashMap<String, String>,
+    /// The workspace's profile (the project's `kind: profile` defaults
+    /// filled in), as `update_profile` steps leave it.
+    pub profile: Value,
     next_id: u128,
 }
 
@@ -100,8 +103,25 @@ impl Driver {
             timers: BTreeSet::new(),
             notices: Vec::new(),
             last_rr: HashMap::new(),
+            profile: Value::Object(Default::default()),
             next_id: 1,
         }
+        .with_profile(serde_json::json!({}))
+    }
+
+    /// Sets the workspace's profile (checked against the project's schema).
+    pub fn with_profile(mut self, profile: Value) -> Self {
+        let schema = self.project.profile.clone().unwrap_or_else(smmflow_spec::Profile::empty);
+        self.profile = schema.check(profile).unwrap();
+        self
+    }
+
+    fn schema(&self) -> smmflow_spec::Profile {
+        self.project.profile.clone().unwrap_or_else(smmflow_spec::Profile::empty)
+    }
+
+    fn context(&self) -> Value {
+        serde_json::json!({"key": "acme", "name": "ACME", "timezone": "Europe/Moscow", "profile": self.profile})
     }
 
     fn workflow(&self, key: &str) -> Workflow {
@@ -149,20 +169,20 @@ impl Driver {
                 parent.as_ref().and_then(|p| self.instances.get(&p.instance)).and_then(|i| i.calendar.clone())
             });
         let cal = self.calendar(calendar.as_deref());
+        let (schema, current, context) = (self.schema(), self.profile.clone(), self.context());
         let dir = self.directory();
-        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir, profile: None };
+        let env = Env {
+            now: self.now,
+            workflow: &wf,
+            version: 1,
+            calendar: &cal,
+            directory: &dir,
+            profile: Some((&schema, &current)),
+        };
         let out = decide::start(
             &env,
             actor,
-            Start {
-                id,
-                workspace: "acme".into(),
-                inputs,
-                parent,
-                schedule: None,
-                calendar,
-                context: serde_json::Value::Null,
-            },
+            Start { id, workspace: "acme".into(), inputs, parent, schedule: None, calendar, context },
         )?;
         drop(dir);
         Ok(self.absorb(id, out))
@@ -200,8 +220,16 @@ impl Driver {
         let state = self.instances.get(&id).cloned().ok_or_else(|| Error::NotFound("instance".into()))?;
         let wf = self.workflow(&state.workflow);
         let cal = self.calendar(state.calendar.as_deref());
+        let (schema, current) = (self.schema(), self.profile.clone());
         let dir = self.directory();
-        let env = Env { now: self.now, workflow: &wf, version: 1, calendar: &cal, directory: &dir, profile: None };
+        let env = Env {
+            now: self.now,
+            workflow: &wf,
+            version: 1,
+            calendar: &cal,
+            directory: &dir,
+            profile: Some((&schema, &current)),
+        };
         let before = state.clone();
         let out = decide::handle(&env, actor, state, cmd);
         drop(dir);
@@ -243,10 +271,14 @@ impl Driver {
                     self.timers.retain(|(_, i, k)| !(*i == id && scope.covers(&k.to_string())))
                 }
                 Action::Notify(n) => self.notices.push((id, n)),
+                Action::UpdateProfile { set } => {
+                    if let Some(m) = self.profile.as_object_mut() {
+                        m.extend(set);
+                    }
+                }
                 Action::StartChild { .. }
                 | Action::CancelChild { .. }
                 | Action::NotifyParent { .. }
-                | Action::UpdateProfile { .. }
                 | Action::Publication { .. } => {}
             }
         }

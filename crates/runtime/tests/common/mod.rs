@@ -67,6 +67,7 @@ pub const TEAM: &[(&str, &[&str])] = &[
 impl Sim {
     pub async fn open(db: &str, url: &str, workflows: Option<PathBuf>, now: &str) -> Sim {
         let clock = ManualClock::new(at(now));
+        let library = workflows.is_some();
         let (rt, report) = Runtime::open(Options {
             database_url: url.to_string(),
             workflows,
@@ -80,7 +81,23 @@ impl Sim {
         }
         let now = clock.now();
         let store = smmflow_store::Store::connect(url).await.unwrap();
-        store.create_workspace("acme", "ACME", now).await.unwrap();
+        // A client of every recurring service, in Moscow: the library's
+        // `workspaces:` schedules give it its weekly content, moderation
+        // desk and monthly report.
+        let client = smmflow_runtime::clients::NewWorkspace {
+            key: "acme".into(),
+            name: "ACME".into(),
+            timezone: Some("Europe/Moscow".into()),
+            calendar: None,
+            profile: library.then(|| {
+                serde_json::json!({
+                    "services": ["weekly_content", "community_management", "monthly_report"],
+                    "approvers": ["olga@acme.example"],
+                    "account_manager": "lena",
+                })
+            }),
+        };
+        rt.system().create_client(client).await.unwrap();
         let mut users: Vec<&str> = TEAM.iter().flat_map(|(_, u)| u.iter().copied()).collect();
         users.sort_unstable();
         users.dedup();
@@ -103,7 +120,7 @@ impl Sim {
         Sim { rt, store, clock, db: db.to_string() }
     }
 
-    /// Pauses every schedule: the library's own target `acme` too, and a
+    /// Pauses every schedule: the library's own for `acme` too, and a
     /// test that walks one instance by hand does not want them firing as
     /// its clock moves.
     pub async fn pause_schedules(&self) {
