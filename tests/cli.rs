@@ -116,9 +116,19 @@ fn export_schema_prints_the_committed_graphql_schema() {
 }
 
 #[test]
-fn the_demo_runs_a_weekly_cycle_through_the_api_in_seconds() {
+fn the_demo_runs_three_clients_from_their_profiles_alone() {
     let (code, out, err) = smmflow(&["demo"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("REJECTED"), "one client rejection: {out}");
-    assert!(out.contains("The cycle is completed: 3 posts produced"), "{out}");
+    // Schedules come from the profiles' services, one per client and workflow.
+    assert!(out.contains("6 schedules appeared from the profiles' services"), "{out}");
+    assert!(out.contains("the client rejects a post"), "one client rejection: {out}");
+    // Every client's posts went out, in its own timezone's slots.
+    let calendar: Vec<&str> = out.lines().filter(|l| l.contains("(local time")).collect();
+    for (client, local) in [("acme", "10:00)"), ("bloom", "12:00)"), ("sakura", "11:00)")] {
+        assert!(
+            calendar.iter().any(|l| l.contains(client) && l.contains("PUBLISHED") && l.ends_with(local)),
+            "{client}: {out}"
+        );
+    }
+    assert!(out.contains("publications went through the calendar"), "{out}");
 }
