@@ -256,3 +256,55 @@ async fn the_calendar_lists_every_clients_publications_in_time_order() {
         assert_eq!(r["node"]["title"], "b1", "{db}: {r}");
     }
 }
+
+#[tokio::test]
+async fn the_librarys_weekly_plan_is_checked_against_the_limits_when_it_is_made() {
+    for db in databases() {
+        let s = Server::start(db);
+        create_client(&s, "alpha", "Europe/Moscow", json!({"services": []})).await;
+        let t = join(&s, "alpha", &[("lena", "lead"), ("cleo", "content_manager")]).await;
+        let r = s
+            .ok(&t["lena"], "mutation { startInstance(input: {workflow: \"weekly-content\", workspace: \"alpha\"}) { instance { tasks { id step { id } } } userErrors { message } } }", json!({}))
+            .await;
+        let task = r["startInstance"]["instance"]["tasks"][0]["id"].clone();
+        assert_eq!(r["startInstance"]["instance"]["tasks"][0]["step"]["id"], "plan", "{db}: {r}");
+        let base = now(&s).await;
+        let post = |t: DateTime<Utc>, p: &str| json!({"rubric": "useful tips", "platform": p, "format": "photo", "publish_at": t.to_rfc3339(), "brief": "b"});
+        let posts = json!([
+            post(day_at(base, 15, 7, 0), "vk"),
+            post(day_at(base, 15, 16, 0), "vk"),
+            post(day_at(base, 15, 20, 0), "vk"),
+            post(day_at(base, 16, 7, 0), "telegram"),
+            post(day_at(base, 16, 8, 0), "telegram"),
+            post(base - Duration::hours(2), "vk"),
+        ]);
+        let complete = "mutation($id: ID!, $out: JSON) { completeTask(input: {taskId: $id, output: $out}) { task { status } userErrors { field message code } } }";
+        let r = s.ok(&t["cleo"], complete, json!({"id": task, "out": {"posts": posts}})).await;
+        let errors: Vec<(Value, Value)> = r["completeTask"]["userErrors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].clone(), e["code"].clone()))
+            .collect();
+        let at = |i: usize| json!(["output", "posts", i.to_string(), "publish_at"]);
+        assert_eq!(
+            errors,
+            vec![(at(2), json!("POSTING_LIMIT")), (at(4), json!("POSTING_LIMIT")), (at(5), json!("BAD_USER_INPUT")),],
+            "{db}: {r}"
+        );
+        let open =
+            s.ok(&t["cleo"], "query($id: ID!) { node(id: $id) { ... on Task { status } } }", json!({"id": task})).await;
+        assert_eq!(
+            open["node"]["status"], "CLAIMED",
+            "{db}: still the content manager's (round robin), not done: {open}"
+        );
+        let pubs = s
+            .ok(
+                &s.admin,
+                "query($f: PublicationFilter!) { publications(filter: $f) { totalCount } }",
+                json!({"f": {"from": base.to_rfc3339(), "to": day_at(base, 30, 0, 0).to_rfc3339()}}),
+            )
+            .await;
+        assert_eq!(pubs["publications"]["totalCount"], 0, "{db}: a refused plan put nothing on the calendar");
+    }
+}

@@ -96,10 +96,19 @@ async fn a_feed_shows_the_owners_calendar_to_a_calendar_application() {
         // A feed of a workspace one is not a member of is refused.
         let r = create_feed(&s, &a["lena"], "Spy", Some("beta")).await;
         assert_eq!(r["userErrors"][0]["field"], json!(["workspace"]), "{db}: {r}");
-        // Losing the membership takes the workspace out of the feed at once.
+        // A feed of one workspace shows that workspace only, even for an
+        // owner who works in others too.
+        s.ok(&s.admin, "mutation { addMember(input: {workspace: \"beta\", user: \"lena\", role: \"copywriter\"}) { userErrors { message } } }", json!({})).await;
+        let only_alpha = create_feed(&s, &a["lena"], "ACME only", Some("alpha")).await;
+        let got = read(&python, only_alpha["feed"]["url"].as_str().unwrap()).await;
+        assert!(summaries(&got).iter().all(|x| x.starts_with("[alpha]")), "{db}: {got}");
+        assert!(summaries(&read(&python, &url).await).iter().any(|x| x.starts_with("[beta]")), "{db}");
+        // Losing the membership takes the workspace out of the feeds at once.
         s.ok(&s.admin, "mutation { removeMember(input: {workspace: \"alpha\", user: \"lena\", role: \"copywriter\"}) { userErrors { message } } }", json!({})).await;
         s.ok(&s.admin, "mutation { removeMember(input: {workspace: \"alpha\", user: \"lena\", role: \"lead\"}) { userErrors { message } } }", json!({})).await;
-        assert_eq!(read(&python, &url).await["events"], json!([]), "{db}");
+        assert!(summaries(&read(&python, &url).await).iter().all(|x| !x.starts_with("[alpha]")), "{db}");
+        let got = read(&python, only_alpha["feed"]["url"].as_str().unwrap()).await;
+        assert_eq!(got["events"], json!([]), "{db}: {got}");
         // Revoked: 404, like an unknown secret.
         s.ok(
             &a["lena"],

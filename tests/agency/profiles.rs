@@ -212,5 +212,18 @@ async fn the_validator_checks_profile_documents_and_update_profile_steps() {
         let profile = "kind: profile\nfields:\n  tier: {type: enum, values: [gold, silver], required: true}\n";
         let r = deploy(&s, &s.admin, profile).await;
         assert_eq!(r["userErrors"][0]["code"], "E051", "{db}: {r}");
+        // The profile shapes every client: a deployer who is not an admin may not change it.
+        create_client(&s, "alpha", "UTC", json!({})).await;
+        let t = join(&s, "alpha", &[("lena", "lead")]).await;
+        s.ok(
+            &s.admin,
+            "mutation { updateUser(input: {user: \"lena\", canDeployWorkflows: true}) { userErrors { message } } }",
+            json!({}),
+        )
+        .await;
+        let fine = "kind: profile\nfields:\n  tier: {type: enum, values: [gold, silver], default: silver}\n";
+        let r = deploy(&s, &t["lena"], fine).await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{db}: {r}");
+        assert_eq!(deploy(&s, &s.admin, fine).await["created"], true, "{db}");
     }
 }

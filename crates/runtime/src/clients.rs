@@ -104,15 +104,27 @@ fn issue(field: &str, message: impl Into<String>) -> Issue {
 impl Runtime {
     /// The workspace as this transaction (and the buffers) see it.
     pub(crate) async fn client(&self, tx: &Tx, unit: &mut Buffer, group: &Buffer, key: &str) -> Result<Arc<Client>> {
-        if group.changes_profile(key) || unit.changes_profile(key) {
+        if group.changes_profile(key) {
             return Err(Error::FlushFirst);
         }
-        if let Some(c) = unit.clients.get(key).or_else(|| group.clients.get(key)) {
+        let pending = unit.pending_profile(key);
+        if pending.is_none()
+            && let Some(c) = unit.clients.get(key).or_else(|| group.clients.get(key))
+        {
             return Ok(c.clone());
         }
-        let row = tx.workspace(key).await?;
+        let mut row = tx.workspace(key).await?;
+        // This request's own `update_profile` steps, not yet written.
+        if let (Some(w), Some(set)) = (row.as_mut(), &pending)
+            && let Some(m) = w.profile.as_object_mut()
+        {
+            m.extend(set.clone());
+        }
         let schema = self.defs.profile(tx).await?;
         let profile = row.as_ref().map_or_else(|| json!({}), |w| with_defaults(&schema, &w.profile));
+        if pending.is_some() {
+            return Ok(Arc::new(Client { row, schema, profile }));
+        }
         let c = Arc::new(Client { row, schema, profile });
         unit.clients.insert(key.to_string(), c.clone());
         Ok(c)

@@ -33,12 +33,12 @@ impl Signed<'_> {
     pub async fn create_feed(&self, name: &str, workspace: Option<&str>) -> Result<(Feed, String)> {
         smmflow_spec::text::name(name)
             .map_err(|m| Error::Field { field: "name".into(), message: format!("a name {m}") })?;
+        let rt = self.s.runtime();
         if let Some(w) = workspace
-            && !self.viewer.is_member(w)
+            && (!self.viewer.is_member(w) || !rt.store.workspace_exists(w).await?)
         {
             return Err(Error::Field { field: "workspace".into(), message: format!("you are not a member of `{w}`") });
         }
-        let rt = self.s.runtime();
         if rt.store.feeds_of(self.viewer.login()).await?.len() >= MAX_FEEDS {
             return Err(Error::Field {
                 field: "name".into(),
@@ -112,7 +112,12 @@ impl Runtime {
                 ..Default::default()
             })
             .await?;
-        let roles = memberships.iter().map(|m| (m.workspace.clone(), m.role.clone())).collect();
+        // Open tasks for the owner's roles, in the feed's workspaces only.
+        let roles = memberships
+            .iter()
+            .filter(|m| visible.as_ref().is_none_or(|v| v.contains(&m.workspace)))
+            .map(|m| (m.workspace.clone(), m.role.clone()))
+            .collect();
         let tasks = self
             .store
             .tasks(&TaskFilter {

@@ -301,8 +301,15 @@ impl Runtime {
     pub async fn deploy_folder(&self, dir: &std::path::Path, by: &str) -> Result<DeployReport> {
         let sources = read_folder(dir).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
         let report = defs::deploy_sources(&self.store, sources, by, self.now(), self.min_schedule_interval).await?;
-        for d in report.deployed.iter().filter(|d| d.kind == "workflow") {
-            self.sync_yaml_schedules(&d.key).await?;
+        if report.deployed.iter().any(|d| d.kind == "profile" && d.created) {
+            // New defaults may change which clients `workspaces:` reaches.
+            for key in self.store.latest_documents(smmflow_store::DocumentKind::Workflow).await? {
+                self.sync_yaml_schedules(&key.key).await?;
+            }
+        } else {
+            for d in report.deployed.iter().filter(|d| d.kind == "workflow") {
+                self.sync_yaml_schedules(&d.key).await?;
+            }
         }
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             tracing::warn!(file = %d.file, line = d.pos.line, code = %d.code, "{}", d.message);
@@ -316,6 +323,14 @@ impl Runtime {
     /// otherwise nothing is deployed.
     pub(crate) async fn deploy(&self, source: &str, by: Deployer<'_>) -> Result<(Deployed, Vec<Diagnostic>)> {
         let prepared = defs::prepare_one(&self.store, source, self.min_schedule_interval).await?;
+        // The profile's defaults decide which clients `workspaces:` schedules
+        // reach, like those entries themselves: admins only.
+        if let (Deployer::Person { admin: false, .. }, "profile") = (&by, prepared.kind) {
+            return Err(Error::Forbidden(
+                "the profile document (`kind: profile`) shapes every client: only admins deploy it; nothing was deployed"
+                    .into(),
+            ));
+        }
         if let (Some(wf), Deployer::Person { admin: false, leads, .. }) = (&prepared.workflow, &by) {
             let (touched, many) = self.schedule_workspaces_touched(wf).await?;
             if many {

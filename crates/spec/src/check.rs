@@ -616,6 +616,7 @@ impl<'a> Checker<'a> {
         }
         self.escalation(&wf.escalation, None);
         self.schedules();
+        self.stray_publications();
         let human: Vec<&Step> = wf.steps.iter().filter(|s| s.kind.is_human()).collect();
         if !human.is_empty() && human.iter().all(|s| s.common.due.is_none()) {
             self.sink.push_hint(
@@ -664,6 +665,19 @@ impl<'a> Checker<'a> {
                 })
         });
         from_steps.or_else(|| wf.remind.iter().find_map(business)).or_else(|| chain(&wf.escalation))
+    }
+
+    /// `publications:` on a list field means something only in a task form.
+    fn stray_publications(&mut self) {
+        for (name, spec) in &self.wf.inputs {
+            if spec.publications.is_some() {
+                self.sink.push(
+                    Code::ConflictingKeys,
+                    name.pos,
+                    format!("input `{}` declares `publications`, which applies to task form fields only", name.value),
+                );
+            }
+        }
     }
 
     fn schedules(&mut self) {

@@ -191,6 +191,16 @@ impl Profile {
         r.finish(sink);
         let fields = fields?;
         for (name, spec) in &fields {
+            if spec.publications.is_some() {
+                sink.push(
+                    Code::ConflictingKeys,
+                    name.pos,
+                    format!(
+                        "profile field `{}` declares `publications`, which applies to task form fields only",
+                        name.value
+                    ),
+                );
+            }
             if spec.required && spec.default.is_none() {
                 sink.push_hint(
                     Code::RequiredWithoutDefault,
@@ -218,10 +228,22 @@ fn json_kind(v: &Value) -> &'static str {
 
 fn decode_limits(node: &Node, sink: &mut Sink) -> Vec<PostingLimit> {
     let mut out: Vec<PostingLimit> = Vec::new();
-    for item in decode::list(node, sink).unwrap_or_default() {
+    let items = decode::list(node, sink).unwrap_or_default();
+    if items.len() > MAX_LIMITS {
+        sink.push(Code::OutOfRange, node.pos, format!("at most {MAX_LIMITS} posting limits"));
+        return out;
+    }
+    for item in items {
         let Some(mut r) = MapReader::new(item, "a posting limit", sink) else { continue };
         let channel = r.required("channel", sink).and_then(|n| decode::sp_string(n, sink));
-        let max = r.get("max_per_day").and_then(|n| decode::integer_at_least(n, 1, sink));
+        let max = r.get("max_per_day").and_then(|n| {
+            let v = decode::integer_at_least(n, 1, sink)?;
+            if v > 1000 {
+                sink.push(Code::OutOfRange, n.pos, "`max_per_day` is 1 to 1000");
+                return None;
+            }
+            Some(v)
+        });
         let gap = r.get("min_gap").and_then(|n| {
             let text = decode::string(n, sink)?;
             parse_gap(&text).map_err(|e| sink.push(Code::InvalidDuration, n.pos, e)).ok()

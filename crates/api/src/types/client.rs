@@ -41,7 +41,8 @@ impl ProfileVersionObj {
     async fn changed_at(&self) -> DateTime<Utc> {
         self.0.changed_at
     }
-    /// Who wrote it (a person, or `system` for a workflow step's start).
+    /// Who wrote it: the person who changed the settings, or whose command
+    /// ran the `update_profile` step (null for the system and the operator).
     async fn changed_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         Ok(crate::user_of(ctx, &self.0.changed_by).await?.map(UserObj))
     }

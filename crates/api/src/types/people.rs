@@ -125,7 +125,7 @@ impl WorkspaceObj {
     async fn profile_version(&self, ctx: &Context<'_>) -> Result<i32> {
         Ok(self.settings(ctx).await?.profile_version)
     }
-    /// Every version of the profile, newest first.
+    /// The versions of the profile, newest first (the latest 100).
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn profile_history(&self, ctx: &Context<'_>) -> Result<Vec<ProfileVersionObj>> {
         let rows = access_of(ctx)?.profile_history(&self.key, 100).await.map_err(ApiError::from)?;

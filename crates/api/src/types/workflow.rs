@@ -67,6 +67,9 @@ pub fn field_json(spec: &FieldSpec) -> Value {
         if !spec.fields.is_empty() {
             m.insert("fields".into(), fields_json(&spec.fields));
         }
+        if let Some(p) = &spec.publications {
+            m.insert("publications".into(), json!({"at": p.at, "channel": p.channel}));
+        }
     }
     v
 }

@@ -98,6 +98,17 @@ impl Buffer {
         &self.publications
     }
 
+    /// The profile fields this buffer replaces in a workspace, merged in order.
+    pub fn pending_profile(&self, workspace: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut out: Option<serde_json::Map<String, serde_json::Value>> = None;
+        for (w, _, set) in &self.profiles {
+            if w == workspace {
+                out.get_or_insert_with(Default::default).extend(set.clone());
+            }
+        }
+        out
+    }
+
     /// Whether a profile change of this workspace is buffered.
     pub fn changes_profile(&self, workspace: &str) -> bool {
         self.profiles.iter().any(|(w, _, _)| w == workspace)
@@ -173,6 +184,11 @@ impl Buffer {
         for (w, _, _) in &job.profiles {
             self.clients.remove(w);
         }
+        for (w, c) in &job.clients {
+            if !job.profiles.iter().any(|(pw, _, _)| pw == w) {
+                self.clients.entry(w.clone()).or_insert_with(|| c.clone());
+            }
+        }
         for (w, p) in &job.people {
             self.people.entry(w.clone()).or_insert_with(|| p.clone());
         }
@@ -198,8 +214,12 @@ impl Buffer {
         let mut profiles = Vec::new();
         for (workspace, actor, set) in &self.profiles {
             let Some(mut row) = tx.workspace_for_update(workspace).await? else { continue };
+            let before = row.profile.clone();
             if let Some(m) = row.profile.as_object_mut() {
                 m.extend(set.clone());
+            }
+            if row.profile == before {
+                continue;
             }
             tx.update_workspace(&row, true, now, actor).await?;
             profiles.push(workspace.clone());
