@@ -58,6 +58,12 @@ pub fn day_at(base: DateTime<Utc>, days: i64, h: u32, m: u32) -> DateTime<Utc> {
     d.and_hms_opt(h, m, 0).unwrap().and_utc()
 }
 
+/// A payload's userErrors as (field, code) pairs.
+fn field_codes(payload: &Value) -> Vec<(Value, Value)> {
+    let errors = payload["userErrors"].as_array().cloned().unwrap_or_default();
+    errors.iter().map(|e| (e["field"].clone(), e["code"].clone())).collect()
+}
+
 async fn count_posts(s: &Server, ws: &str) -> u64 {
     let r = s
         .ok(
@@ -130,12 +136,7 @@ async fn posting_limits_and_the_past_are_refused_where_the_plan_is_made() {
         ]);
         let complete = "mutation($id: ID!, $out: JSON) { completeTask(input: {taskId: $id, output: $out}) { task { status } userErrors { field message code } } }";
         let r = s.ok(&t["cleo"], complete, json!({"id": task, "out": {"posts": posts}})).await;
-        let errors: Vec<(Value, Value)> = r["completeTask"]["userErrors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| (e["field"].clone(), e["code"].clone()))
-            .collect();
+        let errors = field_codes(&r["completeTask"]);
         let at = |i: usize| json!(["output", "posts", i.to_string(), "publish_at"]);
         assert_eq!(
             errors,
@@ -280,12 +281,7 @@ async fn the_librarys_weekly_plan_is_checked_against_the_limits_when_it_is_made(
         ]);
         let complete = "mutation($id: ID!, $out: JSON) { completeTask(input: {taskId: $id, output: $out}) { task { status } userErrors { field message code } } }";
         let r = s.ok(&t["cleo"], complete, json!({"id": task, "out": {"posts": posts}})).await;
-        let errors: Vec<(Value, Value)> = r["completeTask"]["userErrors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| (e["field"].clone(), e["code"].clone()))
-            .collect();
+        let errors = field_codes(&r["completeTask"]);
         let at = |i: usize| json!(["output", "posts", i.to_string(), "publish_at"]);
         assert_eq!(
             errors,

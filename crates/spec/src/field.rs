@@ -316,7 +316,8 @@ fn article_name(t: FieldType) -> String {
     format!("{a} `{name}`")
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// How a JSON value is named in messages ("a list", "text").
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
         Value::Bool(_) => "a boolean",

@@ -168,7 +168,7 @@ impl Profile {
             Value::Null => serde_json::Map::new(),
             Value::Object(m) => m,
             other => {
-                let message = format!("a profile is a mapping of fields, not {}", json_kind(&other));
+                let message = format!("a profile is a mapping of fields, not {}", field::json_type(&other));
                 return Err(vec![FieldError { path: vec![], message }]);
             }
         };
@@ -212,17 +212,6 @@ impl Profile {
         }
         kind?;
         Some(Profile { kind: (), name, fields, posting_limits: limits, pos })
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 
