@@ -31,6 +31,25 @@ pub struct DecisionForm {
     decision: String,
     #[serde(default)]
     comment: String,
+    /// The reasons' checkboxes: `reason_<word>=on`.
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl DecisionForm {
+    /// The reason words ticked, in the order the approval lists them.
+    fn reasons(&self, offered: &[String]) -> Vec<String> {
+        offered.iter().filter(|w| self.rest.contains_key(&format!("reason_{w}"))).cloned().collect()
+    }
+}
+
+/// The reasons an approval offers (`reasons:` on its step).
+fn offered_reasons(wf: &Workflow, state: &Instance, task_no: u32) -> Vec<String> {
+    let Some(task) = state.task(task_no) else { return Vec::new() };
+    match wf.step(&task.step).map(|s| &s.kind) {
+        Some(StepKind::Approval(a)) => a.reasons.iter().map(|r| r.value.clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn environment() -> &'static minijinja::Environment<'static> {
@@ -161,6 +180,14 @@ pub async fn decide(
         )
         .await;
     };
+    let offered = match rt.definition(&state.workflow, Some(state.version)).await {
+        Ok(d) => offered_reasons(&d.workflow, &state, claims.task),
+        Err(e) => {
+            tracing::error!("loading a definition for a link: {e}");
+            return failed();
+        }
+    };
+    let reasons = form.reasons(&offered);
     let comment = form.comment.trim().to_string();
     let approve = match form.decision.as_str() {
         "approve" => true,
@@ -178,8 +205,13 @@ pub async fn decide(
         let msg = "To reject, say in the comment what should change.";
         return review(&rt, &state, &claims, Some(msg), &comment, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    if !approve && !offered.is_empty() && reasons.is_empty() {
+        let msg = "To reject, tick at least one reason.";
+        return review(&rt, &state, &claims, Some(msg), &comment, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let reasons = if approve { Vec::new() } else { reasons };
     let comment = (!comment.is_empty()).then_some(comment);
-    match rt.decide_link(&token, approve, comment).await {
+    match rt.decide_link(&token, approve, comment, reasons).await {
         Ok(Decided::Done(_)) if approve => notice(
             StatusCode::OK,
             "Approved. Thank you!",
@@ -232,6 +264,10 @@ async fn review(
         "comments": earlier_comments(state, task),
         "error": error,
         "comment": comment,
+        "reasons": offered_reasons(&def.workflow, state, claims.task)
+            .iter()
+            .map(|w| json!({"word": w, "label": humanize(w), "checked": false}))
+            .collect::<Vec<_>>(),
     });
     page(status, ctx)
 }

@@ -121,7 +121,12 @@ pub fn user_errors(e: RuntimeError, field: &str) -> ApiResult<Vec<UserError>> {
             Ok(fields
                 .into_iter()
                 .map(|f| {
-                    let mut path = vec![field.to_string()];
+                    // `reasons` is an input field of its own (rejectTask), not
+                    // a part of the value the error is otherwise about.
+                    let mut path = match f.path.first().map(String::as_str) {
+                        Some("reasons") => Vec::new(),
+                        _ => vec![field.to_string()],
+                    };
                     path.extend(f.path.into_iter().filter(|p| p != "inputs"));
                     UserError::at(path, f.message, "BAD_USER_INPUT")
                 })

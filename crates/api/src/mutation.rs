@@ -76,6 +76,8 @@ pub struct ApproveTaskInput {
 pub struct RejectTaskInput {
     pub task_id: ID,
     pub comment: String,
+    /// Words from the approval's `reasons` (at least one when it has them).
+    pub reasons: Option<Vec<String>>,
 }
 
 #[derive(InputObject)]
@@ -411,7 +413,13 @@ impl Mutation {
     }
 
     async fn reject_task(&self, ctx: &Context<'_>, input: RejectTaskInput) -> Result<TaskPayload> {
-        self.member_task(ctx, &input.task_id, |task| Command::Reject { task, comment: input.comment }, "comment").await
+        self.member_task(
+            ctx,
+            &input.task_id,
+            |task| Command::Reject { task, comment: input.comment, reasons: input.reasons.unwrap_or_default() },
+            "comment",
+        )
+        .await
     }
 
     async fn comment_on_task(&self, ctx: &Context<'_>, input: CommentOnTaskInput) -> Result<TaskPayload> {

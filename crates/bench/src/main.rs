@@ -182,7 +182,7 @@ async fn worker(rt: Arc<Runtime>, w: usize, instances: Vec<usize>) -> Result<Vec
             let (who, cmd) = if task.is_approval() {
                 if n % 3 == 0 && !rejected {
                     rejected = true;
-                    (&manager, Command::Reject { task: task.no, comment: "one more pass".into() })
+                    (&manager, Command::Reject { task: task.no, comment: "one more pass".into(), reasons: vec![] })
                 } else {
                     (&manager, Command::Approve { task: task.no, comment: None })
                 }

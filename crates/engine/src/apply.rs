@@ -163,8 +163,9 @@ pub fn apply(s: &mut Instance, e: &Event) {
         TaskApproved { task, comment } => {
             finish_task(s, *task, TaskStatus::Approved, json!({"decision": "approved", "comment": comment}), e)
         }
-        TaskRejected { task, comment } => {
-            finish_task(s, *task, TaskStatus::Rejected, json!({"decision": "rejected", "comment": comment}), e)
+        TaskRejected { task, comment, reasons } => {
+            let output = json!({"decision": "rejected", "comment": comment, "reasons": reasons});
+            finish_task(s, *task, TaskStatus::Rejected, output, e)
         }
         TaskCancelled { task, .. } => {
             if let Some(t) = s.task_mut(*task) {

@@ -76,6 +76,9 @@ pub enum Command {
     Reject {
         task: u32,
         comment: String,
+        /// Words from the approval's `reasons` (required when it has them).
+        #[serde(default)]
+        reasons: Vec<String>,
     },
     /// A decision on an external approval level from a signed link; the
     /// actor is the link's recipient (a login or an address), who need not
@@ -84,6 +87,8 @@ pub enum Command {
         task: u32,
         approve: bool,
         comment: Option<String>,
+        #[serde(default)]
+        reasons: Vec<String>,
     },
     Reassign {
         task: u32,

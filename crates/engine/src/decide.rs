@@ -88,9 +88,11 @@ pub fn handle(env: &Env<'_>, actor: &str, state: Instance, command: Command) -> 
         Command::Claim { task } => run.claim(task)?,
         Command::Release { task } => run.release(task)?,
         Command::Complete { task, output } => run.complete(task, output)?,
-        Command::Approve { task, comment } => run.decide_approval(task, true, comment)?,
-        Command::Reject { task, comment } => run.decide_approval(task, false, Some(comment))?,
-        Command::DecideByLink { task, approve, comment } => run.decide_by_link(task, approve, comment)?,
+        Command::Approve { task, comment } => run.decide_approval(task, true, comment, Vec::new())?,
+        Command::Reject { task, comment, reasons } => run.decide_approval(task, false, Some(comment), reasons)?,
+        Command::DecideByLink { task, approve, comment, reasons } => {
+            run.decide_by_link(task, approve, comment, reasons)?
+        }
         Command::Reassign { task, user } => run.reassign(task, &user)?,
         Command::Comment { task, body } => run.comment(task, body)?,
     }

@@ -83,7 +83,13 @@ pub enum EventKind {
     #[serde(rename = "task.approved")]
     TaskApproved { task: u32, comment: Option<String> },
     #[serde(rename = "task.rejected")]
-    TaskRejected { task: u32, comment: String },
+    TaskRejected {
+        task: u32,
+        comment: String,
+        /// The approval's reasons the rejection named.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
+    },
     #[serde(rename = "task.cancelled")]
     TaskCancelled { task: u32, reason: String },
     #[serde(rename = "task.skipped")]

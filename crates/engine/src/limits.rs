@@ -29,14 +29,30 @@ fn key(s: &str) -> Result<(), Error> {
     text::key(s).map_err(|m| refuse(Vec::new(), m))
 }
 
+/// Rejection reasons: at most 20 words, each a key.
+fn reason_words(reasons: &[String]) -> Result<(), Error> {
+    if reasons.len() > 20 {
+        return Err(refuse(vec!["reasons".into()], "at most 20 reasons".into()));
+    }
+    for (i, r) in reasons.iter().enumerate() {
+        text::key(r).map_err(|m| refuse(vec!["reasons".into(), i.to_string()], m))?;
+    }
+    Ok(())
+}
+
 /// Checks everything a person put into the command.
 pub fn command(c: &Command) -> Result<(), Error> {
     match c {
         Command::Complete { output, .. } => value(output),
-        Command::Approve { comment, .. } | Command::DecideByLink { comment, .. } => {
+        Command::DecideByLink { comment, reasons, .. } => {
+            reason_words(reasons)?;
             comment.as_deref().map_or(Ok(()), free_text)
         }
-        Command::Reject { comment, .. } => free_text(comment),
+        Command::Approve { comment, .. } => comment.as_deref().map_or(Ok(()), free_text),
+        Command::Reject { comment, reasons, .. } => {
+            free_text(comment)?;
+            reason_words(reasons)
+        }
         Command::Comment { body, .. } => free_text(body),
         Command::Cancel { reason } => free_text(reason),
         Command::Reassign { user, .. } => key(user),
@@ -66,6 +82,6 @@ mod tests {
             panic!("NUL accepted")
         };
         assert_eq!(fields[0].path, ["posts", "1"]);
-        assert!(command(&Command::Reject { task: 1, comment: "a\0".into() }).is_err());
+        assert!(command(&Command::Reject { task: 1, comment: "a\0".into(), reasons: vec![] }).is_err());
     }
 }

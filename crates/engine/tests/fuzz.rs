@@ -277,14 +277,18 @@ fn run(steps: Vec<StepGen>, business: bool, start: DateTime<Utc>, ops: Vec<Op>) 
                 None => continue,
             },
             Op::Approve(t, u) => match task(t) {
-                Some((i, no)) if USERS[u].contains('@') => {
-                    d.command(i, USERS[u], Command::DecideByLink { task: no, approve: true, comment: None })
-                }
+                Some((i, no)) if USERS[u].contains('@') => d.command(
+                    i,
+                    USERS[u],
+                    Command::DecideByLink { task: no, approve: true, comment: None, reasons: vec![] },
+                ),
                 Some((i, no)) => d.command(i, USERS[u], Command::Approve { task: no, comment: None }),
                 None => continue,
             },
             Op::Reject(t, u, c) => match task(t) {
-                Some((i, no)) => d.command(i, USERS[u], Command::Reject { task: no, comment: comment(c) }),
+                Some((i, no)) => {
+                    d.command(i, USERS[u], Command::Reject { task: no, comment: comment(c), reasons: vec![] })
+                }
                 None => continue,
             },
             Op::Comment(t, u, c) => match task(t) {

@@ -137,7 +137,7 @@ proptest! {
                     let cmd = match what {
                         0 | 1 => Command::Complete { task: no, output: json!({"text": "t"}) },
                         2 => Command::Approve { task: no, comment: None },
-                        3 => Command::Reject { task: no, comment: "again".into() },
+                        3 => Command::Reject { task: no, comment: "again".into(), reasons: vec![] },
                         4 => Command::Claim { task: no },
                         5 => Command::Release { task: no },
                         6 => Command::Reassign { task: no, user: "walt".into() },
@@ -185,7 +185,7 @@ fn guided_random_walks_reach_every_ending_and_keep_the_invariants() {
                     let users = d.eligible(id, no);
                     let user = users[next(users.len())].clone();
                     let cmd = match (d.inst(id).task(no).unwrap().is_approval(), next(3)) {
-                        (true, 0) => Command::Reject { task: no, comment: "redo".into() },
+                        (true, 0) => Command::Reject { task: no, comment: "redo".into(), reasons: vec![] },
                         (true, _) => Command::Approve { task: no, comment: None },
                         (false, _) => Command::Complete { task: no, output: json!({"text": "t"}) },
                     };

@@ -56,7 +56,7 @@ fn a_rejection_reopens_the_work_with_the_comment_and_the_previous_output() {
     assert_eq!(d.inst(id).task(draft).unwrap().title, "Draft: Winter sale");
     d.command(id, "wanda", Command::Complete { task: draft, output: json!({"text": "v1", "words": 2}) }).unwrap();
     let review = d.task(id, "review");
-    d.command(id, "eddie", Command::Reject { task: review, comment: "Too long".into() }).unwrap();
+    d.command(id, "eddie", Command::Reject { task: review, comment: "Too long".into(), reasons: vec![] }).unwrap();
     assert!(d.events(id).contains(&"rework.started"));
     let redraft = d.task(id, "draft");
     let t = d.inst(id).task(redraft).unwrap();
@@ -85,7 +85,7 @@ fn a_rejection_in_the_last_round_ends_the_instance_rejected() {
         d.command(id, "wanda", Command::Complete { task: draft, output: json!({"text": format!("v{round}")}) })
             .unwrap();
         let review = d.task(id, "review");
-        d.command(id, "eddie", Command::Reject { task: review, comment: "No".into() }).unwrap();
+        d.command(id, "eddie", Command::Reject { task: review, comment: "No".into(), reasons: vec![] }).unwrap();
     }
     assert_eq!(d.inst(id).status.as_str(), "rejected");
     assert!(d.inst(id).active_tasks().next().is_none());
@@ -116,7 +116,10 @@ fn bad_commands_are_refused_with_their_codes_and_change_nothing() {
     );
     let review = d.task(id, "review");
     assert_eq!(code(d.command(id, "eddie", Command::Complete { task: review, output: json!({}) })), "BAD_USER_INPUT");
-    assert_eq!(code(d.command(id, "eddie", Command::Reject { task: review, comment: " ".into() })), "BAD_USER_INPUT");
+    assert_eq!(
+        code(d.command(id, "eddie", Command::Reject { task: review, comment: " ".into(), reasons: vec![] })),
+        "BAD_USER_INPUT"
+    );
     assert_eq!(code(d.command(id, "wanda", Command::Approve { task: review, comment: None })), "FORBIDDEN");
     d.command(id, "lena", Command::Cancel { reason: "client left".into() }).unwrap();
     assert_eq!(code(d.command(id, "eddie", Command::Approve { task: review, comment: None })), "CONFLICT");

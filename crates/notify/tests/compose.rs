@@ -99,7 +99,12 @@ fn defaults_tell_the_candidates_the_approvers_and_rules_replace_them() {
         "an external level's approvers get a signed link"
     );
     let ok = d.task(id, "client_ok");
-    d.command(id, "olga", Command::DecideByLink { task: ok, approve: false, comment: Some("Warmer".into()) }).unwrap();
+    d.command(
+        id,
+        "olga",
+        Command::DecideByLink { task: ok, approve: false, comment: Some("Warmer".into()), reasons: vec![] },
+    )
+    .unwrap();
     let p = planned(&mut d);
     let rule = p.iter().find(|x| x.0 == "task.rejected").unwrap();
     assert_eq!(rule.1, vec!["email:boss@acme.example".to_string(), "user:carl".to_string()]);
@@ -140,14 +145,21 @@ fn rendered_defaults_carry_the_task_and_the_rejection_comment() {
         (
             "olga",
             "client_ok",
-            Command::DecideByLink { task: 0, approve: false, comment: Some("Make the headline warmer".into()) },
+            Command::DecideByLink {
+                task: 0,
+                approve: false,
+                comment: Some("Make the headline warmer".into()),
+                reasons: vec![],
+            },
         ),
     ] {
         let no = d.task(id, step);
         let cmd = match cmd {
             Command::Complete { output, .. } => Command::Complete { task: no, output },
             Command::Approve { comment, .. } => Command::Approve { task: no, comment },
-            Command::DecideByLink { approve, comment, .. } => Command::DecideByLink { task: no, approve, comment },
+            Command::DecideByLink { approve, comment, .. } => {
+                Command::DecideByLink { task: no, approve, comment, reasons: vec![] }
+            }
             other => other,
         };
         d.command(id, who, cmd).unwrap();
@@ -166,15 +178,23 @@ fn a_link_decision_needs_an_external_level_and_respects_four_eyes() {
     let copy = d.task(id, "copy");
     d.command(id, "wanda", Command::Complete { task: copy, output: json!({"text": "v1"}) }).unwrap();
     let review = d.task(id, "review");
-    let e = d.command(id, "someone@else.example", Command::DecideByLink { task: review, approve: true, comment: None });
+    let e = d.command(
+        id,
+        "someone@else.example",
+        Command::DecideByLink { task: review, approve: true, comment: None, reasons: vec![] },
+    );
     assert_eq!(e.unwrap_err().code(), "FORBIDDEN", "an internal approval is not decided from a link");
     d.command(id, "sam", Command::Approve { task: review, comment: None }).unwrap();
     let ok = d.task(id, "client_ok");
-    let e = d.command(id, "sam", Command::DecideByLink { task: ok, approve: true, comment: None });
+    let e = d.command(id, "sam", Command::DecideByLink { task: ok, approve: true, comment: None, reasons: vec![] });
     assert_eq!(e.unwrap_err().code(), "FORBIDDEN", "the reviewer may not approve again as the client");
-    let e = d.command(id, "olga", Command::DecideByLink { task: ok, approve: false, comment: Some(" ".into()) });
+    let e = d.command(
+        id,
+        "olga",
+        Command::DecideByLink { task: ok, approve: false, comment: Some(" ".into()), reasons: vec![] },
+    );
     assert_eq!(e.unwrap_err().code(), "BAD_USER_INPUT", "a rejection needs a comment");
-    d.command(id, "olga", Command::DecideByLink { task: ok, approve: true, comment: None }).unwrap();
+    d.command(id, "olga", Command::DecideByLink { task: ok, approve: true, comment: None, reasons: vec![] }).unwrap();
     assert_eq!(d.inst(id).task(ok).unwrap().status.as_str(), "approved");
 }
 

@@ -92,14 +92,20 @@ impl Runtime {
 
     /// Decides through a link: the checks of `open_link`, then the decision
     /// by the link's recipient, with the nonce recorded in its transaction.
-    pub async fn decide_link(&self, token: &str, approve: bool, comment: Option<String>) -> Result<Decided> {
+    pub async fn decide_link(
+        &self,
+        token: &str,
+        approve: bool,
+        comment: Option<String>,
+        reasons: Vec<String>,
+    ) -> Result<Decided> {
         let opened = match self.open_link(token).await? {
             Ok(o) => o,
             Err(r) => return Ok(Decided::Refused(r)),
         };
         let link = &opened.claims;
         let id = link.instance;
-        let command = Command::DecideByLink { task: link.task, approve, comment };
+        let command = Command::DecideByLink { task: link.task, approve, comment, reasons };
         let work = Work::Command { id, actor: link.recipient.clone(), command };
         let started = std::time::Instant::now();
         let r = self.run(Request::new(work).recorded(LINK_SCOPE, &link.nonce, id)).await;

@@ -121,7 +121,13 @@ impl<'a> Run<'_, 'a> {
     }
 
     /// Approve (`approve: true`) or reject an approval task, by the actor.
-    pub(super) fn decide_approval(&mut self, no: u32, approve: bool, comment: Option<String>) -> Result<(), Error> {
+    pub(super) fn decide_approval(
+        &mut self,
+        no: u32,
+        approve: bool,
+        comment: Option<String>,
+        reasons: Vec<String>,
+    ) -> Result<(), Error> {
         let task = self.active_task(no)?;
         if !task.is_approval() {
             return Err(Error::bad_input("this is a task, not an approval: complete it"));
@@ -129,14 +135,60 @@ impl<'a> Run<'_, 'a> {
         if !approve && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
             return Err(Error::bad_input("a rejection needs a comment saying what to change"));
         }
+        let reasons = self.checked_reasons(&task, approve, reasons)?;
         self.take(&task)?;
-        self.decided(&task, approve, comment);
+        self.decided(&task, approve, comment, reasons);
         Ok(())
+    }
+
+    /// A rejection names at least one of the approval's `reasons` (and
+    /// only those); an approval names none.
+    fn checked_reasons(&self, task: &Task, approve: bool, reasons: Vec<String>) -> Result<Vec<String>, Error> {
+        let offered: Vec<&str> = match self.def(&task.step).map(|s| &s.kind) {
+            Some(StepKind::Approval(a)) => a.reasons.iter().map(|r| r.value.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let refuse = |path: Vec<String>, message: String| Error::BadUserInput {
+            message: message.clone(),
+            fields: vec![smmflow_spec::field::FieldError { path, message }],
+        };
+        if approve {
+            if !reasons.is_empty() {
+                return Err(refuse(vec!["reasons".into()], "reasons go with a rejection, not an approval".into()));
+            }
+            return Ok(reasons);
+        }
+        if offered.is_empty() {
+            if !reasons.is_empty() {
+                return Err(refuse(vec!["reasons".into()], "this approval asks for no reasons".into()));
+            }
+            return Ok(reasons);
+        }
+        if reasons.is_empty() {
+            return Err(refuse(vec!["reasons".into()], format!("name at least one reason: {}", offered.join(", "))));
+        }
+        for (i, r) in reasons.iter().enumerate() {
+            if !offered.contains(&r.as_str()) {
+                return Err(refuse(
+                    vec!["reasons".into(), i.to_string()],
+                    format!("`{r}` is not one of this approval's reasons: {}", offered.join(", ")),
+                ));
+            }
+        }
+        let mut unique = reasons;
+        unique.dedup();
+        Ok(unique)
     }
 
     /// A decision from a signed link: only on external approval levels; the
     /// link's holder needs no role, but four-eyes still applies.
-    pub(super) fn decide_by_link(&mut self, no: u32, approve: bool, comment: Option<String>) -> Result<(), Error> {
+    pub(super) fn decide_by_link(
+        &mut self,
+        no: u32,
+        approve: bool,
+        comment: Option<String>,
+        reasons: Vec<String>,
+    ) -> Result<(), Error> {
         let task = self.active_task(no)?;
         if !matches!(task.kind, TaskKind::Approval { external: true, .. }) {
             return Err(Error::Forbidden("this task cannot be decided from a link".into()));
@@ -168,22 +220,23 @@ impl<'a> Run<'_, 'a> {
                 task.step
             )));
         }
+        let reasons = self.checked_reasons(&task, approve, reasons)?;
         if task.status == TaskStatus::Open {
             self.emit(EventKind::TaskClaimed { task: no, user: self.actor.clone() });
         }
-        self.decided(&task, approve, comment);
+        self.decided(&task, approve, comment, reasons);
         Ok(())
     }
 
     /// Records a decision (by the actor, or the system after escalation) and follows it.
-    pub(super) fn decided(&mut self, task: &Task, approve: bool, comment: Option<String>) {
+    pub(super) fn decided(&mut self, task: &Task, approve: bool, comment: Option<String>, reasons: Vec<String>) {
         let no = task.no;
         self.act(Action::ClearTimers { scope: TimerScope::Task { task: no } });
         if approve {
             self.emit(EventKind::TaskApproved { task: no, comment });
         } else {
             let comment = comment.unwrap_or_default();
-            self.emit(EventKind::TaskRejected { task: no, comment: comment.clone() });
+            self.emit(EventKind::TaskRejected { task: no, comment: comment.clone(), reasons });
             self.notice(NotifyEvent::TaskRejected, Some(no), Some(&task.step), Some(comment));
         }
         let Some(step) = self.def(&task.step) else { return };

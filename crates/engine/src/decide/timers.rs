@@ -161,11 +161,14 @@ impl<'a> Run<'_, 'a> {
             let actor = std::mem::replace(&mut self.actor, crate::event::SYSTEM.to_string());
             match (&step.kind, auto.value) {
                 (StepKind::Approval(_), Auto::Approve) => {
-                    self.decided(&task, true, Some("approved automatically: nobody decided in time".into()))
+                    self.decided(&task, true, Some("approved automatically: nobody decided in time".into()), Vec::new())
                 }
-                (StepKind::Approval(_), Auto::Reject) => {
-                    self.decided(&task, false, Some("rejected automatically: nobody decided in time".into()))
-                }
+                (StepKind::Approval(_), Auto::Reject) => self.decided(
+                    &task,
+                    false,
+                    Some("rejected automatically: nobody decided in time".into()),
+                    Vec::new(),
+                ),
                 (StepKind::Task(_), Auto::Skip) => {
                     self.emit(EventKind::TaskSkipped {
                         task: no,

@@ -375,7 +375,7 @@ impl Driver {
             let cmd = match (&answer, is_approval) {
                 (Answer::Done(_), true) => Command::Approve { task: no, comment: Some("Looks good".into()) },
                 (Answer::Done(out), false) => Command::Complete { task: no, output: out.clone() },
-                (Answer::Reject(c), _) => Command::Reject { task: no, comment: c.clone() },
+                (Answer::Reject(c), _) => Command::Reject { task: no, comment: c.clone(), reasons: vec![] },
             };
             match self.command(id, &user, cmd) {
                 Ok(()) => return user,

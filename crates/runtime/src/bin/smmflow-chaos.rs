@@ -86,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             let t = &active[(n as usize) % active.len()];
             let cmd = match (t.kind.as_str(), n % 4) {
-                ("approval", 0) => Command::Reject { task: t.no, comment: "again".into() },
+                ("approval", 0) => Command::Reject { task: t.no, comment: "again".into(), reasons: vec![] },
                 ("approval", _) => Command::Approve { task: t.no, comment: None },
                 _ => Command::Complete { task: t.no, output: json!({"text": format!("draft {n}")}) },
             };

@@ -47,6 +47,7 @@ impl Committer {
                         Err(_) => break,
                     }
                 }
+                in_id_order(&mut group);
                 let Some(rt) = rt.upgrade() else { break };
                 // A panic fails this group's callers (their replies are
                 // dropped: INTERNAL) and the committer goes on.
@@ -71,6 +72,36 @@ impl Committer {
 
     pub(crate) async fn answer(rx: oneshot::Receiver<Answer>) -> Answer {
         rx.await.map_err(|_| Error::Internal("the committer dropped a command".into()))?
+    }
+}
+
+/// Starts decided in the order of their ids (UUIDv7, taken when each was
+/// submitted), whatever order two threads queued them in: `round_robin`
+/// reads "who got the last task" by the newest instance when tasks share a
+/// timestamp, so decision order must be id order. Other requests keep their
+/// places (none can act on an instance started in the same group).
+fn in_id_order(group: &mut [(Request, Reply)]) {
+    let slots: Vec<usize> =
+        group.iter().enumerate().filter(|(_, (r, _))| matches!(r.work, Work::Start { .. })).map(|(i, _)| i).collect();
+    let mut ids: Vec<(Uuid, usize)> = slots
+        .iter()
+        .filter_map(|&i| match &group[i].0.work {
+            Work::Start { id, .. } => Some((*id, i)),
+            Work::Command { .. } => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    // Apply the permutation: slot k gets the start with the k-th smallest id.
+    let mut order: Vec<usize> = ids.iter().map(|(_, i)| *i).collect();
+    for k in 0..slots.len() {
+        let (target, source) = (slots[k], order[k]);
+        if target != source {
+            group.swap(target, source);
+            // The element that was at `target` moved to `source`.
+            if let Some(p) = order.iter().position(|&o| o == target) {
+                order[p] = source;
+            }
+        }
     }
 }
 
@@ -200,5 +231,49 @@ impl Runtime {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(n: u128) -> (Request, Reply) {
+        let work = Work::Start {
+            id: Uuid::from_u128(n),
+            workflow: "w".into(),
+            workspace: "acme".into(),
+            inputs: serde_json::Value::Null,
+            actor: "lena".into(),
+            parent: None,
+            schedule: None,
+            plan: true,
+        };
+        (Request::new(work), oneshot::channel().0)
+    }
+
+    fn command(n: u128) -> (Request, Reply) {
+        let work =
+            Work::Command { id: Uuid::from_u128(n), actor: "lena".into(), command: smmflow_engine::Command::Suspend };
+        (Request::new(work), oneshot::channel().0)
+    }
+
+    fn ids(group: &[(Request, Reply)]) -> Vec<u128> {
+        group
+            .iter()
+            .map(|(r, _)| match &r.work {
+                Work::Start { id, .. } | Work::Command { id, .. } => id.as_u128(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn starts_are_decided_in_id_order_and_commands_keep_their_places() {
+        let mut group = vec![start(5), command(100), start(2), start(9), command(200), start(1)];
+        in_id_order(&mut group);
+        assert_eq!(ids(&group), [1, 100, 2, 5, 200, 9]);
+        let mut group = vec![start(3), start(2), start(1)];
+        in_id_order(&mut group);
+        assert_eq!(ids(&group), [1, 2, 3]);
     }
 }

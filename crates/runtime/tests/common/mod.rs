@@ -193,7 +193,7 @@ impl Sim {
         };
         for user in Self::eligible(row) {
             let cmd = match (&answer, task.is_approval()) {
-                (Some(Err(c)), _) => Command::Reject { task: row.no, comment: c.clone() },
+                (Some(Err(c)), _) => Command::Reject { task: row.no, comment: c.clone(), reasons: vec![] },
                 (_, true) => Command::Approve { task: row.no, comment: Some("Looks good".into()) },
                 (_, false) => Command::Complete { task: row.no, output: output.clone() },
             };

@@ -98,9 +98,47 @@ pub struct Approval {
     /// Rework on rejection. Without it a rejection ends the instance `rejected`.
     #[serde(default)]
     pub on_reject: Option<OnReject>,
+    /// Why a rejection may be made (e.g. `[tone, facts, visuals, legal, timing, other]`):
+    /// a rejection must name at least one; the output and the log keep them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub reasons: Vec<Sp<String>>,
 }
 
-pub const KEYS: &[&str] = &["role", "quorum", "external", "levels", "distinct_from", "on_reject"];
+pub const KEYS: &[&str] = &["role", "quorum", "external", "levels", "distinct_from", "on_reject", "reasons"];
+
+/// The most reasons an approval may offer.
+pub const MAX_REASONS: usize = 20;
+
+fn decode_reasons(node: &Node, sink: &mut Sink) -> Vec<Sp<String>> {
+    let mut out: Vec<Sp<String>> = Vec::new();
+    let items = decode::list(node, sink).unwrap_or_default();
+    if items.is_empty() {
+        sink.push(Code::MissingKey, node.pos, "`reasons` needs at least one reason");
+    }
+    if items.len() > MAX_REASONS {
+        sink.push(Code::OutOfRange, node.pos, format!("at most {MAX_REASONS} reasons"));
+        return out;
+    }
+    for item in items {
+        let Some(word) = decode::sp_string(item, sink) else { continue };
+        if !decode::is_ident(&word.value) {
+            sink.push(
+                Code::InvalidName,
+                word.pos,
+                format!(
+                    "`{}` is not a reason word: lower case letters, digits and `_`, starting with a letter",
+                    word.value
+                ),
+            );
+        } else if out.iter().any(|o| o.value == word.value) {
+            sink.push(Code::DuplicateKey, word.pos, format!("reason `{}` is listed twice", word.value));
+        } else {
+            out.push(word);
+        }
+    }
+    out
+}
 
 fn decode_quorum(node: &Node, sink: &mut Sink) -> Option<Quorum> {
     match node.as_scalar() {
@@ -162,6 +200,7 @@ impl Approval {
         let levels_node = r.get_entry("levels");
         let distinct_from = decode_step_ids(r, "distinct_from", sink);
         let on_reject = r.get_entry("on_reject").and_then(|(pos, n)| decode_on_reject(n, pos, sink));
+        let reasons = r.get("reasons").map(|n| decode_reasons(n, sink)).unwrap_or_default();
         let shorthand = role.is_some() || quorum.is_some() || external.is_some();
         let levels = match (levels_node, shorthand) {
             (Some((pos, _)), true) => {
@@ -192,6 +231,6 @@ impl Approval {
                 }
             },
         };
-        Some(Approval { role, quorum, external, levels, distinct_from, on_reject })
+        Some(Approval { role, quorum, external, levels, distinct_from, on_reject, reasons })
     }
 }

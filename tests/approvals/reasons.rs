@@ -1,0 +1,118 @@
+//! `reasons` on an approval: a rejection names at least one of them, they
+//! are kept in the task's output and the event log, and nothing else passes.
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, databases};
+
+const FLOW: &str = r#"workflow: reasoned
+name: A post the client approves, with reasons for a rejection
+roles: {writer: Writes, client: Approves}
+steps:
+  draft: {role: writer}
+  review:
+    type: approval
+    role: client
+    after: [draft]
+    reasons: [tone, facts, visuals, legal, timing, other]
+    on_reject: {goto: draft, max_rounds: 3}
+"#;
+
+const REJECT: &str = "mutation($t: ID!, $c: String!, $r: [String!]) { rejectTask(input: {taskId: $t, comment: $c, reasons: $r}) { task { status output } userErrors { field message code } } }";
+
+fn open_task(i: &Value, step: &str) -> Value {
+    i["tasks"].as_array().unwrap().iter().find(|t| t["step"]["id"] == step && t["status"] == "OPEN").unwrap()["id"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_rejection_names_its_reasons_and_they_are_kept() {
+    for db in databases() {
+        let s = Server::start(db);
+        let r = s
+            .ok(
+                &s.admin,
+                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+                json!({"s": FLOW}),
+            )
+            .await;
+        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}");
+        let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+        let q = "query($id: ID!) { instance(id: $id) { tasks { id status step { id } output } events { kind data } } }";
+        let started = s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"reasoned\", workspace: \"acme\"}) { instance { id tasks { id status step { id } } } } }", json!({})).await;
+        let id = started["startInstance"]["instance"]["id"].clone();
+        let draft = open_task(&started["startInstance"]["instance"], "draft");
+        s.ok(
+            &t["wanda"],
+            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+            json!({"t": draft}),
+        )
+        .await;
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        let review = open_task(&i["instance"], "review");
+
+        // Without a reason, or with one the approval does not offer: a userError naming `reasons`, nothing changes.
+        let r = s.ok(&t["olga"], REJECT, json!({"t": review, "c": "Too pushy"})).await;
+        let e = &r["rejectTask"]["userErrors"][0];
+        assert_eq!((e["field"].clone(), e["code"].clone()), (json!(["reasons"]), json!("BAD_USER_INPUT")), "{db}: {r}");
+        assert!(e["message"].as_str().unwrap().contains("tone, facts"), "{db}: {e}");
+        let r = s.ok(&t["olga"], REJECT, json!({"t": review, "c": "Too pushy", "r": ["tone", "vibes"]})).await;
+        assert_eq!(r["rejectTask"]["userErrors"][0]["field"], json!(["reasons", "1"]), "{db}: {r}");
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        assert!(i["instance"]["events"].as_array().unwrap().iter().all(|e| e["kind"] != "task.rejected"), "{db}");
+        assert_eq!(open_task(&i["instance"], "review"), review, "{db}: the approval still waits");
+    }
+}
+
+#[tokio::test]
+async fn the_reasons_are_in_the_output_and_the_log() {
+    for db in databases() {
+        let s = Server::start(db);
+        s.ok(
+            &s.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": FLOW}),
+        )
+        .await;
+        let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+        let q = "query($id: ID!) { instance(id: $id) { tasks { id status step { id } output comments { body } } events { kind data } } }";
+        let started = s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"reasoned\", workspace: \"acme\"}) { instance { id tasks { id status step { id } } } } }", json!({})).await;
+        let id = started["startInstance"]["instance"]["id"].clone();
+        let draft = open_task(&started["startInstance"]["instance"], "draft");
+        s.ok(
+            &t["wanda"],
+            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+            json!({"t": draft}),
+        )
+        .await;
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        let review = open_task(&i["instance"], "review");
+        let r = s
+            .ok(&t["olga"], REJECT, json!({"t": review, "c": "Wrong price and too pushy", "r": ["facts", "tone"]}))
+            .await;
+        assert_eq!(r["rejectTask"]["userErrors"], json!([]), "{db}: {r}");
+        assert_eq!(r["rejectTask"]["task"]["output"]["reasons"], json!(["facts", "tone"]), "{db}: {r}");
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        let ev =
+            i["instance"]["events"].as_array().unwrap().iter().find(|e| e["kind"] == "task.rejected").unwrap().clone();
+        assert_eq!(ev["data"]["reasons"], json!(["facts", "tone"]), "{db}: {ev}");
+        // The next round is approved as usual (no reasons with an approval).
+        let reopened = open_task(&i["instance"], "draft");
+        s.ok(
+            &t["wanda"],
+            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+            json!({"t": reopened}),
+        )
+        .await;
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        let review = open_task(&i["instance"], "review");
+        let r = s
+            .gql(
+                &t["olga"],
+                "mutation($t: ID!) { approveTask(input: {taskId: $t}) { task { status } userErrors { field } } }",
+                json!({"t": review}),
+            )
+            .await;
+        assert_eq!(r["data"]["approveTask"]["task"]["status"], "APPROVED", "{db}: {r}");
+    }
+}
