@@ -116,3 +116,81 @@ async fn the_reasons_are_in_the_output_and_the_log() {
         assert_eq!(r["data"]["approveTask"]["task"]["status"], "APPROVED", "{db}: {r}");
     }
 }
+
+const CLIENT_FLOW: &str = r#"workflow: client-reasons
+name: A post the client approves from a link
+roles: {writer: Writes, client: Approves}
+steps:
+  draft:
+    role: writer
+    form:
+      text: {type: text, required: true}
+  review:
+    type: approval
+    role: client
+    external: true
+    after: [draft]
+    reasons: [tone, facts, visuals, legal, timing, other]
+    on_reject: {goto: draft}
+"#;
+
+/// The newest approval link to `server` mailed to `login`, waiting up to 20 s for it.
+async fn link_for(sink: &crate::support::smtp::SmtpSink, server: &str, login: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let found = sink.messages().into_iter().rev().find_map(|m| {
+            let to_me = m["rcpt"][0].as_str().is_some_and(|r| r.starts_with(&format!("{login}@")));
+            let text = m["text"].as_str().unwrap_or_default().to_string();
+            let prefix = format!("{server}/approve/");
+            to_me.then(|| text.split_whitespace().find(|w| w.starts_with(&prefix)).map(str::to_string)).flatten()
+        });
+        if let Some(l) = found {
+            return l;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "no approval mail for {login}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_approval_page_asks_for_reasons_before_a_rejection() {
+    let Some(sink) = crate::support::smtp::SmtpSink::start() else { return };
+    for db in databases() {
+        let args = ["--smtp-url".to_string(), sink.url(), "--mail-from".into(), "SMM <smm@agency.example>".into()];
+        let s = Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        s.ok(
+            &s.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": CLIENT_FLOW}),
+        )
+        .await;
+        let ws = format!("shop-{db}");
+        let t = s.team(&ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+        let started = s
+            .ok(&t["lena"], "mutation($w: String!) { startInstance(input: {workflow: \"client-reasons\", workspace: $w}) { instance { id tasks { id status step { id } } } } }", json!({"w": ws}))
+            .await;
+        let id = started["startInstance"]["instance"]["id"].clone();
+        let draft = open_task(&started["startInstance"]["instance"], "draft");
+        s.ok(&t["wanda"], "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"Five winter tips\"}}) { userErrors { message } } }", json!({"t": draft})).await;
+        let link = link_for(&sink, &s.url, "olga").await;
+        let http = reqwest::Client::new();
+        let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("name=\"reason_tone\"") && page.contains("name=\"reason_legal\""), "{db}: {page}");
+        // A rejection without a reason is sent back with the question; nothing is decided.
+        let r = http.post(&link).form(&[("decision", "reject"), ("comment", "Too pushy")]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422, "{db}");
+        assert!(r.text().await.unwrap().contains("tick at least one reason"), "{db}");
+        let r = http
+            .post(&link)
+            .form(&[("decision", "reject"), ("comment", "Too pushy"), ("reason_tone", "on"), ("reason_bogus", "on")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{db}");
+        let q = "query($id: ID!) { instance(id: $id) { tasks { step { id } status output } } }";
+        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
+        let rejected =
+            i["instance"]["tasks"].as_array().unwrap().iter().find(|t| t["status"] == "REJECTED").unwrap().clone();
+        assert_eq!(rejected["output"]["reasons"], json!(["tone"]), "{db}: {rejected}");
+    }
+}
