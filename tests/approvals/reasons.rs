@@ -25,31 +25,39 @@ fn open_task(i: &Value, step: &str) -> Value {
         .clone()
 }
 
+/// Deploys FLOW, starts it, completes the draft: (tokens, instance id, the review task).
+async fn at_review(s: &Server) -> (std::collections::HashMap<String, String>, Value, Value) {
+    let r = s
+        .ok(
+            &s.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": FLOW}),
+        )
+        .await;
+    assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{}", s.db);
+    let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+    let started = s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"reasoned\", workspace: \"acme\"}) { instance { id tasks { id status step { id } } } } }", json!({})).await;
+    let id = started["startInstance"]["instance"]["id"].clone();
+    let draft = open_task(&started["startInstance"]["instance"], "draft");
+    s.ok(
+        &t["wanda"],
+        "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+        json!({"t": draft}),
+    )
+    .await;
+    let i = s
+        .ok(&t["lena"], "query($id: ID!) { instance(id: $id) { tasks { id status step { id } } } }", json!({"id": id}))
+        .await;
+    let review = open_task(&i["instance"], "review");
+    (t, id, review)
+}
+
 #[tokio::test]
 async fn a_rejection_names_its_reasons_and_they_are_kept() {
     for db in databases() {
         let s = Server::start(db);
-        let r = s
-            .ok(
-                &s.admin,
-                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-                json!({"s": FLOW}),
-            )
-            .await;
-        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}");
-        let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+        let (t, id, review) = at_review(&s).await;
         let q = "query($id: ID!) { instance(id: $id) { tasks { id status step { id } output } events { kind data } } }";
-        let started = s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"reasoned\", workspace: \"acme\"}) { instance { id tasks { id status step { id } } } } }", json!({})).await;
-        let id = started["startInstance"]["instance"]["id"].clone();
-        let draft = open_task(&started["startInstance"]["instance"], "draft");
-        s.ok(
-            &t["wanda"],
-            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
-            json!({"t": draft}),
-        )
-        .await;
-        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
-        let review = open_task(&i["instance"], "review");
 
         // Without a reason, or with one the approval does not offer: a userError naming `reasons`, nothing changes.
         let r = s.ok(&t["olga"], REJECT, json!({"t": review, "c": "Too pushy"})).await;
@@ -68,25 +76,8 @@ async fn a_rejection_names_its_reasons_and_they_are_kept() {
 async fn the_reasons_are_in_the_output_and_the_log() {
     for db in databases() {
         let s = Server::start(db);
-        s.ok(
-            &s.admin,
-            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-            json!({"s": FLOW}),
-        )
-        .await;
-        let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+        let (t, id, review) = at_review(&s).await;
         let q = "query($id: ID!) { instance(id: $id) { tasks { id status step { id } output comments { body } } events { kind data } } }";
-        let started = s.ok(&t["lena"], "mutation { startInstance(input: {workflow: \"reasoned\", workspace: \"acme\"}) { instance { id tasks { id status step { id } } } } }", json!({})).await;
-        let id = started["startInstance"]["instance"]["id"].clone();
-        let draft = open_task(&started["startInstance"]["instance"], "draft");
-        s.ok(
-            &t["wanda"],
-            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
-            json!({"t": draft}),
-        )
-        .await;
-        let i = s.ok(&t["lena"], q, json!({"id": id})).await;
-        let review = open_task(&i["instance"], "review");
         let r = s
             .ok(&t["olga"], REJECT, json!({"t": review, "c": "Wrong price and too pushy", "r": ["facts", "tone"]}))
             .await;
