@@ -437,6 +437,32 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A client's silence is not approval: an external level whose
+    /// escalation chain (the step's own, or the workflow's for a step with
+    /// `due`) ends in `auto: approve` is reported.
+    fn approved_by_silence(&mut self, step: &'a Step) {
+        let StepKind::Approval(a) = &step.kind else { return };
+        if !a.levels.iter().any(|l| l.external) {
+            return;
+        }
+        let c = &step.common;
+        let chain = c.escalation.as_deref().or_else(|| c.due.is_some().then_some(self.wf.escalation.as_slice()));
+        let Some(auto) =
+            chain.unwrap_or_default().iter().filter_map(|e| e.auto.as_ref()).find(|a| matches!(a.value, Auto::Approve))
+        else {
+            return;
+        };
+        self.sink.push_hint(
+            Code::ApprovedBySilence,
+            step.id.pos,
+            format!(
+                "the client's approval `{}` is approved by silence: `auto: approve` (line {}) decides it when nobody answers in time",
+                step.id.value, auto.pos.line
+            ),
+            Some("remind the client, notify the account manager or reassign instead: a client's silence is not a sign-off"),
+        );
+    }
+
     fn escalation(&mut self, chain: &'a [Escalation], step: Option<&'a Step>) {
         for e in chain {
             for r in &e.notify {
@@ -503,6 +529,7 @@ impl<'a> Checker<'a> {
         if let Some(chain) = &c.escalation {
             self.escalation(chain, Some(step));
         }
+        self.approved_by_silence(step);
         match &step.kind {
             StepKind::Task(t) => {
                 if let Some(d) = &t.distinct_from {

@@ -101,6 +101,7 @@ codes! {
     NotUpstream = "W105", Warning, "an expression reads a step that may not have run yet";
     UnusedRole = "W106", Warning, "a declared role that no step uses";
     EndlessRepeat = "W107", Warning, "a `repeat` with neither `until` nor `count`";
+    ApprovedBySilence = "W108", Warning, "a client's (external) approval that silence approves";
 }
 
 impl fmt::Display for Code {
