@@ -84,6 +84,11 @@ async fn posting_limits_and_the_past_are_refused_where_the_plan_is_made() {
         }
         create_client(&s, "alpha", "UTC", json!({})).await;
         let t = join(&s, "alpha", &[("lena", "lead"), ("cleo", "content_manager")]).await;
+        // Clients see what is a publication: the workflow's templates, and a plan's list in the task form.
+        let wf =
+            s.ok(&t["lena"], "{ workflow(key: \"one-post\") { publication { at channel title } } }", json!({})).await;
+        let want = json!({"at": "{{ inputs.publish_at }}", "channel": "{{ inputs.platform }}", "title": "{{ inputs.rubric }}"});
+        assert_eq!(wf["workflow"]["publication"], want, "{db}");
         let base = now(&s).await;
         // Two a day, three hours apart (the library's default for a new client).
         for h in [9, 18] {
@@ -124,6 +129,12 @@ async fn posting_limits_and_the_past_are_refused_where_the_plan_is_made() {
             .ok(&t["lena"], "mutation { startInstance(input: {workflow: \"plan-week\", workspace: \"alpha\"}) { instance { tasks { id } } } }", json!({}))
             .await;
         let task = r["startInstance"]["instance"]["tasks"][0]["id"].clone();
+        let form = s.ok(&t["cleo"], "query($id: ID!) { task(id: $id) { form } }", json!({"id": task})).await;
+        assert_eq!(
+            form["task"]["form"]["posts"]["publications"],
+            json!({"at": "publish_at", "channel": "platform"}),
+            "{db}"
+        );
         let item = |t: DateTime<Utc>, p: &str| json!({"publish_at": t.to_rfc3339(), "platform": p});
         let posts = json!([
             item(day_at(base, 5, 9, 0), "vk"),

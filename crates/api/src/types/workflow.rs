@@ -133,6 +133,23 @@ impl WorkflowObj {
     async fn inputs(&self) -> Json<Value> {
         Json(fields_json(&self.0.workflow.inputs))
     }
+    /// Its instances are publications on the content calendar: the
+    /// templates of their time, channel and title (null otherwise).
+    async fn publication(&self) -> Option<PublicationSpec> {
+        self.0.workflow.publication.as_ref().map(|p| PublicationSpec {
+            at: p.at.source.clone(),
+            channel: p.channel.source.clone(),
+            title: p.title.as_ref().map(|t| t.source.clone()),
+        })
+    }
+}
+
+/// A workflow's `publication:` as written (templates rendered when an instance starts).
+#[derive(async_graphql::SimpleObject)]
+pub struct PublicationSpec {
+    pub at: String,
+    pub channel: String,
+    pub title: Option<String>,
 }
 
 /// The form of a task step, as field specs by name (empty for other steps).
