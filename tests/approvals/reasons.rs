@@ -91,12 +91,29 @@ async fn the_reasons_are_in_the_output_and_the_log() {
         let reopened = open_task(&i["instance"], "draft");
         s.ok(
             &t["wanda"],
-            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+            "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"v2, cheaper\"}}) { userErrors { message } } }",
             json!({"t": reopened}),
         )
         .await;
         let i = s.ok(&t["lena"], q, json!({"id": id})).await;
         let review = open_task(&i["instance"], "review");
+        // The approval's rounds: what was reviewed each time, and what was decided.
+        let rounds = "query($t: ID!) { task(id: $t) { rounds { round output completedBy { login } decision comment reasons decidedBy { login } } } }";
+        let r = s.ok(&t["olga"], rounds, json!({"t": review})).await;
+        let rs = r["task"]["rounds"].as_array().unwrap();
+        assert_eq!(rs.len(), 2, "{db}: {r}");
+        assert_eq!(
+            (rs[0]["decision"].clone(), rs[0]["reasons"].clone(), rs[0]["decidedBy"]["login"].clone()),
+            (json!("rejected"), json!(["facts", "tone"]), json!("olga")),
+            "{db}: {r}"
+        );
+        assert_eq!(rs[0]["comment"], "Wrong price and too pushy", "{db}");
+        assert_eq!(
+            (rs[1]["output"]["text"].clone(), rs[1]["decision"].clone()),
+            (json!("v2, cheaper"), Value::Null),
+            "{db}: {r}"
+        );
+        assert_eq!(rs[1]["completedBy"]["login"], "wanda", "{db}");
         let r = s
             .gql(
                 &t["olga"],

@@ -9,6 +9,7 @@ pub mod notification;
 pub mod page;
 pub mod people;
 pub mod publication;
+pub mod rounds;
 pub mod schedule;
 pub mod task;
 pub mod workflow;

@@ -120,6 +120,17 @@ impl TaskObj {
     async fn round(&self) -> i32 {
         self.t().map_or(1, |t| t.round as i32)
     }
+    /// On an approval: each round of its rework loop, oldest first, with
+    /// the reviewed work's output and the decision made on it.
+    #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
+    async fn rounds(&self, ctx: &Context<'_>) -> Result<Vec<crate::types::rounds::StepRoundObj>> {
+        let Some(t) = self.t() else { return Ok(Vec::new()) };
+        let def = access_of(ctx)?
+            .definition(&self.instance.workflow, Some(self.instance.version))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(crate::types::rounds::rounds(&def.workflow, &self.instance, t))
+    }
     async fn is_approval(&self) -> bool {
         self.t().is_some_and(|t| matches!(t.kind, TaskKind::Approval { .. }))
     }
