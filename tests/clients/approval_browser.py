@@ -14,6 +14,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -45,7 +46,17 @@ def expect(cond, what, d):
 def press(d, value):
     old = d.find_element(By.TAG_NAME, "html")
     d.find_element(By.CSS_SELECTOR, f'button[name="decision"][value="{value}"]').click()
-    WebDriverWait(d, 15).until(EC.staleness_of(old))
+
+    # The old page is gone once its root element is stale; chromedriver
+    # sometimes reports a detached node as another WebDriverException.
+    def gone(_):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(d, 15).until(gone)
     WebDriverWait(d, 15).until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
 
 
