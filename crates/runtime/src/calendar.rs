@@ -38,12 +38,13 @@ pub(crate) fn planned_items(wf: &Workflow, state: &Instance, command: &Command) 
         let Some(p) = &spec.publications else { continue };
         let Some(items) = output.get(&name.value).and_then(Value::as_array) else { continue };
         for (i, item) in items.iter().enumerate() {
-            let at = item.get(&p.at).and_then(Value::as_str).and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+            // Read as the engine reads a publication's `at`.
+            let at = item.get(&p.at).and_then(|v| smmflow_engine::eval::datetime(v).ok());
             let channel = item.get(&p.channel).and_then(Value::as_str);
             if let (Some(at), Some(channel)) = (at, channel) {
                 out.push(Planned {
                     at_path: vec!["output".into(), name.value.clone(), i.to_string(), p.at.clone()],
-                    at: at.to_utc(),
+                    at,
                     channel: channel.to_string(),
                     label: format!("item {i} of `{}`", name.value),
                 });

@@ -210,14 +210,7 @@ impl Runtime {
                 let context = client.context(&workspace);
                 let start = Start { id, workspace: workspace.clone(), inputs, parent, schedule, calendar, context };
                 let out = {
-                    let env = Env {
-                        now,
-                        workflow: &def.workflow,
-                        version: def.version,
-                        calendar: &cal,
-                        directory: people.as_ref(),
-                        profile: client.profile_env(def.needs_profile),
-                    };
+                    let env = env_of(now, &def, &cal, &people, &client);
                     self.health.contain("deciding a start", || decide::start(&env, &actor, start))??
                 };
                 if plan {
@@ -242,14 +235,7 @@ impl Runtime {
                     Arc::new(crate::clients::Client::default())
                 };
                 let out = {
-                    let env = Env {
-                        now,
-                        workflow: &def.workflow,
-                        version: def.version,
-                        calendar: &cal,
-                        directory: people.as_ref(),
-                        profile: client.profile_env(def.needs_profile),
-                    };
+                    let env = env_of(now, &def, &cal, &people, &client);
                     self.health.contain("deciding a command", || decide::handle(&env, &actor, state, command))??
                 };
                 if !planned.is_empty() {
@@ -258,6 +244,25 @@ impl Runtime {
                 Ok((id, out))
             }
         }
+    }
+}
+
+/// What the engine decides with. Built in a block of its own by the
+/// callers: `Env` holds a `&dyn Directory` and must not live across an await.
+fn env_of<'a>(
+    now: chrono::DateTime<chrono::Utc>,
+    def: &'a Def,
+    calendar: &'a smmflow_spec::Calendar,
+    people: &'a People,
+    client: &'a crate::clients::Client,
+) -> Env<'a> {
+    Env {
+        now,
+        workflow: &def.workflow,
+        version: def.version,
+        calendar,
+        directory: people,
+        profile: client.profile_env(def.needs_profile),
     }
 }
 
