@@ -182,7 +182,20 @@ pub fn apply(s: &mut Instance, e: &Event) {
         TaskReminded { task, reminder } => {
             if let Some(t) = s.task_mut(*task) {
                 t.reminded.push(*reminder);
+                t.last_reminded_at = Some(e.at);
             }
+        }
+        TaskFollowedUp { task, follow_up } => {
+            if let Some(t) = s.task_mut(*task) {
+                t.followed_up.push(*follow_up);
+                t.last_reminded_at = Some(e.at);
+            }
+        }
+        TaskExpired { task, outcome } => {
+            let decision = if outcome == "approved" { "approved" } else { "expired" };
+            let comment = "nobody decided before the approval expired";
+            let output = json!({"decision": decision, "comment": comment, "reasons": [], "expired": true});
+            finish_task(s, *task, TaskStatus::Expired, output, e);
         }
         TaskOverdue { task } => {
             if let Some(t) = s.task_mut(*task) {

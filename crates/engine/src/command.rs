@@ -172,6 +172,9 @@ pub enum Notice {
         task: Option<u32>,
         step: Option<String>,
         comment: Option<String>,
+        /// `approval.requested` again: the `n`-th follow-up (1-based) of an undecided level.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follow_up: Option<u32>,
     },
     Send {
         step: Option<String>,

@@ -134,6 +134,7 @@ pub fn scope_reading(state: &Instance, now: DateTime<Utc>, item: Option<(usize, 
                     "output": st.output.clone().unwrap_or(Value::Null),
                     "status": st.status.as_str(),
                     "completed_by": st.completed_by.clone().unwrap_or(Value::Null),
+                    "round": st.round,
                 }),
             )
         })

@@ -102,6 +102,13 @@ pub enum EventKind {
     TaskOverdue { task: u32 },
     #[serde(rename = "task.escalated")]
     TaskEscalated { task: u32, stage: usize },
+    /// The `follow_up`-th follow-up of an undecided approval level was sent.
+    #[serde(rename = "task.followed_up")]
+    TaskFollowedUp { task: u32, follow_up: usize },
+    /// Nobody decided the approval before its `expires` time; `outcome` is
+    /// what `on_expire` made of it (`approved`, `rejected`, `cancelled`, `goto`).
+    #[serde(rename = "task.expired")]
+    TaskExpired { task: u32, outcome: String },
     #[serde(rename = "rework.started")]
     ReworkStarted { approval: String, goto: String, round: u32, comment: String, reopened: Vec<String> },
     #[serde(rename = "child.started")]
@@ -152,6 +159,8 @@ impl EventKind {
             TaskReminded { .. } => "task.reminded",
             TaskOverdue { .. } => "task.overdue",
             TaskEscalated { .. } => "task.escalated",
+            TaskFollowedUp { .. } => "task.followed_up",
+            TaskExpired { .. } => "task.expired",
             ReworkStarted { .. } => "rework.started",
             ChildStarted { .. } => "child.started",
             ChildFinished { .. } => "child.finished",
@@ -181,7 +190,9 @@ impl EventKind {
             | CommentAdded { task, .. }
             | TaskReminded { task, .. }
             | TaskOverdue { task }
-            | TaskEscalated { task, .. } => Some(*task),
+            | TaskEscalated { task, .. }
+            | TaskFollowedUp { task, .. }
+            | TaskExpired { task, .. } => Some(*task),
             _ => None,
         }
     }

@@ -75,6 +75,8 @@ pub enum TaskStatus {
     Rejected,
     Cancelled,
     Skipped,
+    /// An approval nobody decided before its `expires` time.
+    Expired,
 }
 
 impl TaskStatus {
@@ -92,6 +94,7 @@ impl TaskStatus {
             Self::Rejected => "rejected",
             Self::Cancelled => "cancelled",
             Self::Skipped => "skipped",
+            Self::Expired => "expired",
         }
     }
 }
@@ -150,6 +153,15 @@ pub struct Task {
     pub overdue_noticed: bool,
     /// Escalation stages applied so far (by index).
     pub escalated: Vec<usize>,
+    /// Approvals: follow-ups sent so far (by index into the level's `follow_up`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_up: Vec<usize>,
+    /// When its people were last reminded (a reminder before the due time or a follow-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reminded_at: Option<DateTime<Utc>>,
+    /// Approvals with `expires`: the moment it expires undecided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Task {

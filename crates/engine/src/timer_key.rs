@@ -18,6 +18,10 @@ pub enum TimerKey {
     Overdue { task: u32 },
     /// The `stage`-th escalation stage of an overdue task.
     Escalate { task: u32, stage: usize },
+    /// The `n`-th follow-up of an undecided approval.
+    FollowUp { task: u32, n: usize },
+    /// An approval's `expires` time.
+    Expire { task: u32 },
     /// A step's `start` time, in a rework round.
     Start { step: String, round: u32 },
     /// A `wait` step's time, in a rework round.
@@ -60,6 +64,8 @@ impl fmt::Display for TimerKey {
             TimerKey::Remind { task, reminder } => write!(f, "task:{task}:remind:{reminder}"),
             TimerKey::Overdue { task } => write!(f, "task:{task}:overdue"),
             TimerKey::Escalate { task, stage } => write!(f, "task:{task}:escalate:{stage}"),
+            TimerKey::FollowUp { task, n } => write!(f, "task:{task}:follow_up:{n}"),
+            TimerKey::Expire { task } => write!(f, "task:{task}:expire"),
             TimerKey::Start { step, round } => write!(f, "step:{step}:{round}:start"),
             TimerKey::Wait { step, round } => write!(f, "step:{step}:{round}:wait"),
             TimerKey::Repeat { step, round, occurrence } => write!(f, "step:{step}:{round}:repeat:{occurrence}"),
@@ -90,6 +96,8 @@ impl FromStr for TimerKey {
             ["task", t, "remind", i] => TimerKey::Remind { task: num(t)?, reminder: idx(i)? },
             ["task", t, "overdue"] => TimerKey::Overdue { task: num(t)? },
             ["task", t, "escalate", i] => TimerKey::Escalate { task: num(t)?, stage: idx(i)? },
+            ["task", t, "follow_up", i] => TimerKey::FollowUp { task: num(t)?, n: idx(i)? },
+            ["task", t, "expire"] => TimerKey::Expire { task: num(t)? },
             ["step", id, r, "start"] => TimerKey::Start { step: id.to_string(), round: num(r)? },
             ["step", id, r, "wait"] => TimerKey::Wait { step: id.to_string(), round: num(r)? },
             ["step", id, r, "repeat", n] => {
@@ -118,6 +126,8 @@ mod tests {
             TimerKey::Remind { task: 3, reminder: 1 },
             TimerKey::Overdue { task: 3 },
             TimerKey::Escalate { task: 12, stage: 0 },
+            TimerKey::FollowUp { task: 4, n: 1 },
+            TimerKey::Expire { task: 4 },
             TimerKey::Start { step: "publish".into(), round: 2 },
             TimerKey::Wait { step: "go_live".into(), round: 1 },
             TimerKey::Repeat { step: "daily".into(), round: 1, occurrence: 7 },

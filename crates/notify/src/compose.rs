@@ -107,6 +107,7 @@ pub fn builtin_name(event: Event, reopened: bool) -> &'static str {
         Event::TaskDueSoon => "task-due-soon",
         Event::TaskOverdue => "task-overdue",
         Event::TaskRejected => "task-rejected",
+        Event::TaskExpired => "task-expired",
         Event::ApprovalRequested => "approval-requested",
         Event::StepCompleted => "step-completed",
         Event::InstanceStarted => "instance-started",
@@ -139,7 +140,9 @@ pub fn may_notify(workflow: &Workflow, notice: &Notice) -> bool {
 /// fails) is the caller's to record; it never stops other notices.
 pub fn plan(notice: &Notice, ctx: &Ctx<'_>) -> crate::Result<Vec<Planned>> {
     match notice {
-        Notice::Event { event, task, step, comment } => plan_event(*event, *task, step.as_deref(), comment, ctx),
+        Notice::Event { event, task, step, comment, follow_up } => {
+            plan_event(*event, *task, step.as_deref(), comment, *follow_up, ctx)
+        }
         Notice::Send { task, to, template, subject, body, context, .. } => {
             let task_ref = task.and_then(|no| ctx.state.task(no));
             let scope = with_task(context.clone(), ctx, task_ref);
@@ -170,11 +173,13 @@ fn plan_event(
     task: Option<u32>,
     step: Option<&str>,
     comment: &Option<String>,
+    follow_up: Option<u32>,
     ctx: &Ctx<'_>,
 ) -> crate::Result<Vec<Planned>> {
     let task_ref = task.and_then(|no| ctx.state.task(no));
     let scope = with_task(base_scope(ctx, task_ref), ctx, task_ref);
-    let scope = with_event(scope, event.name(), step, comment.as_deref(), ctx.at);
+    let mut scope = with_event(scope, event.name(), step, comment.as_deref(), ctx.at);
+    scope["event"]["follow_up"] = json!(follow_up);
     let external = task_ref.is_some_and(is_external);
     let rules: Vec<&NotifyRule> = ctx
         .workflow
@@ -184,7 +189,10 @@ fn plan_event(
         .filter(|r| r.step.as_ref().is_none_or(|s| Some(s.value.as_str()) == step))
         .collect();
     let reopened = comment.is_some() && event == Event::TaskCreated;
-    let builtin = || Source::Template(builtin_name(event, reopened).to_string());
+    let builtin = || match follow_up {
+        Some(_) if event == Event::ApprovalRequested => Source::Template("approval-follow-up".into()),
+        _ => Source::Template(builtin_name(event, reopened).to_string()),
+    };
     if rules.is_empty() {
         let Some(targets) = default_targets(event, task_ref, ctx) else { return Ok(Vec::new()) };
         return Ok(vec![Planned {
@@ -355,6 +363,8 @@ pub fn task_value(state: &Instance, t: &Task) -> Value {
         "external": is_external(t),
         "comments": comments,
         "output": t.output,
+        "expires_at": t.expires_at.map(|d| d.to_rfc3339()),
+        "last_reminded_at": t.last_reminded_at.map(|d| d.to_rfc3339()),
         "approval_link": Value::Null,
     })
 }

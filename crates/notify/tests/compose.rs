@@ -256,7 +256,7 @@ fn reminders_overdue_notices_and_escalations_notify() {
 fn only_notices_someone_can_hear_are_queued() {
     let p = project(&[("post.yaml", FLOW)]);
     let wf = p.workflow("post").unwrap();
-    let event = |e| Notice::Event { event: e, task: None, step: None, comment: None };
+    let event = |e| Notice::Event { event: e, task: None, step: None, comment: None, follow_up: None };
     use smmflow_notify::compose::may_notify;
     use smmflow_spec::notify::Event;
     assert!(may_notify(wf, &event(Event::TaskCreated)), "a default");

@@ -10,7 +10,7 @@ use crate::escalation::{Auto, Escalation};
 use crate::expr::{self, Expr, Template};
 use crate::field;
 use crate::recipient::Recipient;
-use crate::step::approval::Then;
+use crate::step::approval::{OnExpire, Then};
 use crate::step::task::Assign;
 use crate::step::{Step, StepKind};
 use crate::workflow::Workflow;
@@ -328,13 +328,13 @@ impl<'a> Checker<'a> {
                         continue;
                     }
                     if let Some(field) = parts.get(2)
-                        && !matches!(*field, "output" | "status" | "completed_by")
+                        && !matches!(*field, "output" | "status" | "completed_by" | "round")
                     {
                         self.sink.push_hint(
                             Code::ExpressionOutOfScope,
                             pos,
                             format!("`steps.{id}.{field}` does not exist"),
-                            Some("a step has `output`, `status` and `completed_by`"),
+                            Some("a step has `output`, `status`, `completed_by` and `round`"),
                         );
                     }
                     if let Some(step) = scope.step
@@ -445,6 +445,17 @@ impl<'a> Checker<'a> {
         if !a.levels.iter().any(|l| l.external) {
             return;
         }
+        if let Some(o) = a.on_expire.as_ref().filter(|o| o.value == OnExpire::Approve) {
+            self.sink.push_hint(
+                Code::ApprovedBySilence,
+                o.pos,
+                format!(
+                    "the client's approval `{}` is approved by silence: `on_expire: approve` decides it when nobody answers in time",
+                    step.id.value
+                ),
+                Some("route an expired approval to rescheduling (`on_expire: {goto: STEP}`) or reject it: a client's silence is not a sign-off"),
+            );
+        }
         let c = &step.common;
         let chain = c.escalation.as_deref().or_else(|| c.due.is_some().then_some(self.wf.escalation.as_slice()));
         let Some(auto) =
@@ -542,6 +553,27 @@ impl<'a> Checker<'a> {
             StepKind::Approval(a) => {
                 if let Some(d) = &a.distinct_from {
                     self.step_ids(d, "`distinct_from`");
+                }
+                if let Some(e) = &a.expires {
+                    self.expr(&e.at, inner);
+                }
+                for b in a.levels.iter().filter_map(|l| l.batch.as_ref()) {
+                    self.template(b, inner);
+                }
+                if let Some(Sp { value: OnExpire::Goto(goto), .. }) = &a.on_expire {
+                    if !self.known(&goto.value) {
+                        self.unknown_step(goto, "`on_expire.goto`");
+                    } else if !self.is_upstream(&step.id.value, &goto.value) {
+                        self.sink.push_hint(
+                            Code::ReworkNotUpstream,
+                            goto.pos,
+                            format!(
+                                "`on_expire.goto` names `{}`, which is not upstream of the approval `{}`",
+                                goto.value, step.id.value
+                            ),
+                            Some("an expired approval goes back to a step it (directly or indirectly) comes `after`"),
+                        );
+                    }
                 }
                 match &a.on_reject {
                     None => self.sink.push_hint(

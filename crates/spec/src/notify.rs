@@ -21,6 +21,9 @@ pub enum Event {
     TaskOverdue,
     #[serde(rename = "task.rejected")]
     TaskRejected,
+    /// An approval nobody decided before its `expires` time (rules only: no default recipients).
+    #[serde(rename = "task.expired")]
+    TaskExpired,
     #[serde(rename = "approval.requested")]
     ApprovalRequested,
     /// Needs `step:`.
@@ -42,6 +45,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "task.due_soon",
     "task.overdue",
     "task.rejected",
+    "task.expired",
     "approval.requested",
     "step.completed",
     "instance.started",
@@ -51,12 +55,13 @@ pub const EVENT_NAMES: &[&str] = &[
 ];
 
 impl Event {
-    pub const ALL: [Event; 11] = [
+    pub const ALL: [Event; 12] = [
         Event::TaskCreated,
         Event::TaskAssigned,
         Event::TaskDueSoon,
         Event::TaskOverdue,
         Event::TaskRejected,
+        Event::TaskExpired,
         Event::ApprovalRequested,
         Event::StepCompleted,
         Event::InstanceStarted,
@@ -78,6 +83,7 @@ impl Event {
                 | Event::TaskDueSoon
                 | Event::TaskOverdue
                 | Event::TaskRejected
+                | Event::TaskExpired
                 | Event::ApprovalRequested
         )
     }

@@ -21,6 +21,8 @@ pub enum TaskStatus {
     Rejected,
     Cancelled,
     Skipped,
+    /// An approval nobody decided before its `expires` time.
+    Expired,
 }
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -64,6 +66,7 @@ impl From<smmflow_engine::TaskStatus> for TaskStatus {
             S::Rejected => Self::Rejected,
             S::Cancelled => Self::Cancelled,
             S::Skipped => Self::Skipped,
+            S::Expired => Self::Expired,
         }
     }
 }
@@ -104,6 +107,7 @@ impl TaskStatus {
             Self::Rejected => "rejected",
             Self::Cancelled => "cancelled",
             Self::Skipped => "skipped",
+            Self::Expired => "expired",
         }
     }
 }
@@ -151,6 +155,7 @@ impl From<TaskStatus> for smmflow_engine::TaskStatus {
             TaskStatus::Rejected => S::Rejected,
             TaskStatus::Cancelled => S::Cancelled,
             TaskStatus::Skipped => S::Skipped,
+            TaskStatus::Expired => S::Expired,
         }
     }
 }

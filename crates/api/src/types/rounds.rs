@@ -42,7 +42,11 @@ impl StepRoundObj {
     }
     /// `approved`, `rejected`, or null while undecided.
     async fn decision(&self) -> Option<&str> {
-        self.decision.as_ref().map(|t| if t.status == TaskStatus::Approved { "approved" } else { "rejected" })
+        self.decision.as_ref().map(|t| match t.status {
+            TaskStatus::Approved => "approved",
+            TaskStatus::Expired => "expired",
+            _ => "rejected",
+        })
     }
     async fn comment(&self) -> Option<&str> {
         self.decision.as_ref()?.output.as_ref()?.get("comment")?.as_str()
@@ -114,7 +118,7 @@ pub fn rounds(wf: &Workflow, state: &Instance, task: &Task) -> Vec<StepRoundObj>
                 .tasks
                 .iter()
                 .filter(|t| t.step == task.step && t.round == round && t.item == task.item)
-                .filter(|t| matches!(t.status, TaskStatus::Approved | TaskStatus::Rejected))
+                .filter(|t| matches!(t.status, TaskStatus::Approved | TaskStatus::Rejected | TaskStatus::Expired))
                 .max_by_key(|t| t.completed_at)
                 .cloned();
             StepRoundObj {

@@ -88,6 +88,15 @@ impl TaskObj {
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.t().and_then(|t| t.due_at)
     }
+    /// When its people were last reminded: a reminder before the due time,
+    /// or an approval's follow-up. Null when never.
+    async fn last_reminded_at(&self) -> Option<DateTime<Utc>> {
+        self.t().and_then(|t| t.last_reminded_at)
+    }
+    /// Approvals with `expires`: when it expires undecided (then `EXPIRED`).
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.t().and_then(|t| t.expires_at)
+    }
     /// Due and not done, now.
     async fn overdue(&self, ctx: &Context<'_>) -> Result<bool> {
         let now = runtime_of(ctx)?.now();

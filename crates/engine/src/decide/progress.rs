@@ -3,6 +3,7 @@
 //! (tasks created, children started, messages queued); finished steps let
 //! their successors go; the instance completes when nothing is left.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use smmflow_spec::notify::Event as NotifyEvent;
 use smmflow_spec::step::approval::Quorum;
@@ -415,14 +416,40 @@ impl<'a> Run<'_, 'a> {
                 },
                 None => None,
             };
-            rendered.push((title, instructions));
+            let expires_at = match self.expiry(step, d.item.as_ref().map(|(i, v)| (*i, v))) {
+                Ok(at) => at,
+                Err(e) => return self.incident(id, e),
+            };
+            rendered.push((title, instructions, expires_at));
         }
-        for (d, (title, instructions)) in drafts.into_iter().zip(rendered) {
-            self.new_task(step, d, title, instructions);
+        for (d, (title, instructions, expires_at)) in drafts.into_iter().zip(rendered) {
+            self.new_task(step, d, title, instructions, expires_at);
         }
     }
 
-    fn new_task(&mut self, step: &'a Step, d: Draft, title: String, instructions: Option<String>) -> u32 {
+    /// An approval's `expires` moment: `at` less `before` (in the calendar's
+    /// business time when `before` is business time).
+    fn expiry(&self, step: &Step, item: Option<(usize, &Value)>) -> Result<Option<DateTime<Utc>>, String> {
+        let StepKind::Approval(a) = &step.kind else { return Ok(None) };
+        let Some(e) = &a.expires else { return Ok(None) };
+        let scope = self.scope(item, &[Src::Expr(&e.at.source)]);
+        let at = eval::expr(&e.at.source, &scope)
+            .and_then(|v| eval::datetime(&v))
+            .map_err(|err| format!("`expires.at` failed: {err}"))?;
+        Ok(Some(match &e.before {
+            Some(b) => business::sub(at, b.value, self.env.calendar),
+            None => at,
+        }))
+    }
+
+    fn new_task(
+        &mut self,
+        step: &'a Step,
+        d: Draft,
+        title: String,
+        instructions: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> u32 {
         let now = self.env.now;
         let no = self.state.tasks.len() as u32 + 1;
         let st = self.state.step(&step.id.value).cloned().unwrap_or_default();
@@ -435,6 +462,10 @@ impl<'a> Run<'_, 'a> {
         let status = if d.assignee.is_some() { TaskStatus::Claimed } else { TaskStatus::Open };
         let priority = format!("{:?}", step.common.priority).to_lowercase();
         let is_approval = matches!(d.kind, TaskKind::Approval { .. });
+        let level = match d.kind {
+            TaskKind::Approval { level, final_decision: false, .. } => Some(level),
+            _ => None,
+        };
         let assigned = d.assignee.is_some();
         let task = Task {
             no,
@@ -460,11 +491,15 @@ impl<'a> Run<'_, 'a> {
             reminded: Vec::new(),
             overdue_noticed: false,
             escalated: Vec::new(),
+            followed_up: Vec::new(),
+            last_reminded_at: None,
+            expires_at,
         };
         self.emit(EventKind::TaskCreated { task: Box::new(task) });
         if let Some(due) = due_at {
             self.arm_task_timers(step, no, due);
         }
+        self.arm_approval_timers(step, no, level, expires_at);
         let comment = self.state.task(no).and_then(|t| t.comments.last()).map(|c| c.body.clone());
         self.notice(NotifyEvent::TaskCreated, Some(no), Some(&step.id.value), comment);
         if is_approval {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use smmflow_spec::notify::Event as NotifyEvent;
-use smmflow_spec::step::approval::{Quorum, Then};
+use smmflow_spec::step::approval::{OnExpire, Quorum, Then};
 use smmflow_spec::step::{Step, StepKind};
 
 use super::Run;
@@ -277,7 +277,7 @@ impl<'a> Run<'_, 'a> {
         let siblings = self.siblings(task);
         let at_level: Vec<&Task> =
             siblings.iter().filter(|t| matches!(t.kind, TaskKind::Approval { level: l, .. } if l == level)).collect();
-        let approved = at_level.iter().filter(|t| t.status == TaskStatus::Approved).count();
+        let approved = at_level.iter().filter(|t| passes(t)).count();
         let needed = match a.levels.get(level).map(|l| l.quorum) {
             _ if final_decision => 1,
             Some(Quorum::All) => at_level.len(),
@@ -318,7 +318,7 @@ impl<'a> Run<'_, 'a> {
                 self.state
                     .tasks
                     .iter()
-                    .filter(|t| t.step == id && t.round == st.round && t.item == item && t.status == TaskStatus::Approved)
+                    .filter(|t| t.step == id && t.round == st.round && t.item == item && passes(t))
                     .filter(|t| matches!(t.kind, TaskKind::Approval { level, final_decision, .. } if level == last_levels || final_decision))
                     .max_by_key(|t| t.completed_at)
                     .cloned()
@@ -374,6 +374,50 @@ impl<'a> Run<'_, 'a> {
             };
         }
         let goto = on_reject.goto.value.clone();
+        self.rework(id, goto, comment, round);
+    }
+
+    /// Nobody decided before `expires`: every undecided task of this
+    /// decision expires, and `on_expire` says what follows (default: as a
+    /// rejection would). A second firing finds nothing undecided.
+    pub(super) fn expire(&mut self, step: &'a Step, task: &Task) {
+        let StepKind::Approval(a) = &step.kind else { return };
+        let on = a.on_expire.as_ref().map_or(&OnExpire::Reject, |o| &o.value);
+        let outcome = match on {
+            OnExpire::Approve => "approved",
+            OnExpire::Reject => "rejected",
+            OnExpire::Cancel => "cancelled",
+            OnExpire::Goto(_) => "goto",
+        };
+        let undecided: Vec<u32> =
+            self.siblings(task).iter().filter(|t| t.status.is_active()).map(|t| t.no).collect();
+        for no in &undecided {
+            self.act(Action::ClearTimers { scope: TimerScope::Task { task: *no } });
+            self.emit_as(crate::event::SYSTEM, EventKind::TaskExpired { task: *no, outcome: outcome.to_string() });
+        }
+        self.notice(NotifyEvent::TaskExpired, Some(task.no), Some(&task.step), None);
+        let Some(task) = self.state.task(task.no).cloned() else { return };
+        let final_decision = matches!(task.kind, TaskKind::Approval { final_decision: true, .. });
+        let id = step.id.value.clone();
+        let reason = format!("the approval `{id}` expired undecided");
+        match on {
+            OnExpire::Approve => self.approval_progress(step, &task, final_decision),
+            OnExpire::Reject => self.rejected(step, &task, final_decision),
+            OnExpire::Cancel => self.end_instance(InstanceStatus::Cancelled, reason),
+            OnExpire::Goto(goto) => {
+                let others: Vec<u32> =
+                    self.state.tasks.iter().filter(|t| t.step == id && t.status.is_active()).map(|t| t.no).collect();
+                self.cancel_tasks(others, "the approval expired");
+                let round = self.state.step(&id).map_or(1, |s| s.round);
+                self.rework(id, goto.value.clone(), reason, round);
+            }
+        }
+        self.progress();
+    }
+
+    /// Sends the work back to `goto`: it and every step between it and the
+    /// approval get a new round; their open tasks, children and timers go.
+    fn rework(&mut self, id: String, goto: String, comment: String, round: u32) {
         let reopened = self.rework_path(&goto, &id);
         let stale: Vec<u32> = self
             .state
@@ -448,6 +492,14 @@ impl<'a> Run<'_, 'a> {
         self.emit(EventKind::InstanceRejected { step: step.to_string(), comment });
         self.ended(InstanceStatus::Rejected, Value::Null);
     }
+}
+
+/// Whether a task counts as an approval of its level: approved, or expired
+/// with `on_expire: approve`.
+fn passes(t: &Task) -> bool {
+    t.status == TaskStatus::Approved
+        || (t.status == TaskStatus::Expired
+            && t.output.as_ref().and_then(|o| o.get("decision")).and_then(Value::as_str) == Some("approved"))
 }
 
 /// The form's defaults applied and the output checked; errors name the fields.

@@ -43,6 +43,27 @@ impl<'a> Run<'_, 'a> {
         }
     }
 
+    /// An approval's follow-ups (counted from the request) and its expiry.
+    pub(super) fn arm_approval_timers(
+        &mut self,
+        step: &'a Step,
+        no: u32,
+        level: Option<usize>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let StepKind::Approval(a) = &step.kind else { return };
+        let now = self.env.now;
+        if let Some(l) = level.and_then(|l| a.levels.get(l)) {
+            for (n, d) in l.follow_up.iter().enumerate() {
+                let at = business::add(now, d.value, self.env.calendar);
+                self.act(Action::SetTimer { key: TimerKey::FollowUp { task: no, n }, at });
+            }
+        }
+        if let Some(at) = expires_at {
+            self.act(Action::SetTimer { key: TimerKey::Expire { task: no }, at });
+        }
+    }
+
     pub(super) fn timer_fired(&mut self, key: &TimerKey) {
         match self.state.status {
             InstanceStatus::Running => {}
@@ -55,9 +76,11 @@ impl<'a> Run<'_, 'a> {
             _ => return,
         }
         match key {
-            TimerKey::Remind { task, .. } | TimerKey::Overdue { task } | TimerKey::Escalate { task, .. } => {
-                self.task_timer(*task, key)
-            }
+            TimerKey::Remind { task, .. }
+            | TimerKey::Overdue { task }
+            | TimerKey::Escalate { task, .. }
+            | TimerKey::FollowUp { task, .. }
+            | TimerKey::Expire { task } => self.task_timer(*task, key),
             TimerKey::Start { step: id, round }
             | TimerKey::Wait { step: id, round }
             | TimerKey::Repeat { step: id, round, .. } => {
@@ -109,6 +132,18 @@ impl<'a> Run<'_, 'a> {
                 self.emit_as(crate::event::SYSTEM, EventKind::TaskEscalated { task: no, stage: i });
                 self.escalate(step, no, stage);
             }
+            TimerKey::FollowUp { n, .. } if !task.followed_up.contains(n) => {
+                let n = *n;
+                self.emit_as(crate::event::SYSTEM, EventKind::TaskFollowedUp { task: no, follow_up: n });
+                self.act(Action::Notify(Notice::Event {
+                    event: NotifyEvent::ApprovalRequested,
+                    task: Some(no),
+                    step: Some(task.step.clone()),
+                    comment: None,
+                    follow_up: Some(n as u32 + 1),
+                }));
+            }
+            TimerKey::Expire { .. } => self.expire(step, &task),
             _ => {}
         }
     }
