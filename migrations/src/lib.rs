@@ -7,6 +7,7 @@ mod m20261122_000001_init;
 mod m20261130_000001_notifications;
 mod m20261205_000001_access;
 mod m20261206_000001_clients;
+mod m20261207_000001_batches;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_notifications::Migration),
             Box::new(m20261205_000001_access::Migration),
             Box::new(m20261206_000001_clients::Migration),
+            Box::new(m20261207_000001_batches::Migration),
         ]
     }
 }

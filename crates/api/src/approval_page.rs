@@ -15,15 +15,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use smmflow_engine::model::{Instance, Task, TaskStatus};
+use smmflow_engine::model::Instance;
 use smmflow_notify::link::Claims;
 use smmflow_runtime::Runtime;
 use smmflow_runtime::links::{Decided, NotWaiting, Opened, Refusal};
-use smmflow_spec::Workflow;
-use smmflow_spec::step::StepKind;
+
+use crate::review;
 
 /// Longest comment accepted.
-const MAX_COMMENT: usize = 10_000;
+pub(crate) const MAX_COMMENT: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 pub struct DecisionForm {
@@ -43,15 +43,6 @@ impl DecisionForm {
     }
 }
 
-/// The reasons an approval offers (`reasons:` on its step).
-fn offered_reasons(wf: &Workflow, state: &Instance, task_no: u32) -> Vec<String> {
-    let Some(task) = state.task(task_no) else { return Vec::new() };
-    match wf.step(&task.step).map(|s| &s.kind) {
-        Some(StepKind::Approval(a)) => a.reasons.iter().map(|r| r.value.clone()).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn environment() -> &'static minijinja::Environment<'static> {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -64,7 +55,7 @@ fn environment() -> &'static minijinja::Environment<'static> {
     })
 }
 
-fn page(status: StatusCode, ctx: Value) -> Response {
+pub(crate) fn page(status: StatusCode, ctx: Value) -> Response {
     let html = environment()
         .get_template("approval.html")
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))))
@@ -87,27 +78,15 @@ fn page(status: StatusCode, ctx: Value) -> Response {
     resp
 }
 
-fn notice(status: StatusCode, heading: &str, message: &str) -> Response {
+pub(crate) fn notice(status: StatusCode, heading: &str, message: &str) -> Response {
     page(status, json!({"page": "notice", "heading": heading, "message": message}))
 }
 
 fn invalid() -> Response {
-    notice(
-        StatusCode::BAD_REQUEST,
-        "This link is not valid",
-        "The link was changed or cut short. Open it again from the e-mail you received, in full.",
-    )
+    refused(&Refusal::Tampered)
 }
 
-fn used() -> Response {
-    notice(
-        StatusCode::GONE,
-        "This link was already used",
-        "A decision was already made with this link; each link works once. Nothing was changed.",
-    )
-}
-
-fn failed() -> Response {
+pub(crate) fn failed() -> Response {
     notice(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
@@ -115,17 +94,25 @@ fn failed() -> Response {
     )
 }
 
-/// The page for a link that does not open or decide.
-fn refused(r: &Refusal) -> Response {
+/// The status, heading and message of a refusal.
+pub(crate) fn refusal_text(r: &Refusal) -> (StatusCode, &'static str, &'static str) {
     match r {
-        Refusal::Tampered => invalid(),
-        Refusal::Used => used(),
-        Refusal::Expired => notice(
+        Refusal::Tampered => (
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            "The link was changed or cut short. Open it again from the e-mail you received, in full.",
+        ),
+        Refusal::Used => (
+            StatusCode::GONE,
+            "This link was already used",
+            "A decision was already made with this link; each link works once. Nothing was changed.",
+        ),
+        Refusal::Expired => (
             StatusCode::GONE,
             "This link has expired",
             "Links work for a limited time. Ask your contact at the agency for a new one. Nothing was changed.",
         ),
-        Refusal::NotAllowed => notice(
+        Refusal::NotAllowed => (
             StatusCode::FORBIDDEN,
             "This link no longer works",
             "You are no longer among the people who decide this. Nothing was changed.",
@@ -135,24 +122,48 @@ fn refused(r: &Refusal) -> Response {
                 NotWaiting::Approved => "It was already approved.",
                 NotWaiting::Rejected => "It was already rejected.",
                 NotWaiting::Paused => "The work is paused; you will get a new link when it goes on.",
+                NotWaiting::Expired => "Nobody decided it in time, so it expired; the team was told.",
                 NotWaiting::Over => "It no longer waits for a decision.",
                 NotWaiting::DecidedMeanwhile => "Someone else decided first; nothing was changed.",
             };
-            notice(StatusCode::CONFLICT, "No decision needed", what)
+            (StatusCode::CONFLICT, "No decision needed", what)
         }
     }
+}
+
+/// The page for a link that does not open or decide.
+pub(crate) fn refused(r: &Refusal) -> Response {
+    let (status, heading, message) = refusal_text(r);
+    notice(status, heading, message)
 }
 
 /// `GET /approve/{token}`.
 pub async fn show(State(rt): State<Arc<Runtime>>, Path(token): Path<String>) -> Response {
     match rt.open_link(&token).await {
         Ok(Ok(o)) => review(&rt, &o.state, &o.claims, None, "", StatusCode::OK).await,
+        Ok(Err(r @ (Refusal::Used | Refusal::NotWaiting(_) | Refusal::Expired))) => recorded(&rt, &token, &r).await,
         Ok(Err(r)) => refused(&r),
         Err(e) => {
             tracing::error!("opening a link: {e}");
             failed()
         }
     }
+}
+
+/// A link that no longer decides: its notice, and what was recorded for
+/// its approval (a used link shows the decision made with it).
+async fn recorded(rt: &Runtime, token: &str, r: &Refusal) -> Response {
+    let Ok(Some((claims, state))) = rt.link_instance(token).await else { return refused(r) };
+    let Some(task) = state.task(claims.task) else { return refused(r) };
+    let (status, heading, message) = refusal_text(r);
+    let message = match r {
+        Refusal::Used => "A decision was already made with this link; each link works once. This is what was recorded:",
+        _ => message,
+    };
+    let mut ctx = json!({"page": "notice", "heading": heading, "message": message});
+    ctx["outcome"] = review::outcome(&state, task);
+    ctx["title"] = json!(task.title);
+    page(status, ctx)
 }
 
 /// `POST /approve/{token}`: `decision=approve|reject`, `comment`.
@@ -181,7 +192,7 @@ pub async fn decide(
         .await;
     };
     let offered = match rt.definition(&state.workflow, Some(state.version)).await {
-        Ok(d) => offered_reasons(&d.workflow, &state, claims.task),
+        Ok(d) => review::offered_reasons(&d.workflow, &state, claims.task),
         Err(e) => {
             tracing::error!("loading a definition for a link: {e}");
             return failed();
@@ -250,178 +261,18 @@ async fn review(
             return failed();
         }
     };
-    let workspace_name = rt.workspace_name(&state.workspace).await.ok().flatten();
-    let ctx = json!({
-        "page": "review",
-        "heading": task.title,
-        "title": task.title,
-        "instructions": task.instructions,
-        "workflow_name": def.workflow.name,
-        "workspace_name": workspace_name,
-        "round": task.round,
-        "due_at": task.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
-        "review": under_review(&def.workflow, state, task),
-        "comments": earlier_comments(state, task),
-        "error": error,
-        "comment": comment,
-        "reasons": offered_reasons(&def.workflow, state, claims.task)
-            .iter()
-            .map(|w| json!({"word": w, "label": humanize(w), "checked": false}))
-            .collect::<Vec<_>>(),
-    });
+    let mut ctx = review::item(&def.workflow, state, task);
+    ctx["page"] = json!("review");
+    ctx["heading"] = json!(task.title);
+    ctx["workspace_name"] = json!(rt.workspace_name(&state.workspace).await.ok().flatten());
+    ctx["error"] = json!(error);
+    ctx["comment"] = json!(comment);
     page(status, ctx)
-}
-
-/// What the approval is about: the outputs of the nearest work before it
-/// (walking back through `after`, past other approvals).
-fn under_review(wf: &Workflow, state: &Instance, task: &Task) -> Vec<Value> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut queue: Vec<String> = vec![task.step.clone()];
-    let mut found: Vec<String> = Vec::new();
-    while let Some(id) = queue.pop() {
-        let Some(step) = wf.steps.iter().find(|s| s.id.value == id) else { continue };
-        for before in &step.common.after {
-            if !seen.insert(before.value.clone()) {
-                continue;
-            }
-            let Some(b) = wf.steps.iter().find(|s| s.id.value == before.value) else { continue };
-            let output = state.step(&b.id.value).and_then(|s| s.output.as_ref()).filter(|o| !o.is_null());
-            match (&b.kind, output) {
-                (StepKind::Approval(_), _) | (_, None) => queue.push(b.id.value.clone()),
-                _ => found.push(b.id.value.clone()),
-            }
-        }
-    }
-    // In the definition's order.
-    wf.steps
-        .iter()
-        .filter(|s| found.contains(&s.id.value))
-        .filter_map(|s| {
-            let output = state.step(&s.id.value)?.output.as_ref()?;
-            let title = state
-                .tasks
-                .iter()
-                .rev()
-                .find(|t| t.step == s.id.value && t.status == TaskStatus::Completed)
-                .map(|t| t.title.clone())
-                .unwrap_or_else(|| humanize(&s.id.value));
-            let labels: Vec<(String, String)> = match &s.kind {
-                StepKind::Task(t) => t
-                    .form
-                    .iter()
-                    .map(|(k, f)| (k.value.clone(), f.label.clone().unwrap_or_else(|| humanize(&k.value))))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let mut rows = Vec::new();
-            flatten(output, None, 0, &labels, &mut rows);
-            Some(json!({"title": title, "rows": rows}))
-        })
-        .collect()
-}
-
-/// Rejection comments of earlier rounds of this approval, and comments on this task.
-fn earlier_comments(state: &Instance, task: &Task) -> Vec<Value> {
-    let mut out: Vec<Value> = state
-        .tasks
-        .iter()
-        .filter(|t| t.step == task.step && t.no != task.no && t.status == TaskStatus::Rejected)
-        .filter_map(|t| {
-            let body = t.output.as_ref()?.get("comment")?.as_str()?.to_string();
-            Some(json!({
-                "body": body,
-                "author": t.completed_by.clone().unwrap_or_default(),
-                "at": t.completed_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
-            }))
-        })
-        .collect();
-    out.extend(
-        task.comments
-            .iter()
-            .map(|c| json!({"body": c.body, "author": c.author, "at": c.at.format("%Y-%m-%d %H:%M UTC").to_string()})),
-    );
-    out
-}
-
-fn humanize(key: &str) -> String {
-    let s = key.replace('_', " ");
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => s,
-    }
-}
-
-/// A JSON value as labelled rows; http(s) strings become links.
-fn flatten(v: &Value, label: Option<String>, depth: usize, labels: &[(String, String)], out: &mut Vec<Value>) {
-    let row = |label: &Option<String>, value: Option<String>, href: Option<String>| json!({"label": label.clone().unwrap_or_default(), "value": value, "href": href, "depth": depth});
-    match v {
-        Value::Null => {}
-        Value::Object(map) => {
-            let d = if label.is_some() {
-                out.push(row(&label, None, None));
-                depth + 1
-            } else {
-                depth
-            };
-            // The form's order first (with its labels), then anything else.
-            let known = labels.iter().filter_map(|(k, l)| map.get(k).map(|v| (l.clone(), v)));
-            let rest =
-                map.iter().filter(|(k, _)| !labels.iter().any(|(key, _)| key == *k)).map(|(k, v)| (humanize(k), v));
-            for (l, v) in known.chain(rest).collect::<Vec<_>>() {
-                flatten(v, Some(l), d, &[], out);
-            }
-        }
-        Value::Array(items) => {
-            let base = label.clone().unwrap_or_else(|| "Item".into());
-            if items.iter().all(|i| !i.is_object() && !i.is_array()) && items.iter().all(|i| !is_link(i)) {
-                let text: Vec<String> = items.iter().map(scalar).collect();
-                out.push(row(&label, Some(text.join(", ")), None));
-            } else {
-                for (i, item) in items.iter().enumerate() {
-                    let l = if items.len() == 1 { base.clone() } else { format!("{base} {}", i + 1) };
-                    flatten(item, Some(l), depth, labels, out);
-                }
-            }
-        }
-        other => {
-            let text = scalar(other);
-            let href = is_link(other).then(|| text.clone());
-            out.push(row(&label, Some(text), href));
-        }
-    }
-}
-
-fn is_link(v: &Value) -> bool {
-    v.as_str()
-        .is_some_and(|s| (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace))
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "yes".into(),
-        Value::Bool(false) => "no".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn outputs_flatten_into_labelled_rows_with_safe_links() {
-        let v = json!({"text": "Five winter tips", "assets": ["https://cdn.example/a.png", "https://cdn.example/b.png"], "tags": ["winter", "sale"], "evil": "javascript:alert(1)"});
-        let mut rows = Vec::new();
-        flatten(&v, None, 0, &[("text".into(), "Post text".into())], &mut rows);
-        let find = |l: &str| rows.iter().find(|r| r["label"] == l).cloned().unwrap();
-        assert_eq!(find("Post text")["value"], "Five winter tips");
-        assert_eq!(rows[0]["label"], "Post text", "the form's fields come first, in order");
-        assert_eq!(find("Assets 1")["href"], "https://cdn.example/a.png");
-        assert_eq!(find("Tags")["value"], "winter, sale");
-        assert!(find("Evil")["href"].is_null(), "only http(s) becomes a link");
-    }
 
     #[test]
     fn the_page_escapes_what_people_wrote() {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod approval_page;
+pub mod batch_page;
 pub mod datadir;
 pub mod demo;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+mod review;
 pub mod serve;
 pub mod server;
 pub mod subscription;

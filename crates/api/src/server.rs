@@ -77,6 +77,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/approve/{token}", get(crate::approval_page::show).post(crate::approval_page::decide))
+        .route("/approve/batch/{token}", get(crate::batch_page::show).post(crate::batch_page::decide))
         .route("/calendar/{file}", get(crate::ical::feed))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)

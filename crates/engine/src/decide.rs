@@ -128,7 +128,13 @@ impl<'a> Run<'_, 'a> {
     }
 
     fn notice(&mut self, event: NotifyEvent, task: Option<u32>, step: Option<&str>, comment: Option<String>) {
-        self.act(Action::Notify(Notice::Event { event, task, step: step.map(str::to_string), comment, follow_up: None }));
+        self.act(Action::Notify(Notice::Event {
+            event,
+            task,
+            step: step.map(str::to_string),
+            comment,
+            follow_up: None,
+        }));
     }
 
     fn running(&self) -> bool {

@@ -33,6 +33,10 @@ pub struct Claims {
     /// Names this link: a used nonce cannot be used again.
     #[serde(rename = "n")]
     pub nonce: String,
+    /// A batch link: `instance` names the batch, `task` is 0, and each of
+    /// its items is decided once (nonce `n:<item>`).
+    #[serde(rename = "b", default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch: bool,
 }
 
 impl Claims {
@@ -43,7 +47,18 @@ impl Claims {
             recipient: recipient.to_string(),
             expires: expires.timestamp(),
             nonce: Uuid::new_v4().simple().to_string(),
+            batch: false,
         }
+    }
+
+    /// A link to a batch of approvals.
+    pub fn batch(batch: Uuid, recipient: &str, expires: DateTime<Utc>) -> Claims {
+        Claims { batch: true, ..Claims::new(batch, 0, recipient, expires) }
+    }
+
+    /// The single-use record of one item of a batch.
+    pub fn item_nonce(&self, item: usize) -> String {
+        format!("{}:{item}", self.nonce)
     }
 
     pub fn expired(&self, now: DateTime<Utc>) -> bool {

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod admin;
 mod announce;
+mod batches;
 pub mod calendar;
 pub mod clients;
 mod clock;

@@ -37,6 +37,8 @@ pub enum NotWaiting {
     Approved,
     Rejected,
     Paused,
+    /// Nobody decided in time: it expired.
+    Expired,
     Over,
     /// Someone else decided while this decision was being made.
     DecidedMeanwhile,
@@ -59,35 +61,87 @@ pub enum Decided {
     Invalid(Error),
 }
 
+/// One approval of a batch, as its page shows it.
+#[derive(Clone, Debug)]
+pub struct BatchEntry {
+    pub instance: uuid::Uuid,
+    pub task: u32,
+    /// The instance now (none when it is gone).
+    pub state: Option<Instance>,
+    /// Why it cannot be decided from this page now; none: it waits for a decision.
+    pub refusal: Option<Refusal>,
+}
+
+/// An open batch link: who it is for and its approvals, in the mail's order.
+#[derive(Clone, Debug)]
+pub struct OpenedBatch {
+    pub claims: Claims,
+    pub items: Vec<BatchEntry>,
+}
+
 impl Runtime {
     /// Checks a link for showing its page (GET never decides).
     pub async fn open_link(&self, token: &str) -> Result<Result<Opened, Refusal>> {
         let secret = self.link_secret().await?;
         let Ok(claims) = link::verify(&secret, token) else { return Ok(Err(Refusal::Tampered)) };
+        if claims.batch {
+            return Ok(Err(Refusal::Tampered));
+        }
+        let (state, refusal) = self.standing(&claims, &claims.nonce, claims.instance, claims.task).await?;
+        match (state, refusal) {
+            (Some(state), None) => Ok(Ok(Opened { claims, state })),
+            (_, Some(r)) => Ok(Err(r)),
+            (None, None) => Ok(Err(Refusal::Tampered)),
+        }
+    }
+
+    /// The instance of a link that no longer opens (used, decided, expired
+    /// or over), so its page can show what was recorded; none for a link
+    /// that is not valid at all.
+    pub async fn link_instance(&self, token: &str) -> Result<Option<(Claims, Instance)>> {
+        let secret = self.link_secret().await?;
+        let Ok(claims) = link::verify(&secret, token) else { return Ok(None) };
+        if claims.batch {
+            return Ok(None);
+        }
+        Ok(self.store.instance(claims.instance).await?.map(|s| (claims, s)))
+    }
+
+    /// Where one approval stands for a link's recipient: used (by this
+    /// nonce), expired, no longer waiting, or no longer theirs to decide.
+    async fn standing(
+        &self,
+        claims: &Claims,
+        nonce: &str,
+        instance: uuid::Uuid,
+        task_no: u32,
+    ) -> Result<(Option<Instance>, Option<Refusal>)> {
         let tx = self.store.begin_read().await?;
-        let used = tx.idempotent(LINK_SCOPE, &claims.nonce).await?.is_some();
+        let used = tx.idempotent(LINK_SCOPE, nonce).await?.is_some();
         drop(tx);
+        let state = self.store.instance(instance).await?;
         if used {
-            return Ok(Err(Refusal::Used));
+            return Ok((state, Some(Refusal::Used)));
         }
         if claims.expired(self.now()) {
-            return Ok(Err(Refusal::Expired));
+            return Ok((state, Some(Refusal::Expired)));
         }
-        let Some(state) = self.store.instance(claims.instance).await? else { return Ok(Err(Refusal::Tampered)) };
-        let Some(task) = state.task(claims.task) else { return Ok(Err(Refusal::Tampered)) };
+        let Some(state) = state else { return Ok((None, Some(Refusal::Tampered))) };
+        let Some(task) = state.task(task_no) else { return Ok((Some(state), Some(Refusal::Tampered))) };
         if !task.status.is_active() || state.status != InstanceStatus::Running {
             let why = match task.status {
                 TaskStatus::Approved => NotWaiting::Approved,
                 TaskStatus::Rejected => NotWaiting::Rejected,
+                TaskStatus::Expired => NotWaiting::Expired,
                 _ if state.status == InstanceStatus::Suspended => NotWaiting::Paused,
                 _ => NotWaiting::Over,
             };
-            return Ok(Err(Refusal::NotWaiting(why)));
+            return Ok((Some(state), Some(Refusal::NotWaiting(why))));
         }
-        if !self.may_decide(&claims, &state).await? {
-            return Ok(Err(Refusal::NotAllowed));
+        if !self.may_decide(&claims.recipient, task_no, &state).await? {
+            return Ok((Some(state), Some(Refusal::NotAllowed)));
         }
-        Ok(Ok(Opened { claims, state }))
+        Ok((Some(state), None))
     }
 
     /// Decides through a link: the checks of `open_link`, then the decision
@@ -103,12 +157,67 @@ impl Runtime {
             Ok(o) => o,
             Err(r) => return Ok(Decided::Refused(r)),
         };
-        let link = &opened.claims;
-        let id = link.instance;
-        let command = Command::DecideByLink { task: link.task, approve, comment, reasons };
-        let work = Work::Command { id, actor: link.recipient.clone(), command };
+        let c = &opened.claims;
+        self.decide_as(c, &c.nonce, c.instance, c.task, approve, comment, reasons).await
+    }
+
+    /// Opens a batch link: its approvals, each with where it stands.
+    pub async fn open_batch(&self, token: &str) -> Result<Result<OpenedBatch, Refusal>> {
+        let secret = self.link_secret().await?;
+        let Ok(claims) = link::verify(&secret, token) else { return Ok(Err(Refusal::Tampered)) };
+        if !claims.batch {
+            return Ok(Err(Refusal::Tampered));
+        }
+        if claims.expired(self.now()) {
+            return Ok(Err(Refusal::Expired));
+        }
+        let Some(batch) = self.store.batch(&claims.instance.to_string()).await? else {
+            return Ok(Err(Refusal::Tampered));
+        };
+        if batch.recipient != claims.recipient {
+            return Ok(Err(Refusal::Tampered));
+        }
+        let mut items = Vec::with_capacity(batch.items.len());
+        for (i, item) in batch.items.iter().enumerate() {
+            let (state, refusal) = self.standing(&claims, &claims.item_nonce(i), item.instance, item.task).await?;
+            items.push(BatchEntry { instance: item.instance, task: item.task, state, refusal });
+        }
+        Ok(Ok(OpenedBatch { claims, items }))
+    }
+
+    /// Decides item `index` of an opened batch: its own command, recorded
+    /// under the item's own nonce (a second submit decides nothing).
+    pub async fn decide_batch_item(
+        &self,
+        batch: &OpenedBatch,
+        index: usize,
+        approve: bool,
+        comment: Option<String>,
+        reasons: Vec<String>,
+    ) -> Result<Decided> {
+        let Some(item) = batch.items.get(index) else { return Ok(Decided::Refused(Refusal::Tampered)) };
+        if let Some(r) = &item.refusal {
+            return Ok(Decided::Refused(r.clone()));
+        }
+        let c = &batch.claims;
+        self.decide_as(c, &c.item_nonce(index), item.instance, item.task, approve, comment, reasons).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_as(
+        &self,
+        claims: &Claims,
+        nonce: &str,
+        id: uuid::Uuid,
+        task: u32,
+        approve: bool,
+        comment: Option<String>,
+        reasons: Vec<String>,
+    ) -> Result<Decided> {
+        let command = Command::DecideByLink { task, approve, comment, reasons };
+        let work = Work::Command { id, actor: claims.recipient.clone(), command };
         let started = std::time::Instant::now();
-        let r = self.run(Request::new(work).recorded(LINK_SCOPE, &link.nonce, id)).await;
+        let r = self.run(Request::new(work).recorded(LINK_SCOPE, nonce, id)).await;
         self.observe(&r, started);
         match r {
             Ok(Some(mut states)) => match states.remove(&id) {
@@ -131,12 +240,11 @@ impl Runtime {
     /// works while they keep the task's role in the workspace (or are named
     /// on the task); a bare address's link has no membership to lose. The
     /// engine checks the same when the decision is made.
-    async fn may_decide(&self, link: &Claims, state: &Instance) -> Result<bool> {
-        let who = link.recipient.as_str();
+    async fn may_decide(&self, who: &str, task: u32, state: &Instance) -> Result<bool> {
         if who.contains('@') {
             return Ok(true);
         }
-        let Some(task) = state.task(link.task) else { return Ok(false) };
+        let Some(task) = state.task(task) else { return Ok(false) };
         if task.assignee.as_deref() == Some(who) || task.candidates.iter().any(|c| c == who) {
             return Ok(true);
         }

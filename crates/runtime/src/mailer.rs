@@ -82,7 +82,7 @@ const LINK_KEY: &str = "approval_link_key";
 
 /// The lease on claimed outbox rows: `SMMFLOW_OUTBOX_LEASE_SECONDS` (default
 /// 60). A dead replica's claimed rows are taken over when it runs out.
-fn lease() -> Duration {
+pub(crate) fn lease() -> Duration {
     let secs =
         std::env::var("SMMFLOW_OUTBOX_LEASE_SECONDS").ok().and_then(|s| s.parse::<i64>().ok()).filter(|s| *s > 0);
     Duration::seconds(secs.unwrap_or(60))
@@ -102,7 +102,7 @@ impl Roster for RosterOf<'_> {
     }
 }
 
-struct Deployed(HashMap<String, Parts>);
+pub(crate) struct Deployed(HashMap<String, Parts>);
 
 impl Templates for Deployed {
     fn get(&self, name: &str) -> Option<Parts> {
@@ -130,7 +130,7 @@ impl Runtime {
         Ok(key.clone())
     }
 
-    async fn deployed_templates(&self) -> Result<Deployed> {
+    pub(crate) async fn deployed_templates(&self) -> Result<Deployed> {
         let mut map = HashMap::new();
         for d in self.store.latest_documents(DocumentKind::Template).await? {
             if let Ok(p) = serde_json::from_str::<Parts>(&d.source) {
@@ -251,11 +251,16 @@ impl Runtime {
             .collect();
         let users: HashMap<String, User> =
             self.store.users(&logins).await?.into_iter().map(|u| (u.login.clone(), u)).collect();
+        let follow_up = notice_follow_up(&notice);
         let mut out = Vec::new();
         for (i, p) in planned.iter().enumerate() {
+            let batch = crate::batches::batch_of(&def.workflow, &state, p);
             for target in &p.targets {
                 let key = format!("{}:{i}:{}", row.key, target.key());
-                out.push(self.message(row, &key, p, target, &users, cfg, templates).await?);
+                match &batch {
+                    Some(b) => out.push(self.batch_item(row, &key, p, target, &users, b, &state, follow_up).await?),
+                    None => out.push(self.message(row, &key, p, target, &users, cfg, templates).await?),
+                }
             }
         }
         Ok(out)
@@ -428,17 +433,32 @@ impl Runtime {
         }
     }
 
-    /// One pass of the whole outbox: expand, gather digests, send.
+    /// One pass of the whole outbox: expand, gather batches and digests, send.
     pub async fn run_outbox(&self, cfg: &MailConfig) -> Result<usize> {
         let n = self.expand_notices(cfg).await?;
-        let d = self.gather_digests().await?;
+        let b = self.gather_batches(cfg).await?;
+        let d = self.gather_digests().await? + b;
         let s = self.send_due_mail(cfg).await?;
         Ok(n + d + s)
     }
 }
 
+/// The follow-up number of an `approval.requested` notice that is one.
+fn notice_follow_up(n: &Notice) -> Option<u32> {
+    match n {
+        Notice::Event { follow_up, .. } => *follow_up,
+        Notice::Send { .. } => None,
+    }
+}
+
 /// A message that cannot be made, recorded as dead for admins to see.
-fn dead(row: &OutboxRow, key: &str, recipient: Option<String>, error: String, now: DateTime<Utc>) -> NewOutbox {
+pub(crate) fn dead(
+    row: &OutboxRow,
+    key: &str,
+    recipient: Option<String>,
+    error: String,
+    now: DateTime<Utc>,
+) -> NewOutbox {
     NewOutbox {
         key: key.to_string(),
         instance: row.instance,

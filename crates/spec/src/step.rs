@@ -131,7 +131,7 @@ const COMMON_KEYS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
     Task(Task),
-    Approval(Approval),
+    Approval(Box<Approval>),
     Notify(NotifyStep),
     Wait(Wait),
     Subflow(Subflow),
@@ -213,7 +213,7 @@ impl Step {
         };
         let kind = match ty {
             "task" => Task::decode(&mut r, sink).map(StepKind::Task),
-            "approval" => Approval::decode(&mut r, sink).map(StepKind::Approval),
+            "approval" => Approval::decode(&mut r, sink).map(|a| StepKind::Approval(Box::new(a))),
             "notify" => NotifyStep::decode(&mut r, sink).map(StepKind::Notify),
             "wait" => Wait::decode(&mut r, sink).map(StepKind::Wait),
             "update_profile" => UpdateProfile::decode(&mut r, sink).map(StepKind::UpdateProfile),

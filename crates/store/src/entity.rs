@@ -62,6 +62,15 @@ entity!(calendar_feed, "calendar_feeds", {
     pub created_at: DateTimeUtc,
 });
 
+entity!(approval_batch, "approval_batches", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub recipient: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub items: Json,
+    pub created_at: DateTimeUtc,
+});
+
 entity!(user, "users", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub login: String,

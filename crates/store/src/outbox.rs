@@ -28,6 +28,8 @@ pub enum OutboxKind {
     Mail,
     /// A message waiting for its recipient's digest.
     DigestItem,
+    /// An approval request waiting for its batch's window to close.
+    BatchItem,
 }
 
 impl OutboxKind {
@@ -36,6 +38,7 @@ impl OutboxKind {
             OutboxKind::Notice => "notice",
             OutboxKind::Mail => "mail",
             OutboxKind::DigestItem => "digest_item",
+            OutboxKind::BatchItem => "batch_item",
         }
     }
 
@@ -44,6 +47,7 @@ impl OutboxKind {
             "notice" => Ok(OutboxKind::Notice),
             "mail" => Ok(OutboxKind::Mail),
             "digest_item" => Ok(OutboxKind::DigestItem),
+            "batch_item" => Ok(OutboxKind::BatchItem),
             other => Err(Error::Corrupt(format!("an outbox row of unknown kind `{other}`"))),
         }
     }
@@ -85,7 +89,7 @@ impl OutboxStatus {
 const WAITING: [&str; 2] = ["pending", "failed"];
 
 /// The kinds an admin sees as notifications.
-pub const MESSAGE_KINDS: [OutboxKind; 2] = [OutboxKind::Mail, OutboxKind::DigestItem];
+pub const MESSAGE_KINDS: [OutboxKind; 3] = [OutboxKind::Mail, OutboxKind::DigestItem, OutboxKind::BatchItem];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRow {
@@ -214,6 +218,19 @@ impl Store {
             .one(self.conn())
             .await?;
         Ok(row.map(|r| r.next_attempt_at))
+    }
+
+    /// The batch items still waiting for `recipient` (to join an open window).
+    pub async fn waiting_batch_items(&self, recipient: &str) -> Result<Vec<OutboxRow>> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq(OutboxKind::BatchItem.as_str()))
+            .filter(outbox::Column::Status.is_in(WAITING))
+            .filter(outbox::Column::Recipient.eq(recipient))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .limit(1000)
+            .all(self.conn())
+            .await?;
+        rows.into_iter().map(OutboxRow::try_from).collect()
     }
 
     /// A message was delivered.

@@ -52,6 +52,8 @@ pub enum NotificationDelivery {
     Immediate,
     /// Gathered into the recipient's hourly or daily digest.
     Digest,
+    /// An approval request waiting for its batch's window to close (`batch:`).
+    Batch,
 }
 
 #[derive(InputObject, Default)]
@@ -96,6 +98,7 @@ impl NotificationObj {
     async fn delivery(&self) -> NotificationDelivery {
         match self.0.kind {
             OutboxKind::DigestItem => NotificationDelivery::Digest,
+            OutboxKind::BatchItem => NotificationDelivery::Batch,
             OutboxKind::Mail | OutboxKind::Notice => NotificationDelivery::Immediate,
         }
     }

@@ -389,8 +389,7 @@ impl<'a> Run<'_, 'a> {
             OnExpire::Cancel => "cancelled",
             OnExpire::Goto(_) => "goto",
         };
-        let undecided: Vec<u32> =
-            self.siblings(task).iter().filter(|t| t.status.is_active()).map(|t| t.no).collect();
+        let undecided: Vec<u32> = self.siblings(task).iter().filter(|t| t.status.is_active()).map(|t| t.no).collect();
         for no in &undecided {
             self.act(Action::ClearTimers { scope: TimerScope::Task { task: *no } });
             self.emit_as(crate::event::SYSTEM, EventKind::TaskExpired { task: *no, outcome: outcome.to_string() });
