@@ -142,18 +142,23 @@ steps:
     on_reject: {goto: draft}
 "#;
 
-/// The newest approval link to `server` mailed to `login`, waiting up to 20 s for it.
-async fn link_for(sink: &crate::support::smtp::SmtpSink, server: &str, login: &str) -> String {
+/// The newest approval link to `server` mailed to `login`, once at least
+/// `n` have come, waiting up to 20 s.
+pub async fn link_for(sink: &crate::support::smtp::SmtpSink, server: &str, login: &str, n: usize) -> String {
     let started = std::time::Instant::now();
+    let prefix = format!("{server}/approve/");
     loop {
-        let found = sink.messages().into_iter().rev().find_map(|m| {
-            let to_me = m["rcpt"][0].as_str().is_some_and(|r| r.starts_with(&format!("{login}@")));
-            let text = m["text"].as_str().unwrap_or_default().to_string();
-            let prefix = format!("{server}/approve/");
-            to_me.then(|| text.split_whitespace().find(|w| w.starts_with(&prefix)).map(str::to_string)).flatten()
-        });
-        if let Some(l) = found {
-            return l;
+        let links: Vec<String> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| m["rcpt"][0].as_str().is_some_and(|r| r.starts_with(&format!("{login}@"))))
+            .filter_map(|m| {
+                let text = m["text"].as_str().unwrap_or_default().to_string();
+                text.split_whitespace().find(|w| w.starts_with(&prefix)).map(str::to_string)
+            })
+            .collect();
+        if links.len() >= n {
+            return links.last().cloned().unwrap_or_default();
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "no approval mail for {login}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -180,7 +185,7 @@ async fn the_approval_page_asks_for_reasons_before_a_rejection() {
         let id = started["startInstance"]["instance"]["id"].clone();
         let draft = open_task(&started["startInstance"]["instance"], "draft");
         s.ok(&t["wanda"], "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"Five winter tips\"}}) { userErrors { message } } }", json!({"t": draft})).await;
-        let link = link_for(&sink, &s.url, "olga").await;
+        let link = link_for(&sink, &s.url, "olga", 1).await;
         let http = reqwest::Client::new();
         let page = http.get(&link).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("name=\"reason_tone\"") && page.contains("name=\"reason_legal\""), "{db}: {page}");
