@@ -50,12 +50,13 @@ async fn backlog(s: &Server) -> u64 {
     text.lines().find_map(|l| l.strip_prefix("smmflow_outbox_backlog ")).and_then(|n| n.trim().parse().ok()).unwrap()
 }
 
-/// Pending digest items (they wait for their hour, not for the sender).
+/// Pending digest and batch items (they wait for their hour or their
+/// batch's window, not for the sender).
 async fn waiting_for_digest(s: &Server) -> u64 {
     let r = s
         .ok(&s.admin, "{ notifications(filter: {status: [PENDING]}, first: 100) { nodes { delivery } } }", json!({}))
         .await;
-    r["notifications"]["nodes"].as_array().unwrap().iter().filter(|n| n["delivery"] == "DIGEST").count() as u64
+    r["notifications"]["nodes"].as_array().unwrap().iter().filter(|n| n["delivery"] == "DIGEST" || n["delivery"] == "BATCH").count() as u64
 }
 
 /// Waits until the outbox holds nothing but digest items.
@@ -149,6 +150,13 @@ fn link_for(sink: &SmtpSink, login: &str) -> String {
     text.split_whitespace().find(|w| w.contains("/approve/")).unwrap_or_else(|| panic!("no link in {text}")).to_string()
 }
 
+/// Decides the one approval of a batch link (reasons: the library's post approvals ask for them).
+async fn decide_batch(link: &str, decision: &str, comment: &str) -> (u16, String) {
+    let form = [("decision_0", decision), ("comment_0", comment), ("reason_0_tone", "on")];
+    let r = reqwest::Client::new().post(link).form(&form).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 async fn decide_by_link(link: &str, decision: &str, comment: &str) -> (u16, String) {
     let r =
         reqwest::Client::new().post(link).form(&[("decision", decision), ("comment", comment)]).send().await.unwrap();
@@ -176,7 +184,7 @@ async fn a_post_production_cycle_mails_exactly_the_expected_people() {
                 ],
             )
             .await;
-        let publish_at = (monday + chrono::Duration::hours(3)).to_rfc3339();
+        let publish_at = (monday + chrono::Duration::days(3)).to_rfc3339();
         let inputs = json!({"client_name": "ACME", "account_manager": "lena", "planner": "carl", "rubric": "Tips", "platform": "vk", "format": "photo", "publish_at": publish_at, "brief": "Five winter tips"});
         let r = s
             .ok(&t["lena"], "mutation($in: JSON) { startInstance(input: {workflow: \"post-production\", workspace: \"acme\", inputs: $in}) { instance { id } } }", json!({"in": inputs}))
@@ -208,19 +216,23 @@ async fn a_post_production_cycle_mails_exactly_the_expected_people() {
         let ask = format!("Your decision is needed: {review_title}");
         assert_eq!(received(&sink, seen), expect(&[("sam", &ask)]), "{db}");
 
-        // Approved inside: the client gets a signed link.
+        // Approved inside: the client's posts are batched (4 h in the library);
+        // when the window closes the client gets one mail with one link.
         seen = sink.messages().len();
         approve(&s, &t["sam"], &review).await;
         settle(&s).await;
         let (_, client_title, _) = open_tasks(&s, &id).await["client_approval"].clone();
-        let ask_client = format!("Your decision is needed: {client_title}");
+        assert_eq!(received(&sink, seen), Vec::<(String, String)>::new(), "{db}: the batch waits for its window");
+        advance_to(&s, monday + chrono::Duration::hours(4)).await;
+        settle(&s).await;
+        let ask_client = "1 post waiting for your approval (acme)".to_string();
         assert_eq!(received(&sink, seen), expect(&[("olga", &ask_client)]), "{db}");
         let link = link_for(&sink, "olga");
-        assert!(link.starts_with(&s.url), "{db}: links use the public URL: {link}");
+        assert!(link.starts_with(&format!("{}/approve/batch/", s.url)), "{db}: links use the public URL: {link}");
 
         // The client rejects from the link: the planner hears why, the copywriters rework.
         seen = sink.messages().len();
-        let (status, page) = decide_by_link(&link, "reject", "Make the headline warmer").await;
+        let (status, page) = decide_batch(&link, "reject", "Make the headline warmer").await;
         assert_eq!(status, 200, "{db}: {page}");
         assert!(page.contains("Rejected"), "{db}");
         settle(&s).await;
@@ -244,11 +256,13 @@ async fn a_post_production_cycle_mails_exactly_the_expected_people() {
         seen = sink.messages().len();
         approve(&s, &t["sam"], &review2).await;
         settle(&s).await;
+        advance_to(&s, monday + chrono::Duration::hours(8)).await;
+        settle(&s).await;
         assert_eq!(received(&sink, seen), expect(&[("olga", &ask_client)]), "{db}");
         let link2 = link_for(&sink, "olga");
         assert_ne!(link, link2, "{db}: every request has its own link");
         seen = sink.messages().len();
-        let (status, page) = decide_by_link(&link2, "approve", "").await;
+        let (status, page) = decide_batch(&link2, "approve", "").await;
         assert_eq!(status, 200, "{db}: {page}");
         settle(&s).await;
         let (schedule, schedule_title, _) = open_tasks(&s, &id).await["schedule"].clone();
@@ -256,7 +270,7 @@ async fn a_post_production_cycle_mails_exactly_the_expected_people() {
 
         // Scheduled, published, checked: the last task, then nothing more.
         seen = sink.messages().len();
-        let at = monday + chrono::Duration::minutes(30);
+        let at = monday + chrono::Duration::hours(8) + chrono::Duration::minutes(30);
         complete(&s, &t["sam"], &schedule, json!({"scheduled_for": at.to_rfc3339()})).await;
         advance_to(&s, at + chrono::Duration::minutes(16)).await;
         settle(&s).await;

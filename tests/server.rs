@@ -59,7 +59,7 @@ async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
                         if step == "client_approval" && !rejected {
                             rejected = true;
                             (
-                                "mutation($t: ID!) { rejectTask(input: {taskId: $t, comment: \"Change the headline\"}) { task { status } userErrors { message } } }",
+                                "mutation($t: ID!) { rejectTask(input: {taskId: $t, comment: \"Change the headline\", reasons: [\"tone\"]}) { task { status } userErrors { message } } }",
                                 json!({"t": task}),
                             )
                         } else {

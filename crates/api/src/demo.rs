@@ -293,7 +293,7 @@ pub async fn run(workflows: std::path::PathBuf) -> Result<(), String> {
                             stamp(mine["serverTime"].as_str().unwrap_or(""))
                         );
                         (
-                            "mutation($t: ID!) { rejectTask(input: {taskId: $t, comment: \"Please make the headline warmer\"}) { userErrors { message } } }",
+                            "mutation($t: ID!) { rejectTask(input: {taskId: $t, comment: \"Please make the headline warmer\", reasons: [\"tone\"]}) { userErrors { message } } }",
                             json!({"t": t["id"]}),
                         )
                     } else {

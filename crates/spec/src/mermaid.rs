@@ -129,6 +129,11 @@ pub fn render(wf: &Workflow) -> String {
             };
             let _ = writeln!(out, "  {} -. \"rework{rounds}{then}\" .-> {}", s.id.value, r.goto.value);
         }
+        if let StepKind::Approval(a) = &s.kind
+            && let Some(crate::step::approval::OnExpire::Goto(g)) = a.on_expire.as_ref().map(|o| &o.value)
+        {
+            let _ = writeln!(out, "  {} -. \"expired\" .-> {}", s.id.value, g.value);
+        }
     }
     let approvals: Vec<&str> =
         wf.steps.iter().filter(|s| matches!(s.kind, StepKind::Approval(_))).map(|s| s.id.value.as_str()).collect();

@@ -356,6 +356,17 @@ impl Driver {
         out
     }
 
+    /// The first of an approval's `reasons` (a rejection must name one), if it has any.
+    fn first_reason(&self, id: Uuid, no: u32) -> Vec<String> {
+        let inst = self.inst(id);
+        let t = inst.task(no).unwrap();
+        let wf = self.project.workflow(&inst.workflow).unwrap();
+        match &wf.step(&t.step).unwrap().kind {
+            smmflow_spec::StepKind::Approval(a) => a.reasons.iter().take(1).map(|r| r.value.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A form filled with valid sample values.
     pub fn sample_output(&self, id: Uuid, no: u32) -> Value {
         let inst = self.inst(id);
@@ -371,11 +382,12 @@ impl Driver {
     /// refusals make the next person try. Returns who did it.
     pub fn answer(&mut self, id: Uuid, no: u32, answer: Answer) -> String {
         let is_approval = self.inst(id).task(no).unwrap().is_approval();
+        let reasons = self.first_reason(id, no);
         for user in self.eligible(id, no) {
             let cmd = match (&answer, is_approval) {
                 (Answer::Done(_), true) => Command::Approve { task: no, comment: Some("Looks good".into()) },
                 (Answer::Done(out), false) => Command::Complete { task: no, output: out.clone() },
-                (Answer::Reject(c), _) => Command::Reject { task: no, comment: c.clone(), reasons: vec![] },
+                (Answer::Reject(c), _) => Command::Reject { task: no, comment: c.clone(), reasons: reasons.clone() },
             };
             match self.command(id, &user, cmd) {
                 Ok(()) => return user,
