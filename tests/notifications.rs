@@ -56,7 +56,12 @@ async fn waiting_for_digest(s: &Server) -> u64 {
     let r = s
         .ok(&s.admin, "{ notifications(filter: {status: [PENDING]}, first: 100) { nodes { delivery } } }", json!({}))
         .await;
-    r["notifications"]["nodes"].as_array().unwrap().iter().filter(|n| n["delivery"] == "DIGEST" || n["delivery"] == "BATCH").count() as u64
+    r["notifications"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["delivery"] == "DIGEST" || n["delivery"] == "BATCH")
+        .count() as u64
 }
 
 /// Waits until the outbox holds nothing but digest items.

@@ -53,7 +53,11 @@ async fn batched(s: &Server, n: usize) {
     let started = Instant::now();
     loop {
         let r = s
-            .ok(&s.admin, "{ notifications(filter: {status: [PENDING]}, first: 100) { nodes { delivery } } }", json!({}))
+            .ok(
+                &s.admin,
+                "{ notifications(filter: {status: [PENDING]}, first: 100) { nodes { delivery } } }",
+                json!({}),
+            )
             .await;
         let got = r["notifications"]["nodes"].as_array().unwrap().iter().filter(|n| n["delivery"] == "BATCH").count();
         if got == n {
@@ -69,7 +73,9 @@ fn mails_to(sink: &SmtpSink, login: &str) -> Vec<(String, String)> {
     sink.messages()
         .iter()
         .filter(|m| m["rcpt"][0].as_str().is_some_and(|r| r.starts_with(&format!("{login}@"))))
-        .map(|m| (m["subject"].as_str().unwrap_or_default().to_string(), m["text"].as_str().unwrap_or_default().to_string()))
+        .map(|m| {
+            (m["subject"].as_str().unwrap_or_default().to_string(), m["text"].as_str().unwrap_or_default().to_string())
+        })
         .collect()
 }
 
@@ -111,7 +117,11 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
         let args = ["--smtp-url".to_string(), sink.url(), "--mail-from".into(), "SMM <smm@agency.example>".into()];
         let s = Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>());
         let r = s
-            .ok(&s.admin, "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }", json!({"s": FLOW}))
+            .ok(
+                &s.admin,
+                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+                json!({"s": FLOW}),
+            )
             .await;
         assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}: {r}");
         let ws = format!("bakery-{db}");
@@ -159,7 +169,10 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
             assert_eq!(page.status().as_u16(), 200, "{db}");
             let page = page.text().await.unwrap();
             assert!(page.contains("Post 3 text") && page.contains("name=\"reason_4_tone\""), "{db}");
-            assert!(page.contains("Five &lt;b&gt;winter&lt;") && !page.contains("<b>winter"), "{db}: markup stays text");
+            assert!(
+                page.contains("Five &lt;b&gt;winter&lt;") && !page.contains("<b>winter"),
+                "{db}: markup stays text"
+            );
         }
         assert!(reviews(&s, &t["lena"], &ids).await.iter().all(|i| review_task(i)["status"] == "OPEN"), "{db}");
 
@@ -184,7 +197,8 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
         assert_eq!(r["approveTask"]["userErrors"], json!([]), "{db}: {r}");
 
         // One POST (from the first mail's link): approve 1-4, reject 5 with reasons.
-        let mut form: Vec<(String, String)> = (0..4).map(|i| (format!("decision_{i}"), "approve".to_string())).collect();
+        let mut form: Vec<(String, String)> =
+            (0..4).map(|i| (format!("decision_{i}"), "approve".to_string())).collect();
         form.push(("comment_1".into(), "Lovely".into()));
         form.push(("decision_4".into(), "reject".into()));
         form.push(("comment_4".into(), "Too pushy, and the price is wrong".into()));
@@ -197,10 +211,12 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
         let state = reviews(&s, &t["lena"], &ids).await;
         let statuses: Vec<Value> = state.iter().map(|i| review_task(i)["status"].clone()).collect();
         assert_eq!(statuses[..3], [json!("APPROVED"), json!("APPROVED"), json!("APPROVED")], "{db}: {statuses:?}");
-        let fourth = state[3]["tasks"].as_array().unwrap().iter().find(|t| t["step"]["id"] == "review").unwrap().clone();
+        let fourth =
+            state[3]["tasks"].as_array().unwrap().iter().find(|t| t["step"]["id"] == "review").unwrap().clone();
         assert_eq!(fourth["output"]["comment"], "ok from the app", "{db}: decided once, in the API");
         assert_eq!(review_task(&state[1])["output"]["comment"], "Lovely", "{db}");
-        let rejected = state[4]["tasks"].as_array().unwrap().iter().find(|t| t["status"] == "REJECTED").unwrap().clone();
+        let rejected =
+            state[4]["tasks"].as_array().unwrap().iter().find(|t| t["status"] == "REJECTED").unwrap().clone();
         assert_eq!(rejected["output"]["reasons"], json!(["tone", "facts"]), "{db}: {rejected}");
         let events: usize = state.iter().map(|i| i["events"].as_array().unwrap().len()).sum();
 
@@ -208,7 +224,8 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
         let again = http.post(&link).form(&form).send().await.unwrap();
         assert_eq!(again.status().as_u16(), 200, "{db}");
         assert!(again.text().await.unwrap().contains("Nothing here waits for your decision"), "{db}");
-        let after: usize = reviews(&s, &t["lena"], &ids).await.iter().map(|i| i["events"].as_array().unwrap().len()).sum();
+        let after: usize =
+            reviews(&s, &t["lena"], &ids).await.iter().map(|i| i["events"].as_array().unwrap().len()).sum();
         assert_eq!(after, events, "{db}: a second submit decides nothing");
 
         // Wednesday: the second follow-up does not come for decided posts.

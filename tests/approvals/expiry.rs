@@ -34,7 +34,11 @@ async fn expiry_fires_exactly_once_across_three_postgres_replicas() {
     let _b = Server::start_replica_with(&a, &["--real-clock"]);
     let _c = Server::start_replica_with(&a, &["--real-clock"]);
     let r = a
-        .ok(&a.admin, "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }", json!({"s": FLOW}))
+        .ok(
+            &a.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": FLOW}),
+        )
         .await;
     assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{r}");
     let t = a.team("exp", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
@@ -45,15 +49,20 @@ async fn expiry_fires_exactly_once_across_three_postgres_replicas() {
         let r = a.ok(&t["lena"], start, json!({"i": {"publish_at": publish_at}})).await;
         let inst = &r["startInstance"]["instance"];
         ids.push(inst["id"].clone());
-        a.ok(&t["wanda"], "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }", json!({"t": inst["tasks"][0]["id"]}))
-            .await;
+        a.ok(
+            &t["wanda"],
+            "mutation($t: ID!) { completeTask(input: {taskId: $t}) { userErrors { message } } }",
+            json!({"t": inst["tasks"][0]["id"]}),
+        )
+        .await;
     }
     // The expiry is 15 s from now; give the replicas time past it.
     tokio::time::sleep(Duration::from_secs(25)).await;
     for id in &ids {
         let q = "query($id: ID!) { instance(id: $id) { tasks { step { id } status round } events { kind } } }";
         let i = a.ok(&t["lena"], q, json!({"id": id})).await;
-        let kinds: Vec<&str> = i["instance"]["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> =
+            i["instance"]["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == "task.expired").count(), 1, "{id}: {kinds:?}");
         assert_eq!(kinds.iter().filter(|k| **k == "rework.started").count(), 1, "{id}: {kinds:?}");
         let tasks = i["instance"]["tasks"].as_array().unwrap();
@@ -90,8 +99,12 @@ async fn a_used_link_shows_the_decision_and_the_next_round_shows_an_escaped_diff
     for db in crate::support::databases() {
         let args = ["--smtp-url".to_string(), sink.url(), "--mail-from".into(), "SMM <smm@agency.example>".into()];
         let s = Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        s.ok(&s.admin, "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }", json!({"s": CLIENT_FLOW}))
-            .await;
+        s.ok(
+            &s.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": CLIENT_FLOW}),
+        )
+        .await;
         let ws = format!("diff-{db}");
         let t = s.team(&ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
         let started = s
@@ -103,7 +116,12 @@ async fn a_used_link_shows_the_decision_and_the_next_round_shows_an_escaped_diff
         s.ok(&t["wanda"], complete, json!({"t": draft, "x": "Five winter tips for you"})).await;
         let link = crate::reasons::link_for(&sink, &s.url, "olga", 1).await;
         let http = reqwest::Client::new();
-        let r = http.post(&link).form(&[("decision", "reject"), ("comment", "Say six, and <em>bold</em> the price")]).send().await.unwrap();
+        let r = http
+            .post(&link)
+            .form(&[("decision", "reject"), ("comment", "Say six, and <em>bold</em> the price")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{db}");
         // Opened again: the recorded decision, escaped.
         let page = http.get(&link).send().await.unwrap();
@@ -112,7 +130,13 @@ async fn a_used_link_shows_the_decision_and_the_next_round_shows_an_escaped_diff
         assert!(page.contains("already used") && page.contains("Rejected by olga"), "{db}: {page}");
         assert!(page.contains("&lt;em&gt;bold") && !page.contains("<em>bold"), "{db}");
         // Round 2: the new text as a word diff against round 1, markup kept as text.
-        let i = s.ok(&t["lena"], "query($id: ID!) { instance(id: $id) { tasks { id status step { id } } } }", json!({"id": id})).await;
+        let i = s
+            .ok(
+                &t["lena"],
+                "query($id: ID!) { instance(id: $id) { tasks { id status step { id } } } }",
+                json!({"id": id}),
+            )
+            .await;
         let redraft = open_task(&i["instance"], "draft");
         s.ok(&t["wanda"], complete, json!({"t": redraft, "x": "Six winter tips for <b>you</b>"})).await;
         let link2 = crate::reasons::link_for(&sink, &s.url, "olga", 2).await;
