@@ -107,7 +107,7 @@ async fn reviews(s: &Server, token: &str, ids: &[Value]) -> Vec<Value> {
 }
 
 fn review_task(i: &Value) -> Value {
-    i["tasks"].as_array().unwrap().iter().filter(|t| t["step"]["id"] == "review").next_back().unwrap().clone()
+    i["tasks"].as_array().unwrap().iter().rfind(|t| t["step"]["id"] == "review").unwrap().clone()
 }
 
 #[tokio::test]
