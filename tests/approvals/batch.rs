@@ -110,58 +110,76 @@ fn review_task(i: &Value) -> Value {
     i["tasks"].as_array().unwrap().iter().rfind(|t| t["step"]["id"] == "review").unwrap().clone()
 }
 
+/// A server on `db` with five posts written on a Monday 09:00 UTC, each
+/// waiting for the client's (olga's) approval, and their one batch mail
+/// received: (server, tokens, instance ids, Monday, the Friday slot, the
+/// batch link, olga's mail count before the batch).
+struct Week {
+    s: Server,
+    t: std::collections::HashMap<String, String>,
+    ids: Vec<Value>,
+    monday: DateTime<Utc>,
+    friday: DateTime<Utc>,
+    link: String,
+    before: usize,
+}
+
+async fn five_posts_in_one_mail(db: &str, sink: &SmtpSink) -> Week {
+    let args = ["--smtp-url".to_string(), sink.url(), "--mail-from".into(), "SMM <smm@agency.example>".into()];
+    let s = Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = s
+        .ok(
+            &s.admin,
+            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+            json!({"s": FLOW}),
+        )
+        .await;
+    assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}: {r}");
+    let ws = format!("bakery-{db}");
+    let t = s.team(&ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+    // Monday 09:00 UTC: the default calendar opens.
+    let mut day = now(&s).await.date_naive().succ_opt().unwrap();
+    while day.weekday() != chrono::Weekday::Mon {
+        day = day.succ_opt().unwrap();
+    }
+    let monday = day.and_hms_opt(9, 0, 0).unwrap().and_utc();
+    advance_to(&s, monday).await;
+    let friday = monday + chrono::Duration::days(4) + chrono::Duration::hours(6);
+    let before = mails_to(sink, "olga").len();
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        let start = "mutation($w: String!, $i: JSON!) { startInstance(input: {workflow: \"batched-post\", workspace: $w, inputs: $i}) { instance { id tasks { id step { id } } } userErrors { message } } }";
+        let r = s.ok(&t["lena"], start, json!({"w": ws, "i": {"n": n, "publish_at": friday}})).await;
+        let inst = &r["startInstance"]["instance"];
+        ids.push(inst["id"].clone());
+        let draft = inst["tasks"][0]["id"].clone();
+        let text = if n == 5 { "Five <b>winter</b> tips".to_string() } else { format!("Post {n} text") };
+        let done = s
+            .ok(&t["wanda"], "mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { message } } }", json!({"t": draft, "o": {"text": text}}))
+            .await;
+        assert_eq!(done["completeTask"]["userErrors"], json!([]), "{db}: {done}");
+    }
+    batched(&s, 5).await;
+    assert_eq!(mails_to(sink, "olga").len(), before, "{db}: nothing is sent while the window is open");
+    advance_to(&s, monday + chrono::Duration::minutes(15)).await;
+    let got = wait_mails(sink, "olga", before + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_now = mails_to(sink, "olga");
+    assert_eq!(got_now.len(), before + 1, "{db}: one mail for five posts: {got_now:?}");
+    let (subject, text) = got[before].clone();
+    assert!(subject.contains("5 posts waiting for your approval"), "{db}: {subject}");
+    for n in 1..=5 {
+        assert!(text.contains(&format!("Post {n} for")), "{db}: {text}");
+    }
+    let link = batch_link(&text, &s.url);
+    Week { s, t, ids, monday, friday, link, before }
+}
+
 #[tokio::test]
 async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_decided() {
     let Some(sink) = SmtpSink::start() else { return };
     for db in databases() {
-        let args = ["--smtp-url".to_string(), sink.url(), "--mail-from".into(), "SMM <smm@agency.example>".into()];
-        let s = Server::start_with(db, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        let r = s
-            .ok(
-                &s.admin,
-                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-                json!({"s": FLOW}),
-            )
-            .await;
-        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}: {r}");
-        let ws = format!("bakery-{db}");
-        let t = s.team(&ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
-        // Monday 09:00 UTC: the default calendar opens.
-        let mut day = now(&s).await.date_naive().succ_opt().unwrap();
-        while day.weekday() != chrono::Weekday::Mon {
-            day = day.succ_opt().unwrap();
-        }
-        let monday = day.and_hms_opt(9, 0, 0).unwrap().and_utc();
-        advance_to(&s, monday).await;
-        let friday = monday + chrono::Duration::days(4) + chrono::Duration::hours(6);
-        let before = mails_to(&sink, "olga").len();
-        let mut ids = Vec::new();
-        for n in 1..=5 {
-            let start = "mutation($w: String!, $i: JSON!) { startInstance(input: {workflow: \"batched-post\", workspace: $w, inputs: $i}) { instance { id tasks { id step { id } } } userErrors { message } } }";
-            let r = s.ok(&t["lena"], start, json!({"w": ws, "i": {"n": n, "publish_at": friday}})).await;
-            let inst = &r["startInstance"]["instance"];
-            ids.push(inst["id"].clone());
-            let draft = inst["tasks"][0]["id"].clone();
-            let text = if n == 5 { "Five <b>winter</b> tips".to_string() } else { format!("Post {n} text") };
-            let done = s
-                .ok(&t["wanda"], "mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { message } } }", json!({"t": draft, "o": {"text": text}}))
-                .await;
-            assert_eq!(done["completeTask"]["userErrors"], json!([]), "{db}: {done}");
-        }
-        batched(&s, 5).await;
-        assert_eq!(mails_to(&sink, "olga").len(), before, "{db}: nothing is sent while the window is open");
-        advance_to(&s, monday + chrono::Duration::minutes(15)).await;
-        let got = wait_mails(&sink, "olga", before + 1).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let got_now = mails_to(&sink, "olga");
-        assert_eq!(got_now.len(), before + 1, "{db}: one mail for five posts: {got_now:?}");
-        let (subject, text) = got[before].clone();
-        assert!(subject.contains("5 posts waiting for your approval"), "{db}: {subject}");
-        for n in 1..=5 {
-            assert!(text.contains(&format!("Post {n} for")), "{db}: {text}");
-        }
-        let link = batch_link(&text, &s.url);
-
+        let Week { s, t, ids, monday, friday, link, before } = five_posts_in_one_mail(db, &sink).await;
         // A mail scanner opens the link twice: nothing is decided.
         let http = reqwest::Client::new();
         for _ in 0..2 {
@@ -233,5 +251,51 @@ async fn a_week_of_posts_is_one_mail_with_one_link_and_follow_ups_stop_when_deci
         advance_to(&s, monday + chrono::Duration::days(2) + chrono::Duration::hours(1)).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(mails_to(&sink, "olga").len(), mails, "{db}: no follow-up after the decisions");
+    }
+}
+
+#[tokio::test]
+async fn the_batch_page_in_a_real_browser_decides_each_post_once() {
+    let Some(sink) = SmtpSink::start() else { return };
+    let python = std::env::var("SMMFLOW_TEST_PYTHON").unwrap();
+    for db in databases() {
+        let Week { s, t, ids, link, .. } = five_posts_in_one_mail(db, &sink).await;
+        let state = reviews(&s, &t["lena"], &ids).await;
+        let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("batch-page-{db}"));
+        std::fs::create_dir_all(&shots).unwrap();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/batch_browser.py");
+        let out = tokio::process::Command::new(&python)
+            .arg(&script)
+            .env("BATCH_URL", &link)
+            .env("API_URL", format!("{}/graphql", s.url))
+            .env("API_TOKEN", &t["olga"])
+            .env("MEANWHILE_TASK", review_task(&state[3])["id"].as_str().unwrap())
+            .env("SMMFLOW_SHOTS", &shots)
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{db}: {stdout}\n{stderr}");
+        assert!(stdout.contains("browser checks passed"), "{db}: {stdout}");
+        // What the browser did is what the API shows, each post decided once.
+        let state = reviews(&s, &t["lena"], &ids).await;
+        for (n, i) in state.iter().enumerate().take(3) {
+            assert_eq!(review_task(i)["status"], "APPROVED", "{db}: post {}", n + 1);
+        }
+        assert_eq!(review_task(&state[1])["output"]["comment"], "Lovely", "{db}");
+        assert_eq!(review_task(&state[3])["output"]["comment"], "ok from the app", "{db}: post 4 decided in the API");
+        let rejected =
+            state[4]["tasks"].as_array().unwrap().iter().find(|t| t["status"] == "REJECTED").unwrap().clone();
+        assert_eq!(rejected["output"]["reasons"], json!(["tone", "facts"]), "{db}: {rejected}");
+        assert_eq!(rejected["output"]["comment"], "Too pushy, and the price is wrong", "{db}");
+        for i in &state {
+            let decided = i["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "task.approved" || e["kind"] == "task.rejected")
+                .count();
+            assert_eq!(decided, 1, "{db}: each post decided once");
+        }
     }
 }

@@ -181,19 +181,21 @@ impl Sim {
     pub async fn answer(&self, row: &TaskRow, answer: Option<Result<Value, String>>) -> String {
         let inst = self.inst(row.instance_id).await;
         let task = inst.task(row.no).unwrap().clone();
-        let output = match &answer {
-            Some(Ok(v)) => v.clone(),
-            _ => {
-                let def = self.rt.definition(&inst.workflow, Some(inst.version)).await.unwrap();
-                match def.workflow.step(&task.step).map(|s| &s.kind) {
-                    Some(smmflow_spec::StepKind::Task(t)) => smmflow_spec::field::sample_fields(&t.form),
-                    _ => serde_json::json!({"text": "done"}),
-                }
-            }
+        let def = self.rt.definition(&inst.workflow, Some(inst.version)).await.unwrap();
+        let kind = def.workflow.step(&task.step).map(|s| &s.kind);
+        let output = match (&answer, kind) {
+            (Some(Ok(v)), _) => v.clone(),
+            (_, Some(smmflow_spec::StepKind::Task(t))) => smmflow_spec::field::sample_fields(&t.form),
+            _ => serde_json::json!({"text": "done"}),
+        };
+        // A rejection names the approval's first reason, when it asks for reasons.
+        let reasons: Vec<String> = match kind {
+            Some(smmflow_spec::StepKind::Approval(a)) => a.reasons.iter().take(1).map(|r| r.value.clone()).collect(),
+            _ => Vec::new(),
         };
         for user in Self::eligible(row) {
             let cmd = match (&answer, task.is_approval()) {
-                (Some(Err(c)), _) => Command::Reject { task: row.no, comment: c.clone(), reasons: vec![] },
+                (Some(Err(c)), _) => Command::Reject { task: row.no, comment: c.clone(), reasons: reasons.clone() },
                 (_, true) => Command::Approve { task: row.no, comment: Some("Looks good".into()) },
                 (_, false) => Command::Complete { task: row.no, output: output.clone() },
             };
