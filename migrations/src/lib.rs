@@ -8,6 +8,7 @@ mod m20261130_000001_notifications;
 mod m20261205_000001_access;
 mod m20261206_000001_clients;
 mod m20261207_000001_batches;
+mod m20261208_000001_analytics;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_access::Migration),
             Box::new(m20261206_000001_clients::Migration),
             Box::new(m20261207_000001_batches::Migration),
+            Box::new(m20261208_000001_analytics::Migration),
         ]
     }
 }

@@ -129,6 +129,25 @@ impl Query {
         Ok(w.page(items.into_iter().map(InstanceObj::new).collect(), total))
     }
 
+    /// Figures for a period from the event log, in business time: steps'
+    /// cycle and waiting times, who holds work up (parties), load per role
+    /// and person, rejection reasons, due times kept. Only the workspaces
+    /// the caller is a member of (all, for admins).
+    async fn analytics(
+        &self,
+        ctx: &Context<'_>,
+        filter: crate::types::analytics::AnalyticsFilter,
+    ) -> Result<crate::types::analytics::AnalyticsObj> {
+        let session = access_of(ctx)?;
+        let f = smmflow_runtime::analytics::AnalyticsFilter {
+            from: filter.from,
+            to: filter.to,
+            workspace: filter.workspace,
+            workflow: filter.workflow,
+        };
+        Ok(crate::types::analytics::AnalyticsObj(session.analytics(f).await?))
+    }
+
     /// The content calendar: publications of the caller's workspaces in
     /// `[from, to)`, ordered by time.
     #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]

@@ -1,6 +1,7 @@
 //! The API's own types: nothing here is a storage entity or an engine type;
 //! they wrap them and decide what clients see.
 
+pub mod analytics;
 pub mod client;
 pub mod enums;
 pub mod feed;

@@ -248,6 +248,12 @@ const ROWS: &[Row] = &[
         Some("/publications/totalCount"),
         "UHAAA",
     ),
+    row(
+        "analytics",
+        r#"{ analytics(filter: {from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z", workspace: "alpha"}) { load { open } } }"#,
+        Some("/analytics/load"),
+        "UHAAA",
+    ),
     row("node", "query($i: ID!) { node(id: $i) { id } }", Some("/node"), "UHAAA"),
     row(
         "deployWorkflow",

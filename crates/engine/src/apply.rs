@@ -130,6 +130,7 @@ pub fn apply(s: &mut Instance, e: &Event) {
             if let Some(t) = s.task_mut(*task) {
                 t.status = TaskStatus::Claimed;
                 t.assignee = Some(user.clone());
+                t.claimed_at.get_or_insert(e.at);
             }
         }
         TaskReleased { task } => {

@@ -162,6 +162,21 @@ pub struct Task {
     /// Approvals with `expires`: the moment it expires undecided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When someone first took it (claimed, or decided/completed while open);
+    /// a task created for one person counts as taken at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// Whose side its people are on (`agency`, `client`, `external`), for analytics.
+    #[serde(default = "agency", skip_serializing_if = "is_agency")]
+    pub party: String,
+}
+
+fn agency() -> String {
+    "agency".into()
+}
+
+fn is_agency(p: &str) -> bool {
+    p == "agency"
 }
 
 impl Task {

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod analytics;
 mod announce;
 mod batches;
 pub mod calendar;

@@ -21,6 +21,71 @@ use crate::yaml::Node;
 pub struct Role {
     pub name: Sp<String>,
     pub description: String,
+    /// Whose side the role is on, for analytics (who holds work up).
+    pub party: Party,
+}
+
+/// Whose side a role is on: the agency's own team (default), the client, or
+/// someone external (a freelancer, a platform, a printer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    #[default]
+    Agency,
+    Client,
+    External,
+}
+
+impl Party {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Agency => "agency",
+            Party::Client => "client",
+            Party::External => "external",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Party> {
+        match s {
+            "agency" => Some(Party::Agency),
+            "client" => Some(Party::Client),
+            "external" => Some(Party::External),
+            _ => None,
+        }
+    }
+}
+
+/// A role as written: its description, or `{description, party}`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum RoleSchema {
+    Description(String),
+    Full {
+        /// What the role does.
+        #[serde(default)]
+        description: Option<String>,
+        /// `agency` (default), `client` or `external`: whose side it is on, for analytics.
+        #[serde(default)]
+        party: Option<Party>,
+    },
+}
+
+fn decode_role(name: Sp<String>, node: &Node, sink: &mut Sink) -> Role {
+    if let Some(d) = node.as_scalar() {
+        return Role { name, description: d.to_string(), party: Party::Agency };
+    }
+    let Some(mut r) = MapReader::new(node, "a role", sink) else {
+        return Role { name, description: String::new(), party: Party::Agency };
+    };
+    let description = r.get("description").and_then(|n| decode::string(n, sink)).unwrap_or_default();
+    let party = r
+        .get("party")
+        .and_then(|n| decode::one_of(n, &["agency", "client", "external"], sink))
+        .and_then(Party::parse)
+        .unwrap_or_default();
+    r.finish(sink);
+    Role { name, description, party }
 }
 
 /// A workflow document.
@@ -40,8 +105,8 @@ pub struct Workflow {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub calendar: Option<Sp<String>>,
-    /// The swimlanes: role name -> what the role does. Every step role must be listed.
-    #[schemars(with = "BTreeMap<String, String>")]
+    /// The swimlanes: role name -> what the role does (or `{description, party}`). Every step role must be listed.
+    #[schemars(with = "BTreeMap<String, RoleSchema>")]
     pub roles: Vec<Role>,
     /// Typed inputs, validated when an instance starts.
     #[serde(default)]
@@ -132,6 +197,11 @@ impl Workflow {
         self.roles.iter().any(|r| r.name.value == name)
     }
 
+    /// The party of a role (agency when the role is not declared).
+    pub fn party_of(&self, role: &str) -> Party {
+        self.roles.iter().find(|r| r.name.value == role).map_or(Party::Agency, |r| r.party)
+    }
+
     /// Decodes the document; `None` when a required part is unusable (the
     /// problems are in `sink`).
     pub fn decode(node: &Node, sink: &mut Sink) -> Option<Workflow> {
@@ -154,7 +224,7 @@ impl Workflow {
             .map(|n| {
                 decode::named_entries(n, "roles", is_ident, IDENT_PATTERN, sink)
                     .into_iter()
-                    .map(|(name, d)| Role { name, description: d.as_scalar().unwrap_or_default().to_string() })
+                    .map(|(name, d)| decode_role(name, d, sink))
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();

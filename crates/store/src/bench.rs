@@ -44,6 +44,10 @@ impl Store {
                 due_at: Set(None),
                 created_at: Set(db_time(at)),
                 completed_at: Set(Some(db_time(at))),
+                claimed_at: Set(Some(db_time(at))),
+                party: Set("agency".into()),
+                calendar: Set(None),
+                reasons: Set(None),
             })
         });
         let mut written = 0u64;

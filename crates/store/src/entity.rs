@@ -153,6 +153,11 @@ entity!(task, "tasks", {
     pub due_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    pub claimed_at: Option<DateTimeUtc>,
+    pub party: String,
+    pub calendar: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub reasons: Option<Json>,
 });
 
 entity!(event, "events", {

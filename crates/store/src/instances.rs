@@ -103,6 +103,15 @@ pub(crate) fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::Ac
         due_at: Set(t.due_at.map(db_time)),
         created_at: Set(db_time(t.created_at)),
         completed_at: Set(t.completed_at.map(db_time)),
+        claimed_at: Set(t.claimed_at.map(db_time)),
+        party: Set(t.party.clone()),
+        calendar: Set(state.calendar.clone()),
+        reasons: Set(t
+            .output
+            .as_ref()
+            .and_then(|o| o.get("reasons"))
+            .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+            .cloned()),
     }
 }
 

@@ -5,6 +5,7 @@
 //! in `BEGIN IMMEDIATE` transactions so writers queue instead of failing)
 //! and PostgreSQL (row locks, `FOR UPDATE SKIP LOCKED` claims).
 
+mod analytics;
 mod batches;
 mod bench;
 mod directory;
@@ -28,6 +29,7 @@ use sea_orm::{
 };
 use smmflow_migrations::{Migrator, MigratorTrait};
 
+pub use analytics::{FactFilter, TaskFact};
 pub use batches::{Batch, BatchItem};
 pub use directory::{Member, Token, User, UserChange};
 pub use documents::{Document, DocumentKind};

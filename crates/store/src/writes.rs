@@ -78,6 +78,8 @@ impl Tx {
                             task::Column::Assignee,
                             task::Column::Candidates,
                             task::Column::CompletedAt,
+                            task::Column::ClaimedAt,
+                            task::Column::Reasons,
                         ])
                         .to_owned(),
                 )

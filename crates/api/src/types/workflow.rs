@@ -19,6 +19,8 @@ pub struct WorkflowObj(pub Arc<Def>);
 pub struct WorkflowRole {
     pub name: String,
     pub description: String,
+    /// Whose side the role is on: `agency` (default), `client` or `external` (for analytics).
+    pub party: String,
 }
 
 /// A step of the definition (not of an instance).
@@ -111,7 +113,11 @@ impl WorkflowObj {
             .workflow
             .roles
             .iter()
-            .map(|r| WorkflowRole { name: r.name.value.clone(), description: r.description.clone() })
+            .map(|r| WorkflowRole {
+                name: r.name.value.clone(),
+                description: r.description.clone(),
+                party: r.party.as_str().to_string(),
+            })
             .collect()
     }
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]

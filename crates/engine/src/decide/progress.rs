@@ -462,6 +462,12 @@ impl<'a> Run<'_, 'a> {
         let status = if d.assignee.is_some() { TaskStatus::Claimed } else { TaskStatus::Open };
         let priority = format!("{:?}", step.common.priority).to_lowercase();
         let is_approval = matches!(d.kind, TaskKind::Approval { .. });
+        // External approval levels are the client's; otherwise the role's party.
+        let party = match (&d.kind, &d.role) {
+            (TaskKind::Approval { external: true, .. }, _) => "client".to_string(),
+            (_, Some(role)) => self.workflow().party_of(role).as_str().to_string(),
+            (_, None) => "agency".to_string(),
+        };
         let level = match d.kind {
             TaskKind::Approval { level, final_decision: false, .. } => Some(level),
             _ => None,
@@ -494,6 +500,8 @@ impl<'a> Run<'_, 'a> {
             followed_up: Vec::new(),
             last_reminded_at: None,
             expires_at,
+            claimed_at: assigned.then_some(now),
+            party,
         };
         self.emit(EventKind::TaskCreated { task: Box::new(task) });
         if let Some(due) = due_at {

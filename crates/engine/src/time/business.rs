@@ -157,6 +157,34 @@ fn add_open_days(start: DateTime<Utc>, days: u32, cal: &Calendar) -> DateTime<Ut
     local_to_utc(tz, landed)
 }
 
+/// Open seconds of the calendar between `from` and `to` (0 when `to` is not
+/// after `from`): the business time a task waited. Local times are compared
+/// as the calendar's wall clock, so a DST change inside an open interval
+/// counts as that interval's written length.
+pub fn open_seconds(from: DateTime<Utc>, to: DateTime<Utc>, cal: &Calendar) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    let tz = cal.timezone;
+    let (start, end) = (from.with_timezone(&tz).naive_local(), to.with_timezone(&tz).naive_local());
+    let mut total: i64 = 0;
+    let mut date = start.date();
+    for _ in 0..MAX_DAYS {
+        if date > end.date() {
+            break;
+        }
+        for (a, b) in intervals(cal, date) {
+            let (lo, hi) = (a.max(start), b.min(end));
+            if hi > lo {
+                total = total.saturating_add(hi.signed_duration_since(lo).num_seconds());
+            }
+        }
+        let Some(next) = date.succ_opt() else { break };
+        date = next;
+    }
+    total
+}
+
 /// True when the instant falls inside open hours.
 pub fn is_open(at: DateTime<Utc>, cal: &Calendar) -> bool {
     let local = at.with_timezone(&cal.timezone).naive_local();
@@ -168,6 +196,21 @@ pub fn is_open(at: DateTime<Utc>, cal: &Calendar) -> bool {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn open_seconds_count_only_open_hours_across_a_weekend() {
+        let cal = agency();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Friday 17:30 Moscow to Monday 10:30 Moscow: 1 h on Friday, 1 h on Monday.
+        assert_eq!(open_seconds(at("2026-12-04T14:30:00Z"), at("2026-12-07T07:30:00Z"), &cal), 7200);
+        // Inside one day, and backwards.
+        assert_eq!(open_seconds(at("2026-12-07T07:00:00Z"), at("2026-12-07T08:00:00Z"), &cal), 3600);
+        assert_eq!(open_seconds(at("2026-12-07T08:00:00Z"), at("2026-12-07T07:00:00Z"), &cal), 0);
+        // Added business hours come back as open seconds.
+        let start = at("2026-12-04T13:00:00Z");
+        let end = add(start, Duration::BusinessHours(5), &cal);
+        assert_eq!(open_seconds(start, end, &cal), 5 * 3600);
+    }
 
     fn agency() -> Calendar {
         let mut c = Calendar::default_business();
