@@ -148,6 +148,14 @@ impl Query {
         Ok(crate::types::analytics::AnalyticsObj(session.analytics(f).await?))
     }
 
+    /// When an instance's steps are expected done: each step takes its
+    /// history's p50 (p90 for `p90Completion`) in business time, late work
+    /// runs later, and steps not started wait for their role's queue.
+    async fn forecast(&self, ctx: &Context<'_>, instance_id: ID) -> Result<crate::types::forecast::ForecastObj> {
+        let id = NodeId::instance(&instance_id)?;
+        Ok(crate::types::forecast::ForecastObj(access_of(ctx)?.forecast(id).await?))
+    }
+
     /// The content calendar: publications of the caller's workspaces in
     /// `[from, to)`, ordered by time.
     #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod client;
 pub mod enums;
 pub mod feed;
+pub mod forecast;
 pub mod instance;
 pub mod notification;
 pub mod page;

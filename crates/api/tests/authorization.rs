@@ -254,6 +254,7 @@ const ROWS: &[Row] = &[
         Some("/analytics/load"),
         "UHAAA",
     ),
+    row("forecast", "query($i: ID!) { forecast(instanceId: $i) { expectedCompletion } }", Some("/forecast"), "UHAAA"),
     row("node", "query($i: ID!) { node(id: $i) { id } }", Some("/node"), "UHAAA"),
     row(
         "deployWorkflow",

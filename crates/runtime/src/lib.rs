@@ -21,6 +21,7 @@ mod defs;
 mod directory;
 mod exec;
 pub mod feeds;
+pub mod forecast;
 pub mod health;
 pub mod links;
 mod mailer;

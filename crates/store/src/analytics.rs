@@ -107,4 +107,20 @@ impl Store {
             })
             .collect())
     }
+
+    /// Open (or claimed) tasks per role in a workspace now.
+    pub async fn open_tasks_by_role(&self, workspace: &str) -> Result<Vec<(String, u64)>> {
+        use task::Column as C;
+        let rows: Vec<(Option<String>, i64)> = task::Entity::find()
+            .select_only()
+            .column(C::Role)
+            .column_as(Expr::col(C::No).count(), "n")
+            .filter(C::Workspace.eq(workspace))
+            .filter(C::Status.is_in(["open", "claimed"]))
+            .group_by(C::Role)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().filter_map(|(r, n)| Some((r?, u64::try_from(n).unwrap_or(0)))).collect())
+    }
 }

@@ -86,6 +86,20 @@ impl PublicationObj {
         let name = crate::workspace_name_of(ctx, &self.row.workspace).await?;
         Ok(WorkspaceObj::new(self.row.workspace.clone(), name))
     }
+    /// When it is expected ready, and whether that is after its time
+    /// (null when its instance is not visible any more).
+    async fn forecast(&self, ctx: &Context<'_>) -> Result<Option<crate::types::forecast::PublicationForecast>> {
+        let id = self.row.instance.parse().map_err(|_| ApiError::Internal("a stored instance id".into()))?;
+        let Ok(f) = access_of(ctx)?.forecast(id).await else { return Ok(None) };
+        let in_production = matches!(
+            PublicationState::of(&self.row, self.now),
+            PublicationState::InProduction | PublicationState::Late
+        );
+        Ok(Some(crate::types::forecast::PublicationForecast {
+            expected_ready_at: f.expected_ready_at,
+            at_risk: in_production && f.expected_ready_at > self.row.at,
+        }))
+    }
     /// The instance that produces it.
     async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
         let id = self.row.instance.parse().map_err(|_| ApiError::Internal("a stored instance id".into()))?;

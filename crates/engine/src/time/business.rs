@@ -185,6 +185,14 @@ pub fn open_seconds(from: DateTime<Utc>, to: DateTime<Utc>, cal: &Calendar) -> i
     total
 }
 
+/// `start` plus `secs` seconds of open hours (rounded up to whole minutes).
+pub fn add_open_seconds(start: DateTime<Utc>, secs: i64, cal: &Calendar) -> DateTime<Utc> {
+    if secs <= 0 {
+        return start;
+    }
+    clamp(add_open_minutes(start, secs.saturating_add(59) / 60, cal))
+}
+
 /// True when the instant falls inside open hours.
 pub fn is_open(at: DateTime<Utc>, cal: &Calendar) -> bool {
     let local = at.with_timezone(&cal.timezone).naive_local();
