@@ -141,6 +141,45 @@ enum Command {
     },
     /// Print the JSON Schema of workflow files (docs/workflow.schema.json).
     Schema,
+    /// One workspace's figures for a period (the `analytics` query) as a
+    /// document: HTML with charts, CSV or JSON.
+    Report {
+        /// The workspace (client).
+        #[arg(long)]
+        workspace: String,
+        /// The period's start: a date (YYYY-MM-DD, 00:00 UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = parse_moment)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// The period's end (exclusive), the same way.
+        #[arg(long, value_parser = parse_moment)]
+        to: chrono::DateTime<chrono::Utc>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Csv,
+    Json,
+}
+
+/// `2026-12-01` (midnight UTC) or `2026-12-01T09:00:00Z`.
+fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
 #[derive(Subcommand)]
@@ -255,6 +294,24 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { data } => admin(data, |_| async { Ok("migrations applied".to_string()) }),
+        Command::Report { workspace, from, to, format, output, data } => {
+            let text = block_on(async move {
+                let rt =
+                    open_runtime(&data.data_dir, data.database_url.as_deref(), None).await.map_err(|e| anyhow!(e))?;
+                let r = smmflow_api::report::gather(&rt, &workspace, from, to).await.map_err(|e| anyhow!(e))?;
+                match format {
+                    ReportFormat::Html => smmflow_api::report::html(&r),
+                    ReportFormat::Csv => smmflow_api::report::csv(&r),
+                    ReportFormat::Json => smmflow_api::report::json(&r),
+                }
+                .map_err(|e| anyhow!(e))
+            })?;
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User { command: UserCommand::Add { login, email, name, admin: is_admin, data } } => {
             admin(data, move |rt| async move {
                 let user = NewUser { login: login.clone(), email, name, is_admin };

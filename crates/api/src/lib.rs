@@ -14,6 +14,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod report;
 mod review;
 pub mod serve;
 pub mod server;

@@ -31,7 +31,8 @@ pub struct AnalyticsFilter {
 }
 
 /// p50, p90 and mean of a set of durations (seconds); none when empty.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Spread {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -55,7 +56,8 @@ impl Spread {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepStats {
     pub workflow: String,
     pub step: String,
@@ -72,14 +74,16 @@ pub struct StepStats {
     pub rework_rate: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PartyStats {
     pub party: String,
     pub waiting_seconds: f64,
     pub share: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RoleLoad {
     pub workspace: String,
     pub role: String,
@@ -89,7 +93,8 @@ pub struct RoleLoad {
     pub completed: u64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PersonLoad {
     pub user: String,
     pub open: u64,
@@ -97,20 +102,23 @@ pub struct PersonLoad {
     pub completed: u64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReasonCount {
     pub reason: String,
     pub count: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Sla {
     pub due: u64,
     pub met: u64,
     pub rate: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Analytics {
     pub steps: Vec<StepStats>,
     pub parties: Vec<PartyStats>,
