@@ -229,6 +229,21 @@ async fn a_scenario_worked_out_by_hand_gives_exactly_its_figures() {
         assert_eq!(own_steps[0]["cycleTime"]["p50"], 3600.0, "{db}");
         report(&s, m, &period).await;
 
+        // A step with `figures` gets the same figures for its period.
+        let month = "workflow: month-report\nname: Month report\nroles: {writer: Writes}\ninputs:\n  from: {type: datetime, required: true}\n  to: {type: datetime, required: true}\nsteps:\n  report:\n    role: writer\n    figures: {from: inputs.from, to: inputs.to}\n";
+        let r2 = s.ok(&s.admin, dep, json!({"s": month})).await;
+        assert_eq!(r2["deployWorkflow"]["userErrors"], json!([]), "{db}: {r2}");
+        let started = s
+            .ok(&r.t["lena"], "mutation($i: JSON!) { startInstance(input: {workflow: \"month-report\", workspace: \"w1\", inputs: $i}) { instance { tasks { id } } } }", json!({"i": {"from": m, "to": m + Duration::days(14)}}))
+            .await;
+        let task = started["startInstance"]["instance"]["tasks"][0]["id"].clone();
+        let f = s.ok(&r.t["wanda"], "query($t: ID!) { task(id: $t) { figures } }", json!({"t": task})).await;
+        let fig = &f["task"]["figures"];
+        assert_eq!(fig["rejections"], an["rejections"], "{db}: {fig}");
+        assert_eq!(fig["sla"]["met"], 4, "{db}");
+        let fig_draft = fig["steps"].as_array().unwrap().iter().find(|x| x["step"] == "draft").unwrap();
+        assert_eq!(fig_draft["cycle"]["p50"], 10800.0, "{db}: {fig_draft}");
+
         // An empty or backwards period is a clear error.
         let bad = s.gql(&r.t["lena"], QUERY, json!({"f": {"from": m, "to": m}})).await;
         assert!(bad["errors"][0]["message"].as_str().unwrap().contains("after"), "{db}: {bad}");

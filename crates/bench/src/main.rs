@@ -15,7 +15,9 @@ use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::{Options, Runtime, StartRequest, SystemClock};
 use smmflow_store::{Store, User};
 
+mod analytics;
 mod calendar;
+mod forecast;
 mod http;
 mod inbox;
 mod timers;
@@ -98,6 +100,30 @@ enum Mode {
         queries: usize,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
+    },
+    /// Analytics latency: `analytics(filter:)` for one workspace's month and for
+    /// everything, with `--events` events (a year of posts) in the database.
+    Analytics {
+        #[arg(long, value_enum, default_value = "both")]
+        db: Db,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 50)]
+        workspaces: usize,
+        #[arg(long, default_value_t = 30)]
+        queries: usize,
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// Forecast accuracy: a simulated team for `--weeks` weeks, forecasts at each
+    /// week's start compared with what then happened.
+    Forecast {
+        #[arg(long, default_value_t = 12)]
+        weeks: usize,
+        #[arg(long, default_value_t = 20)]
+        posts: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Inbox latency: `tasks(filter: {mine: true}, first: 50)` through the GraphQL
     /// schema, with `--finished` completed tasks in the database and `--open` open ones.
@@ -320,6 +346,63 @@ async fn main() -> Result<()> {
                 results.push(r);
             }
             write_json("calendar", &results)?;
+        }
+        Mode::Analytics { db, events, workspaces, queries, postgres_url } => {
+            println!("analytics latency: {events} events, {workspaces} workspaces, {queries} queries per question\n");
+            println!(
+                "{:<9} {:<16} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+                "db", "question", "tasks", "p50 ms", "p99 ms", "max ms", "seed s", "DB MiB"
+            );
+            let sizes = analytics::Sizes { events, workspaces, queries };
+            let mut results = Vec::new();
+            for target in targets(db, postgres_url.as_deref()).await? {
+                let r = analytics::run(&target, &sizes).await?;
+                for q in ["workspace_month", "everything"] {
+                    println!(
+                        "{:<9} {:<16} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.0} {:>9.0}",
+                        target.name,
+                        q,
+                        r[q]["tasks_counted"],
+                        r[q]["p50_ms"].as_f64().unwrap_or(0.0),
+                        r[q]["p99_ms"].as_f64().unwrap_or(0.0),
+                        r[q]["max_ms"].as_f64().unwrap_or(0.0),
+                        r["seed_seconds"].as_f64().unwrap_or(0.0),
+                        r["db_bytes"].as_f64().unwrap_or(0.0) / 1_048_576.0,
+                    );
+                }
+                results.push(r);
+            }
+            for r in &results {
+                println!(
+                    "{:<9} reading the rows of everything: {:.2} ms (p50 of 5)",
+                    r["database"].as_str().unwrap_or(""),
+                    r["everything"]["read_p50_ms"].as_f64().unwrap_or(0.0)
+                );
+            }
+            write_json("analytics", &results)?;
+        }
+        Mode::Forecast { weeks, posts, seed } => {
+            let r = forecast::run(&forecast::Sizes { weeks, posts, seed })?;
+            println!("forecast accuracy: {weeks} weeks x {posts} posts (seed {seed})\n");
+            println!(
+                "median |predicted - actual| ready time: {:.2} h (after week 1: {:.2} h)",
+                r["median_abs_error_hours"].as_f64().unwrap_or(0.0),
+                r["median_abs_error_hours_after_week_1"].as_f64().unwrap_or(0.0)
+            );
+            println!(
+                "at-risk flags: {} ({:.0}% right); late posts: {} ({:.0}% flagged)",
+                r["at_risk_flags"],
+                r["at_risk_precision"].as_f64().unwrap_or(0.0) * 100.0,
+                r["late"],
+                r["late_flagged_recall"].as_f64().unwrap_or(0.0) * 100.0
+            );
+            println!(
+                "re-forecast each business morning: posts flagged {} ({:.0}% right); late posts flagged {:.0}%",
+                r["daily_at_risk_flags"],
+                r["daily_at_risk_precision"].as_f64().unwrap_or(0.0) * 100.0,
+                r["daily_late_flagged_recall"].as_f64().unwrap_or(0.0) * 100.0
+            );
+            write_json("forecast", &[r])?;
         }
         Mode::Inbox { db, open, finished, queries, postgres_url } => {
             println!(

@@ -166,6 +166,9 @@ pub struct Task {
     /// a task created for one person counts as taken at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_at: Option<DateTime<Utc>>,
+    /// Tasks with `figures`: the period whose figures are attached (from, to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Whose side its people are on (`agency`, `client`, `external`), for analytics.
     #[serde(default = "agency", skip_serializing_if = "is_agency")]
     pub party: String,

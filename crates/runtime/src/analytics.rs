@@ -152,48 +152,60 @@ pub fn compute(
         t.calendar.as_ref().and_then(|k| calendars.get(k)).map_or(&default, |c| c.as_ref())
     };
     let in_period = |at: Option<DateTime<Utc>>| at.is_some_and(|a| a >= f.from && a < f.to);
-    let finished: Vec<&TaskFact> = facts.iter().filter(|t| done(&t.status) && in_period(t.completed_at)).collect();
+    // Each done task once: its cycle and wait in business seconds.
+    struct Done<'f> {
+        t: &'f TaskFact,
+        cycle: i64,
+        wait: Option<i64>,
+    }
+    let finished: Vec<Done<'_>> = facts
+        .iter()
+        .filter(|t| done(&t.status) && in_period(t.completed_at))
+        .filter_map(|t| {
+            let c = cal(t);
+            let end = t.completed_at?;
+            Some(Done {
+                t,
+                cycle: open_seconds(t.created_at, end, c),
+                wait: t.claimed_at.map(|x| open_seconds(t.created_at, x, c)),
+            })
+        })
+        .collect();
 
     // Steps.
-    let mut groups: BTreeMap<(String, String, Option<String>), Vec<&TaskFact>> = BTreeMap::new();
-    for t in &finished {
-        groups.entry((t.workflow.clone(), t.step.clone(), t.role.clone())).or_default().push(t);
+    let mut groups: BTreeMap<(&str, &str, Option<&str>), Vec<&Done<'_>>> = BTreeMap::new();
+    for d in &finished {
+        groups.entry((d.t.workflow.as_str(), d.t.step.as_str(), d.t.role.as_deref())).or_default().push(d);
     }
     let steps = groups
         .into_iter()
-        .map(|((workflow, step, role), ts)| {
-            let cycle: Vec<i64> =
-                ts.iter().filter_map(|t| Some(open_seconds(t.created_at, t.completed_at?, cal(t)))).collect();
-            let wait: Vec<i64> =
-                ts.iter().filter_map(|t| Some(open_seconds(t.created_at, t.claimed_at?, cal(t)))).collect();
-            let with_due: Vec<&&TaskFact> = ts.iter().filter(|t| t.due_at.is_some()).collect();
-            let on_time = with_due.iter().filter(|t| t.completed_at <= t.due_at).count();
-            let rework = ts.iter().filter(|t| t.round > 1).count();
+        .map(|((workflow, step, role), ds)| {
+            let with_due = ds.iter().filter(|d| d.t.due_at.is_some()).count();
+            let on_time = ds.iter().filter(|d| d.t.due_at.is_some() && d.t.completed_at <= d.t.due_at).count();
+            let rework = ds.iter().filter(|d| d.t.round > 1).count();
             StepStats {
-                workflow,
-                step,
-                role,
-                count: ts.len() as u64,
-                cycle: Spread::of(cycle),
-                wait: Spread::of(wait),
-                on_time_rate: (!with_due.is_empty()).then(|| on_time as f64 / with_due.len() as f64),
-                rework_rate: rework as f64 / ts.len() as f64,
+                workflow: workflow.to_string(),
+                step: step.to_string(),
+                role: role.map(str::to_string),
+                count: ds.len() as u64,
+                cycle: Spread::of(ds.iter().map(|d| d.cycle).collect()),
+                wait: Spread::of(ds.iter().filter_map(|d| d.wait).collect()),
+                on_time_rate: (with_due > 0).then(|| on_time as f64 / with_due as f64),
+                rework_rate: rework as f64 / ds.len() as f64,
             }
         })
         .collect();
 
     // Parties: the business time done tasks were open, by whose side they were on.
-    let mut by_party: BTreeMap<String, i64> = BTreeMap::new();
-    for t in &finished {
-        if let Some(end) = t.completed_at {
-            *by_party.entry(t.party.clone()).or_default() += open_seconds(t.created_at, end, cal(t));
-        }
+    let mut by_party: BTreeMap<&str, i64> = BTreeMap::new();
+    for d in &finished {
+        *by_party.entry(d.t.party.as_str()).or_default() += d.cycle;
     }
     let total: i64 = by_party.values().sum();
     let parties = by_party
         .into_iter()
         .map(|(party, secs)| PartyStats {
-            party,
+            party: party.to_string(),
             waiting_seconds: secs as f64,
             share: if total > 0 { secs as f64 / total as f64 } else { 0.0 },
         })
@@ -236,7 +248,7 @@ pub fn compute(
 
     // Rejection reasons.
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    for t in finished.iter().filter(|t| t.status == "rejected") {
+    for t in finished.iter().map(|d| d.t).filter(|t| t.status == "rejected") {
         if t.reasons.is_empty() {
             *reasons.entry(UNSTATED.into()).or_default() += 1;
         }

@@ -549,6 +549,10 @@ impl<'a> Checker<'a> {
                 if let Assign::Expression(tpl) = &t.assign {
                     self.template(tpl, inner);
                 }
+                if let Some(p) = &t.figures {
+                    self.expr(&p.from, inner);
+                    self.expr(&p.to, inner);
+                }
             }
             StepKind::Approval(a) => {
                 if let Some(d) = &a.distinct_from {

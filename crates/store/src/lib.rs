@@ -8,6 +8,7 @@
 mod analytics;
 mod batches;
 mod bench;
+mod bench_history;
 mod directory;
 mod documents;
 mod entity;
@@ -31,6 +32,7 @@ use smmflow_migrations::{Migrator, MigratorTrait};
 
 pub use analytics::{FactFilter, TaskFact};
 pub use batches::{Batch, BatchItem};
+pub use bench_history::History;
 pub use directory::{Member, Token, User, UserChange};
 pub use documents::{Document, DocumentKind};
 pub use feeds::Feed;

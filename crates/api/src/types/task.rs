@@ -88,6 +88,23 @@ impl TaskObj {
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.t().and_then(|t| t.due_at)
     }
+    /// Steps with `figures`: the workspace's figures (as the `analytics`
+    /// query gives them) for the step's period, computed when asked, with
+    /// `from` and `to`. Null for other tasks.
+    async fn figures(&self, ctx: &Context<'_>) -> Result<Option<Json<Value>>> {
+        let Some((from, to)) = self.t().and_then(|t| t.figures) else { return Ok(None) };
+        let f = smmflow_runtime::analytics::AnalyticsFilter {
+            from,
+            to,
+            workspace: Some(self.instance.workspace.clone()),
+            workflow: None,
+        };
+        let figures = access_of(ctx)?.analytics(f).await?;
+        let mut v = serde_json::to_value(&figures).map_err(|e| ApiError::Internal(e.to_string()))?;
+        v["from"] = serde_json::json!(from);
+        v["to"] = serde_json::json!(to);
+        Ok(Some(Json(v)))
+    }
     /// When its people were last reminded: a reminder before the due time,
     /// or an approval's follow-up. Null when never.
     async fn last_reminded_at(&self) -> Option<DateTime<Utc>> {

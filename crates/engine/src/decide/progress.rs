@@ -18,6 +18,9 @@ use crate::model::{InstanceStatus, StepStatus, Task, TaskKind, TaskStatus};
 use crate::time::business;
 use crate::timer_key::TimerKey;
 
+/// A period (from, to).
+type Period = (DateTime<Utc>, DateTime<Utc>);
+
 /// Who gets a task: (role, extra candidates, assignee).
 type Assignment = (Option<String>, Vec<String>, Option<String>);
 
@@ -416,15 +419,37 @@ impl<'a> Run<'_, 'a> {
                 },
                 None => None,
             };
-            let expires_at = match self.expiry(step, d.item.as_ref().map(|(i, v)| (*i, v))) {
+            let item = d.item.as_ref().map(|(i, v)| (*i, v));
+            let expires_at = match self.expiry(step, item) {
                 Ok(at) => at,
                 Err(e) => return self.incident(id, e),
             };
-            rendered.push((title, instructions, expires_at));
+            let figures = match self.figures_period(step, item) {
+                Ok(p) => p,
+                Err(e) => return self.incident(id, e),
+            };
+            rendered.push((title, instructions, expires_at, figures));
         }
-        for (d, (title, instructions, expires_at)) in drafts.into_iter().zip(rendered) {
-            self.new_task(step, d, title, instructions, expires_at);
+        for (d, (title, instructions, expires_at, figures)) in drafts.into_iter().zip(rendered) {
+            self.new_task(step, d, title, instructions, (expires_at, figures));
         }
+    }
+
+    /// A task's `figures` period, evaluated now.
+    fn figures_period(&self, step: &Step, item: Option<(usize, &Value)>) -> Result<Option<Period>, String> {
+        let StepKind::Task(t) = &step.kind else { return Ok(None) };
+        let Some(p) = &t.figures else { return Ok(None) };
+        let scope = self.scope(item, &[Src::Expr(&p.from.source), Src::Expr(&p.to.source)]);
+        let at = |e: &smmflow_spec::expr::Expr, key: &str| {
+            eval::expr(&e.source, &scope)
+                .and_then(|v| eval::datetime(&v))
+                .map_err(|err| format!("`figures.{key}` failed: {err}"))
+        };
+        let (from, to) = (at(&p.from, "from")?, at(&p.to, "to")?);
+        if to <= from {
+            return Err("`figures.to` must be after `figures.from`".into());
+        }
+        Ok(Some((from, to)))
     }
 
     /// An approval's `expires` moment: `at` less `before` (in the calendar's
@@ -448,7 +473,7 @@ impl<'a> Run<'_, 'a> {
         d: Draft,
         title: String,
         instructions: Option<String>,
-        expires_at: Option<DateTime<Utc>>,
+        (expires_at, figures): (Option<DateTime<Utc>>, Option<Period>),
     ) -> u32 {
         let now = self.env.now;
         let no = self.state.tasks.len() as u32 + 1;
@@ -501,6 +526,7 @@ impl<'a> Run<'_, 'a> {
             last_reminded_at: None,
             expires_at,
             claimed_at: assigned.then_some(now),
+            figures,
             party,
         };
         self.emit(EventKind::TaskCreated { task: Box::new(task) });

@@ -52,9 +52,36 @@ pub struct Task {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, FieldSpec>")]
     pub form: Fields,
+    /// Attach the workspace's figures (the `analytics` query) for this period
+    /// to the task: the analyst starts from them (`Task.figures`).
+    #[serde(default)]
+    pub figures: Option<Period>,
 }
 
-pub const KEYS: &[&str] = &["role", "assign", "distinct_from", "form"];
+/// A period: two date-time expressions, evaluated when the task is created.
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    /// The start (inclusive), e.g. `inputs.period_start`.
+    #[schemars(with = "String")]
+    pub from: crate::expr::Expr,
+    /// The end (exclusive).
+    #[schemars(with = "String")]
+    pub to: crate::expr::Expr,
+}
+
+pub const KEYS: &[&str] = &["role", "assign", "distinct_from", "form", "figures"];
+
+fn decode_period(node: &crate::yaml::Node, owner: crate::diag::Pos, sink: &mut Sink) -> Option<Period> {
+    let mut r = MapReader::at(node, "`figures`", sink, owner)?;
+    let expr = |r: &mut MapReader<'_>, key: &'static str, sink: &mut Sink| {
+        r.required(key, sink).and_then(|n| decode::string(n, sink).map(|s| crate::expr::Expr::new(&s, n.pos)))
+    };
+    let from = expr(&mut r, "from", sink);
+    let to = expr(&mut r, "to", sink);
+    r.finish(sink);
+    Some(Period { from: from?, to: to? })
+}
 
 pub fn decode_role(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Sp<String>> {
     r.required("role", sink).and_then(|n| decode::sp_string(n, sink))
@@ -93,6 +120,7 @@ impl Task {
         });
         let distinct_from = decode_step_ids(r, "distinct_from", sink);
         let form = r.get("form").map(|n| field::decode_fields(n, "form fields", sink)).unwrap_or_default();
-        Some(Task { role: role?, assign: assign.unwrap_or_default(), distinct_from, form })
+        let figures = r.get_entry("figures").and_then(|(pos, n)| decode_period(n, pos, sink));
+        Some(Task { role: role?, assign: assign.unwrap_or_default(), distinct_from, form, figures })
     }
 }
