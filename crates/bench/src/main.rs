@@ -37,6 +37,12 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Sync {
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Db {
     Sqlite,
     Postgres,
@@ -53,6 +59,9 @@ enum Mode {
         instances: usize,
         #[arg(long, default_value_t = 4)]
         workers: usize,
+        /// SQLite durability: `full` (the product's default) or `normal` (opt-in).
+        #[arg(long, value_enum, default_value = "full")]
+        sync: Sync,
         /// Admin URL of PostgreSQL (a fresh database is created next to it).
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
@@ -472,8 +481,21 @@ async fn main() -> Result<()> {
             }
             write_json("timers", &results)?;
         }
-        Mode::Engine { db, instances, workers, postgres_url } => {
-            println!("engine throughput: approval-loop, {instances} instances, {workers} workers, in-process\n");
+        Mode::Engine { db, instances, workers, sync, postgres_url } => {
+            let sync_name = if sync == Sync::Full { "full" } else { "normal" };
+            // The store reads SMMFLOW_SQLITE_SYNC when it connects: run this
+            // benchmark again in a process that has it set as asked.
+            if std::env::var("SMMFLOW_SQLITE_SYNC").ok().as_deref() != Some(sync_name) {
+                let status = std::process::Command::new(std::env::current_exe()?)
+                    .args(std::env::args_os().skip(1))
+                    .env("SMMFLOW_SQLITE_SYNC", sync_name)
+                    .status()?;
+                anyhow::ensure!(status.success(), "the benchmark failed: {status}");
+                return Ok(());
+            }
+            println!(
+                "engine throughput: approval-loop, {instances} instances, {workers} workers, in-process, SQLite synchronous={sync_name}\n"
+            );
             println!(
                 "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8} {:>6}",
                 "db",

@@ -57,6 +57,9 @@ pub enum Error {
     AlreadyExists(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A setting of the store that cannot be used.
+    #[error("{0}")]
+    Setting(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,20 +73,50 @@ pub struct Store {
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// How SQLite makes a commit durable: `SMMFLOW_SQLITE_SYNC`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// `synchronous=FULL` (the default): an acknowledged command survives a
+    /// power cut; the WAL is synced at every commit (group commit pays one
+    /// sync per group).
+    Full,
+    /// `synchronous=NORMAL` (opt-in): faster; a power cut (not a crash of
+    /// the process) may lose the last acknowledged commits.
+    Normal,
+}
+
+impl SqliteSync {
+    /// From `SMMFLOW_SQLITE_SYNC` (`full` when unset); another value is an error.
+    pub fn from_env() -> Result<SqliteSync> {
+        match std::env::var("SMMFLOW_SQLITE_SYNC").ok().as_deref().map(str::trim) {
+            None | Some("") | Some("full") => Ok(SqliteSync::Full),
+            Some("normal") => Ok(SqliteSync::Normal),
+            Some(other) => Err(Error::Setting(format!(
+                "SMMFLOW_SQLITE_SYNC must be `full` (the default) or `normal`, not `{other}`"
+            ))),
+        }
+    }
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://...`.
+    /// SQLite syncs as `SMMFLOW_SQLITE_SYNC` says (`full` by default).
     pub async fn connect(url: &str) -> Result<Store> {
         let sqlite = url.starts_with("sqlite:");
+        let sync = match SqliteSync::from_env()? {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        };
         let mut opt = ConnectOptions::new(url.to_string());
         opt.max_connections(if sqlite { 4 } else { 16 })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o| {
+            .map_sqlx_sqlite_opts(move |o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(sync)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
                     // Pages are read through a memory map instead of a read()
