@@ -132,3 +132,26 @@ fn the_demo_runs_three_clients_from_their_profiles_alone() {
     }
     assert!(out.contains("publications went through the calendar"), "{out}");
 }
+
+/// SQLite's durability setting: `full` by default, `normal` on request, and
+/// anything else refused before the database is touched.
+#[test]
+fn the_sqlite_sync_setting_is_full_normal_or_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |sync: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smmflow"));
+        cmd.args(["migrate", "--data-dir", data]).env_remove("SMMFLOW_DATABASE_URL");
+        match sync {
+            Some(s) => cmd.env("SMMFLOW_SQLITE_SYNC", s),
+            None => cmd.env_remove("SMMFLOW_SQLITE_SYNC"),
+        };
+        let out = cmd.output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run(None).0, 0, "full by default");
+    assert_eq!(run(Some("normal")).0, 0);
+    let (code, err) = run(Some("sometimes"));
+    assert_ne!(code, 0);
+    assert!(err.contains("SMMFLOW_SQLITE_SYNC") && err.contains("`full`"), "{err}");
+}
