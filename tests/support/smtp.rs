@@ -73,11 +73,12 @@ impl SmtpSink {
     /// Every message received so far, oldest first.
     pub fn messages(&self) -> Vec<Value> {
         let path = self.dir.path().join("messages.jsonl");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // Only whole lines: the sink may be writing the next one right now.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 }
