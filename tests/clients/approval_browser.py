@@ -8,32 +8,11 @@ folder for screenshots).
 """
 
 import os
-import shutil
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-
-def browser():
-    opts = Options()
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1280,1400", "--no-first-run", "--no-default-browser-check"]:
-        opts.add_argument(a)
-    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    d = webdriver.Chrome(service=service, options=opts)
-    d.set_page_load_timeout(30)
-    return d
-
-
-def body(d):
-    return d.find_element(By.TAG_NAME, "body").text
+from chromium import body, browser, click_and_wait
 
 
 def expect(cond, what, d):
@@ -44,20 +23,7 @@ def expect(cond, what, d):
 
 
 def press(d, value):
-    old = d.find_element(By.TAG_NAME, "html")
-    d.find_element(By.CSS_SELECTOR, f'button[name="decision"][value="{value}"]').click()
-
-    # The old page is gone once its root element is stale; chromedriver
-    # sometimes reports a detached node as another WebDriverException.
-    def gone(_):
-        try:
-            old.is_enabled()
-            return False
-        except WebDriverException:
-            return True
-
-    WebDriverWait(d, 15).until(gone)
-    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    click_and_wait(d, d.find_element(By.CSS_SELECTOR, f'button[name="decision"][value="{value}"]'))
 
 
 def main():

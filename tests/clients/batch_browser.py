@@ -8,33 +8,14 @@ the fourth post, approved in the API while the page is open), SMMFLOW_SHOTS.
 """
 
 import os
-import shutil
 import sys
 
 import requests
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-def browser():
-    opts = Options()
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1280,1400", "--no-first-run", "--no-default-browser-check"]:
-        opts.add_argument(a)
-    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    d = webdriver.Chrome(service=service, options=opts)
-    d.set_page_load_timeout(30)
-    return d
-
-
-def body(d):
-    return d.find_element(By.TAG_NAME, "body").text
+from chromium import body, browser, click_and_wait
 
 
 def expect(cond, what, d):
@@ -45,18 +26,7 @@ def expect(cond, what, d):
 
 
 def submit(d):
-    old = d.find_element(By.TAG_NAME, "html")
-    d.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click()
-
-    def gone(_):
-        try:
-            old.is_enabled()
-            return False
-        except WebDriverException:
-            return True
-
-    WebDriverWait(d, 15).until(gone)
-    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    click_and_wait(d, d.find_element(By.CSS_SELECTOR, 'form button[type="submit"]'))
 
 
 def item(d, i):

@@ -11,25 +11,11 @@ EXPECT (JSON: {"chart-id": ["text", ...]}), CSV_EXPECT (JSON list of
 import csv
 import json
 import os
-import shutil
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-
-def browser():
-    opts = Options()
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1200,2400", "--no-first-run", "--no-default-browser-check"]:
-        opts.add_argument(a)
-    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    d = webdriver.Chrome(service=service, options=opts)
-    d.set_page_load_timeout(30)
-    return d
+from chromium import browser
 
 
 def fail(what):
@@ -60,7 +46,7 @@ img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(data);
 def main():
     shots = os.environ["SMMFLOW_SHOTS"]
     expect = json.loads(os.environ["EXPECT"])
-    d = browser()
+    d = browser(1200, 2400)
     try:
         d.get("file://" + os.environ["REPORT_HTML"])
         if len(d.find_elements(By.TAG_NAME, "script")) != 0:

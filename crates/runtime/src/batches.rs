@@ -20,7 +20,7 @@ use smmflow_spec::step::StepKind;
 use smmflow_store::{Batch, BatchItem, NewOutbox, OutboxKind, OutboxRow, OutboxStatus, User};
 use uuid::Uuid;
 
-use crate::mailer::{MailConfig, dead, lease};
+use crate::mailer::{Addressee, MailConfig, addressee, dead, lease};
 use crate::{Result, Runtime};
 
 /// Batch items per claim.
@@ -73,14 +73,9 @@ impl Runtime {
         follow_up: Option<u32>,
     ) -> Result<NewOutbox> {
         let now = self.now();
-        let (to, name, login) = match target {
-            Target::User(u) => match users.get(u) {
-                Some(user) => (user.email.clone(), user.name.clone(), Some(u.clone())),
-                None => {
-                    return Ok(dead(row, key, Some(u.clone()), format!("no user `{u}` to send `{}` to", p.event), now));
-                }
-            },
-            Target::Email(e) => (e.clone(), None, None),
+        let Some(Addressee { to, name, login, .. }) = addressee(target, users) else {
+            let (Target::User(u) | Target::Email(u)) = target;
+            return Ok(dead(row, key, Some(u.clone()), format!("no user `{u}` to send `{}` to", p.event), now));
         };
         let open = self.store.waiting_batch_items(&to).await?;
         let due = open

@@ -279,16 +279,9 @@ impl Runtime {
         templates: &Deployed,
     ) -> Result<NewOutbox> {
         let now = self.now();
-        let (to, name, login, mode) = match target {
-            Target::User(u) => match users.get(u) {
-                Some(user) => {
-                    (user.email.clone(), user.name.clone(), Some(u.clone()), Mode::parse(&user.notification_mode))
-                }
-                None => {
-                    return Ok(dead(row, key, Some(u.clone()), format!("no user `{u}` to send `{}` to", p.event), now));
-                }
-            },
-            Target::Email(e) => (e.clone(), None, None, Mode::Immediate),
+        let Some(Addressee { to, name, login, mode }) = addressee(target, users) else {
+            let (Target::User(u) | Target::Email(u)) = target;
+            return Ok(dead(row, key, Some(u.clone()), format!("no user `{u}` to send `{}` to", p.event), now));
         };
         let mut scope = p.scope.clone();
         if let (true, Some(task)) = (p.approval_link, p.task) {
@@ -440,6 +433,28 @@ impl Runtime {
         let d = self.gather_digests().await? + b;
         let s = self.send_due_mail(cfg).await?;
         Ok(n + d + s)
+    }
+}
+
+/// Where a message to a target goes.
+pub(crate) struct Addressee {
+    pub to: String,
+    pub name: Option<String>,
+    /// The user's login (none for a bare address).
+    pub login: Option<String>,
+    pub mode: Mode,
+}
+
+/// A target's address, name and delivery mode; none for a login with no user behind it.
+pub(crate) fn addressee(target: &Target, users: &HashMap<String, User>) -> Option<Addressee> {
+    match target {
+        Target::User(u) => users.get(u).map(|user| Addressee {
+            to: user.email.clone(),
+            name: user.name.clone(),
+            login: Some(u.clone()),
+            mode: Mode::parse(&user.notification_mode),
+        }),
+        Target::Email(e) => Some(Addressee { to: e.clone(), name: None, login: None, mode: Mode::Immediate }),
     }
 }
 

@@ -8,7 +8,7 @@ mod charts;
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use smmflow_runtime::Runtime;
@@ -52,17 +52,9 @@ pub async fn gather(
     }
     let name = rt.workspace_name(workspace).await.map_err(|e| e.to_string())?;
     let Some(workspace_name) = name else { return Err(format!("no workspace `{workspace}`")) };
-    let session = rt.operator();
-    let ask = |from, to| AnalyticsFilter { from, to, workspace: Some(workspace.to_string()), workflow: None };
-    let analytics = session.analytics(ask(from, to)).await.map_err(|e| e.to_string())?;
-    let mut weeks = Vec::new();
-    let mut start = from;
-    while start < to && weeks.len() < MAX_WEEKS {
-        let end = (start + Duration::days(7)).min(to);
-        let sla = session.analytics(ask(start, end)).await.map_err(|e| e.to_string())?.sla;
-        weeks.push(Week { from: start, sla });
-        start = end;
-    }
+    let f = AnalyticsFilter { from, to, workspace: Some(workspace.to_string()), workflow: None };
+    let (analytics, by_week) = rt.operator().analytics_by_week(f, MAX_WEEKS).await.map_err(|e| e.to_string())?;
+    let weeks = by_week.into_iter().map(|(from, a)| Week { from, sla: a.sla }).collect();
     Ok(Report { workspace: workspace.into(), workspace_name, from, to, generated_at: rt.now(), analytics, weeks })
 }
 
