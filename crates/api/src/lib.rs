@@ -13,6 +13,7 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+mod parsed;
 pub mod query;
 pub mod report;
 mod review;
@@ -56,7 +57,8 @@ pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(16)
-        .extension(limits::Hygiene);
+        .extension(limits::Hygiene)
+        .extension(parsed::ParseCache::default());
     if !opts.introspection {
         // Without introspection, errors do not suggest field names either.
         b = b.disable_introspection().disable_suggestions();

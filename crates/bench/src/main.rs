@@ -20,6 +20,7 @@ mod calendar;
 mod forecast;
 mod http;
 mod inbox;
+mod memory;
 mod timers;
 mod validate;
 
@@ -27,7 +28,7 @@ mod validate;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
+pub(crate) const WORKLOAD: &str = include_str!("../workloads/approval-loop.yaml");
 
 #[derive(Parser)]
 #[command(name = "smmflow-bench")]
@@ -67,7 +68,7 @@ enum Mode {
         postgres_url: Option<String>,
     },
     /// The engine over GraphQL/HTTP: the server's router on a loopback port and
-    /// K concurrent clients working the approval loop with the contract's mutations.
+    /// K concurrent clients that poll for their next task, claim it and complete it.
     Http {
         #[arg(long, value_enum, default_value = "both")]
         db: Db,
@@ -87,6 +88,9 @@ enum Mode {
         /// Seconds from now to the minute the timers are due in (seeding must end first).
         #[arg(long, default_value_t = 120)]
         lead: u64,
+        /// Replicas firing the same timers (PostgreSQL only).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
     },
@@ -146,6 +150,18 @@ enum Mode {
         #[arg(long, default_value_t = 500)]
         queries: usize,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// The server's memory: `smmflow serve` idle, then with `--instances` running
+    /// instances started over the API (resident set of the server process).
+    Memory {
+        /// The server binary (build it with `cargo build --release -p smmflow`).
+        #[arg(long, default_value = "target/release/smmflow")]
+        binary: String,
+        #[arg(long, default_value_t = 10_000)]
+        instances: usize,
+        /// Run on PostgreSQL (a fresh database next to this admin URL) instead of SQLite.
+        #[arg(long)]
         postgres_url: Option<String>,
     },
 }
@@ -413,6 +429,29 @@ async fn main() -> Result<()> {
             );
             write_json("forecast", &[r])?;
         }
+        Mode::Memory { binary, instances, postgres_url } => {
+            let url = match &postgres_url {
+                Some(admin) => Some(
+                    smmflow_store::create_postgres_database(
+                        admin,
+                        &format!("smmflow_bench_{}", uuid::Uuid::new_v4().simple()),
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            let r = memory::run(&binary, url.as_deref(), instances).await?;
+            println!("server memory ({}): {instances} running instances\n", r["database"].as_str().unwrap_or(""));
+            println!("{:>12} {:>14} {:>12} {:>10}", "idle MiB", "running MiB", "peak MiB", "start s");
+            println!(
+                "{:>12.1} {:>14.1} {:>12.1} {:>10.1}",
+                r["idle_rss_mib"].as_f64().unwrap_or(0.0),
+                r["loaded_rss_mib"].as_f64().unwrap_or(0.0),
+                r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                r["start_seconds"].as_f64().unwrap_or(0.0),
+            );
+            write_json("memory", &[r])?;
+        }
         Mode::Inbox { db, open, finished, queries, postgres_url } => {
             println!(
                 "inbox latency: tasks(mine, first: 50), {open} open and {finished} finished tasks, {queries} queries\n"
@@ -440,34 +479,40 @@ async fn main() -> Result<()> {
             write_json("inbox", &results)?;
         }
         Mode::Http { db, instances, clients, postgres_url } => {
-            println!("engine over GraphQL/HTTP: approval-loop, {instances} instances, {clients} clients\n");
             println!(
-                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>8} {:>6}",
-                "db", "inst/s", "transitions/s", "p50 ms", "p99 ms", "RSS MiB", "group"
+                "engine over GraphQL/HTTP: approval-loop, {instances} instances, {clients} clients (poll, claim, complete)\n"
+            );
+            println!(
+                "{:<9} {:>8} {:>7} {:>8} {:>8} {:>10} {:>7} {:>7} {:>8} {:>6}",
+                "db", "tasks/s", "req/task", "p50 ms", "p99 ms", "cpu ms/task", "server", "clients", "RSS MiB", "group"
             );
             let mut results = Vec::new();
             for target in targets(db, postgres_url.as_deref()).await? {
                 let r = http::run(&target, instances, clients).await?;
+                let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
                 println!(
-                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>8.0} {:>6.1}",
+                    "{:<9} {:>8.0} {:>7.1} {:>8.2} {:>8.2} {:>10.2} {:>7.2} {:>7.2} {:>8.0} {:>6.1}",
                     target.name,
-                    r["instances_per_s"].as_f64().unwrap_or(0.0),
-                    r["transitions_per_s"].as_f64().unwrap_or(0.0),
-                    r["p50_ms"].as_f64().unwrap_or(0.0),
-                    r["p99_ms"].as_f64().unwrap_or(0.0),
-                    r["peak_rss_mib"].as_f64().unwrap_or(0.0),
-                    r["commits_per_group"].as_f64().unwrap_or(1.0),
+                    f("transitions_per_s"),
+                    f("requests_per_task"),
+                    f("p50_ms"),
+                    f("p99_ms"),
+                    f("server_cpu_ms_per_task"),
+                    f("server_cores"),
+                    f("client_cores"),
+                    f("peak_rss_mib"),
+                    f("commits_per_group"),
                 );
                 results.push(r);
             }
             write_json("http", &results)?;
         }
-        Mode::Timers { db, timers, lead, postgres_url } => {
-            println!("timer lateness: {timers} timers due in one minute, {lead} s from now\n");
+        Mode::Timers { db, timers, lead, replicas, postgres_url } => {
+            println!("timer lateness: {timers} timers due in one minute, {lead} s from now, {replicas} replica(s)\n");
             println!("{:<9} {:>8} {:>8} {:>8} {:>8} {:>10}", "db", "timers", "p50 ms", "p99 ms", "max ms", "seed s");
             let mut results = Vec::new();
             for target in targets(db, postgres_url.as_deref()).await? {
-                let r = timers::run(&target, timers, Duration::from_secs(lead)).await?;
+                let r = timers::run(&target, timers, Duration::from_secs(lead), replicas).await?;
                 println!(
                     "{:<9} {:>8} {:>8.0} {:>8.0} {:>8.0} {:>10.1}",
                     target.name,

@@ -1,5 +1,6 @@
 //! Timer lateness: N instances each wait until a time in the same minute;
-//! the timer service (as `smmflow serve` runs it) fires them. Lateness is
+//! the timer service (as `smmflow serve` runs it, on one replica or on
+//! `--replicas` of them sharing a PostgreSQL database) fires them. Lateness is
 //! how long after its due time each wait ended (the instance's completion,
 //! which the firing commits).
 
@@ -28,7 +29,8 @@ steps:
 /// Instances started per transaction while seeding.
 const CHUNK: usize = 500;
 
-pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value> {
+pub async fn run(target: &Target, timers: usize, lead: Duration, replicas: usize) -> Result<Value> {
+    ensure!(replicas == 1 || target.name == "postgres", "several replicas need PostgreSQL");
     let (rt, store) = open_bench(target).await?;
     rt.system().deploy(WAIT, smmflow_runtime::Deployer::System).await?;
     add_user(&store, "manager0", "manager").await?;
@@ -59,7 +61,26 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
         "seeding took {seed_secs:.0} s, past the first due time: run again with a longer --lead"
     );
 
-    let service = rt.clone().spawn_timer_service(Duration::from_millis(250));
+    // Each replica as `smmflow serve` runs it: its own node name, the timer
+    // service, and other replicas' commits relayed (they wake it).
+    let mut runtimes = vec![rt.clone()];
+    for r in 1..replicas {
+        let (other, _) = smmflow_runtime::Runtime::open(smmflow_runtime::Options {
+            database_url: target.url.clone(),
+            workflows: None,
+            clock: std::sync::Arc::new(smmflow_runtime::SystemClock),
+            node: format!("bench-{r}"),
+        })
+        .await?;
+        runtimes.push(other);
+    }
+    let mut services = Vec::new();
+    for r in &runtimes {
+        if replicas > 1 {
+            r.clone().relay_other_replicas().await?;
+        }
+        services.push(r.clone().spawn_timer_service(Duration::from_millis(250)));
+    }
     let last_due = due(timers.saturating_sub(1));
     let filter = |statuses: &[&str]| InstanceFilter {
         workflow: Some("timer-wait".into()),
@@ -77,7 +98,9 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
             "{left} waits still running 10 min after the minute"
         );
     }
-    service.stop().await;
+    for service in services {
+        service.stop().await;
+    }
 
     let done = store.instances(&filter(&["completed"])).await?;
     ensure!(done.len() == timers, "{} of {timers} waits completed", done.len());
@@ -97,6 +120,7 @@ pub async fn run(target: &Target, timers: usize, lead: Duration) -> Result<Value
     Ok(json!({
         "database": target.name,
         "timers": timers,
+        "replicas": replicas,
         "seed_seconds": seed_secs,
         "p50_ms": percentile(&lateness, 0.50),
         "p99_ms": percentile(&lateness, 0.99),

@@ -97,10 +97,36 @@ impl Runtime {
             .map(str::trim)
             .map(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(h).trim().to_string());
         let viewer = match token.filter(|t| !t.is_empty()) {
-            Some(t) => self.viewer_of(hash_token(&t)).await?,
+            Some(t) => self.remembered_viewer_of(hash_token(&t)).await?,
             None => None,
         };
         Ok(Session { rt: self.clone(), viewer })
+    }
+
+    /// The workspace of an instance, remembered (it never changes).
+    pub(crate) async fn instance_workspace(&self, id: Uuid) -> Result<Option<String>> {
+        if let Some(ws) = self.homes.get(id) {
+            return Ok(Some(ws));
+        }
+        let ws = self.store.instance_workspace(id).await?;
+        if let Some(w) = &ws {
+            self.homes.put(id, w);
+        }
+        Ok(ws)
+    }
+
+    /// `viewer_of`, remembered for a moment (`remembered.rs`): the directory
+    /// version is taken before the read, so a change during it is not missed.
+    async fn remembered_viewer_of(&self, token_hash: String) -> Result<Option<Viewer>> {
+        let version = *self.directory.borrow();
+        if let Some(v) = self.sign_ins.get(&token_hash, version) {
+            return Ok(Some(v));
+        }
+        let viewer = self.viewer_of(token_hash.clone()).await?;
+        if let Some(v) = &viewer {
+            self.sign_ins.put(token_hash, version, v.clone());
+        }
+        Ok(viewer)
     }
 
     /// The session of whoever runs the binary on the server (the CLI): it
@@ -195,9 +221,9 @@ impl Session {
     /// workspace's instance is `Forbidden`, a missing one `NotFound`.
     async fn workspace_of(&self, id: Uuid) -> Result<String> {
         let viewer = self.viewer()?;
-        match self.rt.store.instance(id).await? {
-            Some(i) if viewer.is_member(&i.workspace) => Ok(i.workspace),
-            Some(i) => Err(not_member(&i.workspace)),
+        match self.rt.instance_workspace(id).await? {
+            Some(ws) if viewer.is_member(&ws) => Ok(ws),
+            Some(ws) => Err(not_member(&ws)),
             None => Err(Error::NotFound(format!("instance {id}"))),
         }
     }

@@ -3,9 +3,11 @@
 //! the CLI refuse the same things with the same messages (a field error
 //! names the input field). Who may call what is the caller's business.
 //!
-//! A change that narrows someone's access (a membership removed, a token
-//! revoked) is announced (`Runtime::directory_changed`): open subscriptions
-//! re-read their viewer's memberships before they deliver anything else.
+//! A change of someone's access (a membership added or removed, a token
+//! revoked, a user changed) is announced (`Runtime::directory_changed`):
+//! open subscriptions re-read their viewer's memberships before they
+//! deliver anything else, and remembered sign-ins (`remembered.rs`) are read
+//! again.
 
 use smmflow_spec::decode::{is_ident, is_key};
 use smmflow_spec::field::is_email;
@@ -91,16 +93,14 @@ impl Runtime {
         if let Some(n) = &change.name {
             check_name(n)?;
         }
-        let narrowed = change.can_deploy_workflows == Some(false);
         let user = self
             .store
             .update_user(login, &change)
             .await
             .map_err(|e| conflict_on("email", e))?
             .ok_or_else(|| Error::NotFound(format!("user `{login}`")))?;
-        if narrowed {
-            self.directory_changed().await;
-        }
+        // Any change (not only a narrowing): remembered sign-ins read it again.
+        self.directory_changed().await;
         Ok(user)
     }
 
@@ -118,6 +118,7 @@ impl Runtime {
             return Err(Error::NotFound(format!("user `{user}`")));
         }
         self.store.add_member(workspace, user, role, self.now()).await?;
+        self.directory_changed().await;
         Ok(Member { workspace: workspace.into(), user: user.into(), role: role.into() })
     }
 

@@ -201,13 +201,15 @@ impl Runtime {
     /// Sends a buffer's announcements inside its transaction (other replicas
     /// hear of them only if it commits).
     pub(crate) async fn announce(&self, tx: &Tx, announcements: &[Announcement]) -> Result<()> {
+        let mut payloads = Vec::with_capacity(announcements.len());
         for a in announcements {
             if let Announcement::Profile { workspace, .. } = a {
                 self.sync_client_schedules(tx, workspace).await?;
             }
-            self.announce_in(tx, a).await?;
+            payloads.push(serde_json::to_string(a).map_err(|e| Error::Internal(e.to_string()))?);
         }
-        Ok(())
+        // One statement for the whole group (PostgreSQL; nothing on SQLite).
+        Ok(tx.announce_all(&payloads).await?)
     }
 
     /// After a commit: wakes the mail service if notices were queued,

@@ -27,6 +27,7 @@ pub mod links;
 mod mailer;
 pub mod metrics;
 pub mod reads;
+mod remembered;
 pub mod schedules;
 mod service;
 pub mod system;
@@ -228,9 +229,14 @@ pub struct Runtime {
     /// The shortest time between two fires of a schedule or `repeat`, in
     /// seconds (`SMMFLOW_MIN_SCHEDULE_INTERVAL`, a duration; default `1m`).
     pub(crate) min_schedule_interval: u32,
-    /// The group commit's queue (`exec::Mode::Grouped`: SQLite, one
-    /// writer); None runs each request alone (PostgreSQL: parallel transactions).
+    /// The group commit's queue (`exec::Mode::Grouped`, the default on
+    /// both databases); None runs each request alone
+    /// (`SMMFLOW_GROUP_COMMIT=off`).
     pub(crate) committer: Option<exec::Committer>,
+    /// Viewers of recently presented tokens (`remembered.rs`).
+    pub(crate) sign_ins: remembered::SignIns,
+    /// Instances' workspaces (`remembered.rs`).
+    pub(crate) homes: remembered::Homes,
 }
 
 impl Runtime {
@@ -240,7 +246,7 @@ impl Runtime {
         store.migrate().await?;
         let (events, _) = broadcast::channel(4096);
         // `SMMFLOW_GROUP_COMMIT=off` runs each command in its own transaction (for comparison).
-        let grouped = !store.is_postgres() && std::env::var("SMMFLOW_GROUP_COMMIT").map_or(true, |v| v != "off");
+        let grouped = std::env::var("SMMFLOW_GROUP_COMMIT").map_or(true, |v| v != "off");
         let rt = Arc::new_cyclic(|me| Runtime {
             committer: grouped.then(|| exec::Committer::start(me.clone())),
             store,
@@ -255,6 +261,8 @@ impl Runtime {
             directory: tokio::sync::watch::Sender::new(0),
             link_key: tokio::sync::OnceCell::new(),
             min_schedule_interval: min_schedule_interval(),
+            sign_ins: Default::default(),
+            homes: Default::default(),
         });
         let report = match &opts.workflows {
             Some(dir) => Some(rt.deploy_folder(dir, "system").await?),

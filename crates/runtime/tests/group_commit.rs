@@ -1,4 +1,4 @@
-//! SQLite's group commit, under concurrent commands: jobs in one
+//! The group commit (SQLite and PostgreSQL), under concurrent commands: jobs in one
 //! transaction see each other's work, a refused job changes nothing and
 //! does not spoil its group, round-robin assignment stays fair across a
 //! group, and an idempotency key used twice in one group starts once.
@@ -57,20 +57,9 @@ where
     out
 }
 
-fn sqlite_only(db: &str) -> bool {
-    if db != "sqlite" {
-        eprintln!("group commit is SQLite's; {db} runs each command alone (covered by commands.rs)");
-        return false;
-    }
-    true
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
     for (db, url, _dir) in databases("group").await {
-        if !sqlite_only(&db) {
-            continue;
-        }
         let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
         sim.deploy(POST).await;
         let posts = concurrently(40, |n| {
@@ -136,9 +125,6 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_stays_fair_when_starts_share_a_commit() {
     for (db, url, _dir) in databases("rota").await {
-        if !sqlite_only(&db) {
-            continue;
-        }
         let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
         sim.deploy(ROTA).await;
         let started = concurrently(30, |_| {
@@ -237,10 +223,8 @@ async fn timers_due_together_fire_once_each_and_share_commits() {
         }
         // The waits' timers are gone; each publishing task's due timer is set.
         assert_eq!(sim.store.timer_count().await.unwrap(), 150, "{db}");
-        if db == "sqlite" {
-            let (groups, grouped) = sim.rt.metrics.groups();
-            assert!(groups - groups_before < 150, "{db}: timers shared commits ({grouped} in {groups})");
-        }
+        let (groups, grouped) = sim.rt.metrics.groups();
+        assert!(groups - groups_before < 150, "{db}: timers shared commits ({grouped} in {groups})");
         sim.assert_replays().await;
     }
 }

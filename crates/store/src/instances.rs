@@ -159,6 +159,10 @@ impl Tx {
         Ok(())
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.pg
+    }
+
     /// A savepoint inside this transaction: `commit` keeps its work,
     /// `rollback` undoes only that.
     pub async fn savepoint(&self) -> Result<Tx> {
@@ -166,13 +170,22 @@ impl Tx {
         Ok(Tx::new(self.txn.begin().await?, self.pg, None))
     }
 
-    /// Loads instances by id, without locks (SQLite's group commit reads a
-    /// group's instances ahead in one query).
+    /// Loads instances by id (the group commit reads a group's instances
+    /// ahead in one query). On PostgreSQL their rows are locked until
+    /// commit, in id order, so two replicas' groups that share instances
+    /// wait for each other instead of deadlocking.
     pub async fn load_many(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Instance)>> {
         let mut out = Vec::with_capacity(ids.len());
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         for part in ids.chunks(crate::writes::CHUNK) {
             let keys: Vec<String> = part.iter().map(Uuid::to_string).collect();
-            for m in instance::Entity::find().filter(instance::Column::Id.is_in(keys)).all(&self.txn).await? {
+            let mut q = instance::Entity::find().filter(instance::Column::Id.is_in(keys));
+            if self.pg {
+                q = q.order_by_asc(instance::Column::Id).lock(LockType::Update);
+            }
+            for m in q.all(&self.txn).await? {
                 let state: Instance = serde_json::from_value(m.state).map_err(corrupt)?;
                 out.push((state.id, state));
             }
@@ -252,6 +265,16 @@ impl Store {
             None => Ok(None),
             Some(m) => serde_json::from_value(m.state).map(Some).map_err(corrupt),
         }
+    }
+
+    /// The workspace of an instance (never changes), without reading its state.
+    pub async fn instance_workspace(&self, id: Uuid) -> Result<Option<String>> {
+        Ok(instance::Entity::find_by_id(id.to_string())
+            .select_only()
+            .column(instance::Column::Workspace)
+            .into_tuple::<String>()
+            .one(self.conn())
+            .await?)
     }
 
     /// Several instances in one query (a page of tasks), by id.

@@ -268,15 +268,20 @@ impl Tx {
     /// Announces a commit to other replicas; delivered only if this
     /// transaction commits (PostgreSQL `pg_notify`; nothing on SQLite).
     pub async fn announce(&self, payload: &str) -> Result<()> {
-        if !self.is_pg() {
+        self.announce_all(&[payload.to_string()]).await
+    }
+
+    /// Sends many announcements in one statement (a group's commits).
+    pub async fn announce_all(&self, payloads: &[String]) -> Result<()> {
+        if !self.is_pg() || payloads.is_empty() {
             return Ok(());
         }
         use sea_orm::{ConnectionTrait, Statement};
         self.conn()
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [EVENTS_CHANNEL.into(), payload.into()],
+                "SELECT pg_notify($1, p) FROM jsonb_array_elements_text($2) AS p",
+                [EVENTS_CHANNEL.into(), serde_json::Value::from(payloads.to_vec()).into()],
             ))
             .await?;
         Ok(())

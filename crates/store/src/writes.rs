@@ -1,7 +1,7 @@
 //! The write side of a unit of work, in as few statements as the data
 //! allows: every changed instance is one row write (an insert, or an update
 //! with its version check), and then all their events, task rows, timers
-//! go in one multi-row statement each (outbox rows: `insert_outbox`). With SQLite's group
+//! go in one multi-row statement each (outbox rows: `insert_outbox`). With the group
 //! commit a unit holds many commands, so this is what makes a group cheap:
 //! each statement is a round trip to the database's thread.
 
@@ -32,7 +32,7 @@ impl Tx {
     pub async fn write_instances(&self, list: &[InstanceWrite<'_>], now: DateTime<Utc>) -> Result<()> {
         let list: Vec<&InstanceWrite<'_>> =
             list.iter().filter(|w| !w.events.is_empty() || w.expected_seq.is_none()).collect();
-        if self.is_pg() || list.len() == 1 {
+        if list.len() == 1 {
             for w in &list {
                 match w.expected_seq {
                     None => self.insert_row(w.state, now).await?,
@@ -89,9 +89,10 @@ impl Tx {
         Ok(())
     }
 
-    /// SQLite: many instance rows in one statement. Its transactions are
-    /// serialized (`BEGIN IMMEDIATE`), so the rows loaded in this one are
-    /// current; the version check stays as a safety net, for all rows at
+    /// Many instance rows in one statement. The rows loaded in this
+    /// transaction are current (SQLite's transactions are serialized with
+    /// `BEGIN IMMEDIATE`; PostgreSQL's group commit loaded them with row
+    /// locks); the version check stays as a safety net, for all rows at
     /// once (a stored row at or past the new version is not overwritten,
     /// and the count then falls short: a conflict).
     async fn upsert_rows(&self, list: &[&InstanceWrite<'_>], now: DateTime<Utc>) -> Result<()> {

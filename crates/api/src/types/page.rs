@@ -63,6 +63,27 @@ impl Window {
         Ok(Window { offset, limit, end })
     }
 
+    /// A window counted from the start when the total is not needed (see
+    /// [`needs_total`]): the list is read one item past the page, to tell
+    /// whether another page follows, and not counted.
+    pub fn ahead(after: Option<String>, first: Option<i32>) -> ApiResult<Window> {
+        Window::new(after, None, first, None, u64::MAX)
+    }
+
+    /// The slice to read for [`Window::ahead`]: the page and one more.
+    pub fn slice_ahead(&self) -> smmflow_runtime::reads::Slice {
+        smmflow_runtime::reads::Slice { offset: self.offset, limit: self.limit.saturating_add(1) }
+    }
+
+    /// The connection for what [`Window::slice_ahead`] read. Its total (not
+    /// asked for) is the number of items up to the end of this page.
+    pub fn page_ahead<T: OutputType>(&self, mut items: Vec<T>) -> Page<T> {
+        let more = items.len() as u64 > self.limit;
+        items.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
+        let total = self.offset + items.len() as u64 + u64::from(more);
+        Window { offset: self.offset, limit: self.limit, end: total }.page(items, total)
+    }
+
     /// The slice of the list to read.
     pub fn slice(&self) -> smmflow_runtime::reads::Slice {
         smmflow_runtime::reads::Slice { offset: self.offset, limit: self.limit }
@@ -81,9 +102,29 @@ impl Window {
     }
 }
 
+/// Whether a connection must count its list: `totalCount` is asked for, or
+/// the window is counted from the end (`last`, `before`). A client polling
+/// for its next page does not pay for a count it does not read.
+pub fn needs_total(ctx: &async_graphql::Context<'_>, before: Option<&String>, last: Option<i32>) -> bool {
+    before.is_some() || last.is_some() || ctx.look_ahead().field("totalCount").exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_read_ahead_tells_whether_a_page_follows() {
+        let w = Window::ahead(None, Some(2)).unwrap();
+        assert_eq!((w.slice_ahead().offset, w.slice_ahead().limit), (0, 3));
+        let p = w.page_ahead(vec![1, 2, 3]);
+        assert_eq!(p.edges.len(), 2);
+        assert!(p.has_next_page);
+        let p = Window::ahead(Some(encode(1)), Some(2)).unwrap().page_ahead(vec![3]);
+        assert_eq!(p.edges.len(), 1);
+        assert!(!p.has_next_page);
+        assert!(p.has_previous_page);
+    }
 
     #[test]
     fn windows_follow_relay_rules() {

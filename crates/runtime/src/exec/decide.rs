@@ -19,11 +19,12 @@ impl Runtime {
     /// Decides a request on top of what `group` (earlier requests of the
     /// same transaction) has decided, writing nothing: the request's own
     /// buffer, or None when there is nothing to do (its key was recorded,
-    /// its timer was taken or moved). Grouped, its timer is checked here and
-    /// taken with the group's writes (SQLite's serialized transaction makes
-    /// the read as good as the delete); alone, the caller has taken it
-    /// already (a delete first, which PostgreSQL's row lock makes the one
-    /// safe check across replicas).
+    /// its timer was taken or moved). Grouped, its timer is taken here: on
+    /// SQLite checked by a read and deleted with the group's writes (the
+    /// serialized transaction makes the read as good as the delete), on
+    /// PostgreSQL deleted after the decision (the row lock makes the delete
+    /// the one safe check across replicas); alone, the caller has taken it
+    /// already.
     pub(crate) async fn decide_request(
         &self,
         tx: &Tx,
@@ -42,7 +43,7 @@ impl Runtime {
             if group.has_pending_for(t.instance) {
                 return Err(Error::FlushFirst);
             }
-            if tx.timer_due(t.instance, &t.key).await? != Some(smmflow_store::db_time(t.due_at)) {
+            if !tx.is_postgres() && tx.timer_due(t.instance, &t.key).await? != Some(smmflow_store::db_time(t.due_at)) {
                 return Ok(None);
             }
         }
@@ -50,7 +51,15 @@ impl Runtime {
         if mode == Mode::Grouped
             && let Some(t) = &req.timer
         {
-            buf.take_timer(t.instance, &t.key);
+            if !tx.is_postgres() {
+                buf.take_timer(t.instance, &t.key);
+            } else if !tx.take_timer(t.instance, &t.key, t.due_at).await? {
+                // Another replica fired it (or it moved): the delete, row-locked
+                // until commit, is the one safe check there. Done after the
+                // decision, so a decision that must wait for a flush has not
+                // taken it yet.
+                return Ok(None);
+            }
         }
         if let Some(r) = &req.record {
             buf.remember(r.scope, &r.key, r.id.to_string());
