@@ -406,3 +406,69 @@ async fn schedules_over_the_api() {
         );
     }
 }
+
+/// The `mine` inbox: tasks claimed by me or open for one of my roles, in
+/// the task list's one order across pages, counted on every page; nothing
+/// claimed by someone else, open for a role I lack, or in a workspace I am
+/// not in. (On PostgreSQL each of these branches is its own query, merged.)
+#[tokio::test]
+async fn the_mine_inbox_pages_claimed_and_open_work_in_one_order() {
+    const CLAIM: &str = "mutation($t: ID!) { claimTask(input: {taskId: $t}) { userErrors { message } } }";
+    const COMPLETE: &str =
+        "mutation($t: ID!) { completeTask(input: {taskId: $t, output: {text: \"done\"}}) { userErrors { message } } }";
+    const PAGE: &str = "query($after: String) { tasks(filter: {mine: true}, first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id } } }";
+    for db in databases() {
+        let s = Server::start(db);
+        let t = setup(&s).await;
+        let mut drafts = Vec::new();
+        for _ in 0..6 {
+            drafts.push(start(&s, &t["lena"], "alpha").await.1);
+        }
+        start(&s, &t["bob"], "beta").await;
+        for d in &drafts[..2] {
+            s.ok(&t["wanda"], CLAIM, json!({"t": d})).await;
+            s.ok(&t["wanda"], COMPLETE, json!({"t": d})).await;
+        }
+        s.ok(&t["wanda"], CLAIM, json!({"t": drafts[2]})).await;
+        s.ok(&t["mixed"], CLAIM, json!({"t": drafts[3]})).await;
+
+        // What `mixed` (writer and editor in alpha) should see, in the task
+        // list's order: everything of alpha open, or claimed by them.
+        let all = s
+            .ok(
+                &t["lena"],
+                r#"{ tasks(filter: {workspace: "alpha", status: [OPEN, CLAIMED]}, first: 50) { nodes { id status assignee { login } } } }"#,
+                json!({}),
+            )
+            .await;
+        let expected: Vec<String> = all["tasks"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["status"] == "OPEN" || n["assignee"]["login"] == "mixed")
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(expected.len(), 5, "{db}: 2 open drafts, 1 claimed by mixed, 2 open reviews: {all}");
+
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let p = s.ok(&t["mixed"], PAGE, json!({"after": after})).await;
+            assert_eq!(p["tasks"]["totalCount"], 5, "{db}: {p}");
+            seen.extend(p["tasks"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
+            if p["tasks"]["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = p["tasks"]["pageInfo"]["endCursor"].clone();
+            assert!(seen.len() < 10, "{db}: the pages do not end");
+        }
+        assert_eq!(seen, expected, "{db}: the same tasks in the same order, page by page");
+
+        // An editor alone sees the two reviews; a member of beta alone, beta's draft.
+        let eddie = s.ok(&t["eddie"], "{ tasks(filter: {mine: true}, first: 50) { totalCount } }", json!({})).await;
+        assert_eq!(eddie["tasks"]["totalCount"], 2, "{db}: {eddie}");
+        let bert = s.ok(&t["bert"], "{ tasks(filter: {mine: true}, first: 50) { totalCount } }", json!({})).await;
+        assert_eq!(bert["tasks"]["totalCount"], 1, "{db}: {bert}");
+    }
+}

@@ -238,7 +238,7 @@ impl Tx {
     }
 }
 
-fn task_row(m: task::Model) -> Result<TaskRow> {
+pub(crate) fn task_row(m: task::Model) -> Result<TaskRow> {
     Ok(TaskRow {
         instance_id: m.instance_id.parse().map_err(|e: uuid::Error| Error::Corrupt(e.to_string()))?,
         no: m.no as u32,
@@ -328,7 +328,15 @@ impl Store {
     }
 
     fn task_query(f: &TaskFilter) -> sea_orm::Select<task::Entity> {
-        use sea_orm::sea_query::Condition;
+        let mine = f.mine.as_ref().map(|(me, memberships)| crate::inbox::mine(me, memberships, f.visible.as_deref()));
+        Self::task_query_with(f, mine)
+    }
+
+    /// The filter's terms, with `mine` (if any) as the given condition.
+    pub(crate) fn task_query_with(
+        f: &TaskFilter,
+        mine: Option<sea_orm::sea_query::Condition>,
+    ) -> sea_orm::Select<task::Entity> {
         let mut q = task::Entity::find();
         if let Some(i) = f.instance {
             q = q.filter(task::Column::InstanceId.eq(i.to_string()));
@@ -336,10 +344,10 @@ impl Store {
         if let Some(w) = &f.workspace {
             q = q.filter(task::Column::Workspace.eq(w.as_str()));
         }
-        // With `mine`, visibility goes inside the OR below, so that each of
+        // With `mine`, visibility goes inside its condition, so that each of
         // its branches is answered by its own index (SQLite unions them);
         // a top-level workspace term would make it scan the whole workspace.
-        if let (Some(v), None) = (&f.visible, &f.mine) {
+        if let (Some(v), None) = (&f.visible, &mine) {
             q = q.filter(task::Column::Workspace.is_in(v.clone()));
         }
         if !f.statuses.is_empty() {
@@ -357,27 +365,16 @@ impl Store {
         if let Some(now) = f.overdue_at {
             q = q.filter(task::Column::Status.is_in(["open", "claimed"])).filter(task::Column::DueAt.lt(db_time(now)));
         }
-        if let Some((me, memberships)) = &f.mine {
-            let mut roles = Condition::any();
-            for (ws, role) in memberships {
-                roles = roles.add(
-                    Condition::all()
-                        .add(task::Column::Workspace.eq(ws.as_str()))
-                        .add(task::Column::Role.eq(role.as_str())),
-                );
-            }
-            let open_for_me = Condition::all().add(task::Column::Status.eq("open")).add(roles);
-            let mut claimed =
-                Condition::all().add(task::Column::Assignee.eq(me.as_str())).add(task::Column::Status.eq("claimed"));
-            if let Some(v) = &f.visible {
-                claimed = claimed.add(task::Column::Workspace.is_in(v.clone()));
-            }
-            q = q.filter(Condition::any().add(claimed).add(open_for_me));
+        if let Some(c) = mine {
+            q = q.filter(c);
         }
         q
     }
 
     pub async fn tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRow>> {
+        if let Some(branches) = self.inbox_branches(f, true) {
+            return self.tasks_by_branch(f, branches).await;
+        }
         let mut q = Self::task_query(f);
         if let Some(o) = f.offset {
             q = q.offset(o);
@@ -396,6 +393,9 @@ impl Store {
 
     pub async fn count_tasks(&self, f: &TaskFilter) -> Result<u64> {
         use sea_orm::PaginatorTrait;
+        if let Some(branches) = self.inbox_branches(f, false) {
+            return self.count_by_branch(f, branches).await;
+        }
         Ok(Self::task_query(f).count(self.conn()).await?)
     }
 

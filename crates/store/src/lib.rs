@@ -13,6 +13,7 @@ mod directory;
 mod documents;
 mod entity;
 mod feeds;
+mod inbox;
 mod instances;
 mod outbox;
 mod publications;
