@@ -144,8 +144,12 @@ pub(crate) async fn verify(server: &Server, load: &Load, sink: &SmtpSink) -> Ver
         );
     }
 
-    // Mail: at least once, with a stable Message-ID.
-    let deadline = Instant::now() + PATIENCE;
+    // Mail: at least once, with a stable Message-ID. The mail is waited for
+    // as long as it keeps arriving (the volume grows with the server's
+    // speed under the load), and the check fails once nothing new has
+    // arrived for PATIENCE.
+    let mut deadline = Instant::now() + PATIENCE;
+    let mut arrived = 0;
     let (ids, pairs) = loop {
         let mut ids: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for m in sink.messages() {
@@ -157,6 +161,10 @@ pub(crate) async fn verify(server: &Server, load: &Load, sink: &SmtpSink) -> Ver
         let pairs: BTreeSet<(String, String)> = ids.values().flatten().cloned().collect();
         if pairs.is_superset(&expected_mail) {
             break (ids, pairs);
+        }
+        if pairs.len() > arrived {
+            arrived = pairs.len();
+            deadline = Instant::now() + PATIENCE;
         }
         if Instant::now() > deadline {
             let missing: Vec<_> = expected_mail.difference(&pairs).take(10).collect();
