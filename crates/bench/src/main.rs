@@ -185,14 +185,15 @@ async fn targets(db: Db, postgres_url: Option<&str>) -> Result<Vec<Target>> {
     if db != Db::Sqlite {
         let admin =
             postgres_url.ok_or_else(|| anyhow!("PostgreSQL needs --postgres-url or SMMFLOW_TEST_POSTGRES_URL"))?;
-        let name = format!("smmflow_bench_{}", uuid::Uuid::new_v4().simple());
-        out.push(Target {
-            name: "postgres",
-            url: smmflow_store::create_postgres_database(admin, &name).await?,
-            _dir: None,
-        });
+        out.push(Target { name: "postgres", url: fresh_postgres_database(admin).await?, _dir: None });
     }
     Ok(out)
+}
+
+/// A new, empty PostgreSQL database next to `admin` (its URL).
+async fn fresh_postgres_database(admin: &str) -> Result<String> {
+    let name = format!("smmflow_bench_{}", uuid::Uuid::new_v4().simple());
+    Ok(smmflow_store::create_postgres_database(admin, &name).await?)
 }
 
 pub(crate) fn peak_rss_kib() -> u64 {
@@ -431,13 +432,7 @@ async fn main() -> Result<()> {
         }
         Mode::Memory { binary, instances, postgres_url } => {
             let url = match &postgres_url {
-                Some(admin) => Some(
-                    smmflow_store::create_postgres_database(
-                        admin,
-                        &format!("smmflow_bench_{}", uuid::Uuid::new_v4().simple()),
-                    )
-                    .await?,
-                ),
+                Some(admin) => Some(fresh_postgres_database(admin).await?),
                 None => None,
             };
             let r = memory::run(&binary, url.as_deref(), instances).await?;

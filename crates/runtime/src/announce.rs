@@ -25,6 +25,11 @@ pub(crate) enum Announcement {
 }
 
 impl Announcement {
+    /// As sent (JSON).
+    pub(crate) fn payload(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| crate::Error::Internal(e.to_string()))
+    }
+
     fn node(&self) -> &str {
         match self {
             Announcement::Commit { node, .. }
@@ -37,8 +42,7 @@ impl Announcement {
 impl Runtime {
     /// Sends an announcement inside `tx` (nothing on SQLite: one process).
     pub(crate) async fn announce_in(&self, tx: &smmflow_store::Tx, a: &Announcement) -> Result<()> {
-        let payload = serde_json::to_string(a).map_err(|e| crate::Error::Internal(e.to_string()))?;
-        Ok(tx.announce(&payload).await?)
+        Ok(tx.announce_all(&[a.payload()?]).await?)
     }
 
     /// On PostgreSQL: relays other replicas' announcements to this process

@@ -206,7 +206,7 @@ impl Runtime {
             if let Announcement::Profile { workspace, .. } = a {
                 self.sync_client_schedules(tx, workspace).await?;
             }
-            payloads.push(serde_json::to_string(a).map_err(|e| Error::Internal(e.to_string()))?);
+            payloads.push(a.payload()?);
         }
         // One statement for the whole group (PostgreSQL; nothing on SQLite).
         Ok(tx.announce_all(&payloads).await?)

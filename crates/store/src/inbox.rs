@@ -84,7 +84,7 @@ impl Store {
         // sorts the same by bytes as in PostgreSQL's collations.
         rows.sort_by(|a, b| (a.created_at, &a.instance_id, a.no).cmp(&(b.created_at, &b.instance_id, b.no)));
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        let take = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(end.saturating_sub(offset)).unwrap_or(usize::MAX);
         rows.into_iter().skip(skip).take(take).map(task_row).collect()
     }
 

@@ -143,10 +143,6 @@ impl Tx {
         &self.txn
     }
 
-    pub(crate) fn is_pg(&self) -> bool {
-        self.pg
-    }
-
     /// Commits (a savepoint: releases it).
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
@@ -159,6 +155,7 @@ impl Tx {
         Ok(())
     }
 
+    /// Whether this is a PostgreSQL transaction.
     pub fn is_postgres(&self) -> bool {
         self.pg
     }

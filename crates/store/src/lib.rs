@@ -266,15 +266,11 @@ impl Store {
 }
 
 impl Tx {
-    /// Announces a commit to other replicas; delivered only if this
-    /// transaction commits (PostgreSQL `pg_notify`; nothing on SQLite).
-    pub async fn announce(&self, payload: &str) -> Result<()> {
-        self.announce_all(&[payload.to_string()]).await
-    }
-
-    /// Sends many announcements in one statement (a group's commits).
+    /// Announces to other replicas, in one statement however many;
+    /// delivered only if this transaction commits (PostgreSQL `pg_notify`;
+    /// nothing on SQLite).
     pub async fn announce_all(&self, payloads: &[String]) -> Result<()> {
-        if !self.is_pg() || payloads.is_empty() {
+        if !self.is_postgres() || payloads.is_empty() {
             return Ok(());
         }
         use sea_orm::{ConnectionTrait, Statement};

@@ -310,7 +310,7 @@ impl Store {
     pub async fn retry_notification(&self, id: &str, now: DateTime<Utc>) -> Result<OutboxRow> {
         let tx = self.begin().await?;
         let mut q = outbox::Entity::find_by_id(id.to_string());
-        if tx.is_pg() {
+        if tx.is_postgres() {
             q = q.lock(LockType::Update);
         }
         let row = q

@@ -128,7 +128,7 @@ impl Tx {
     /// lane serializes writers already).
     pub async fn workspace_for_update(&self, key: &str) -> Result<Option<WorkspaceRow>> {
         let mut q = workspace::Entity::find_by_id(key.to_string());
-        if self.is_pg() {
+        if self.is_postgres() {
             q = q.lock(LockType::Update);
         }
         Ok(q.one(self.conn()).await?.map(WorkspaceRow::from))

@@ -30,7 +30,9 @@ fn decode(cursor: &str) -> ApiResult<u64> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse().ok()))
+        .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse::<u64>().ok()))
+        // A position a list can have (a database offset is a signed 64-bit number).
+        .filter(|n| i64::try_from(*n).is_ok())
         .ok_or_else(|| ApiError::BadInput(format!("`{cursor}` is not a cursor from this list")))
 }
 
@@ -53,7 +55,7 @@ impl Window {
                 return Err(ApiError::BadInput(format!("`{name}` must be between 1 and 100, not {n}")));
             }
         }
-        let start = after.as_deref().map(decode).transpose()?.map_or(0, |a| a + 1).min(total);
+        let start = after.as_deref().map(decode).transpose()?.map_or(0, |a| a.saturating_add(1)).min(total);
         let end = before.as_deref().map(decode).transpose()?.unwrap_or(total).min(total).max(start);
         let (offset, limit) = match (first, last) {
             (Some(f), _) => (start, (f as u64).min(end - start)),
@@ -80,7 +82,7 @@ impl Window {
     pub fn page_ahead<T: OutputType>(&self, mut items: Vec<T>) -> Page<T> {
         let more = items.len() as u64 > self.limit;
         items.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
-        let total = self.offset + items.len() as u64 + u64::from(more);
+        let total = self.offset.saturating_add(items.len() as u64).saturating_add(u64::from(more));
         Window { offset: self.offset, limit: self.limit, end: total }.page(items, total)
     }
 
@@ -139,5 +141,8 @@ mod tests {
         assert!(Window::new(None, None, Some(0), None, 25).is_err());
         assert!(Window::new(None, None, Some(101), None, 25).is_err());
         assert!(Window::new(Some("junk".into()), None, Some(1), None, 25).is_err());
+        // A forged cursor past any list's end is refused, not overflowed.
+        assert!(Window::ahead(Some(encode(u64::MAX)), Some(1)).is_err());
+        assert!(Window::new(Some(encode(i64::MAX as u64)), None, Some(1), None, 25).is_ok());
     }
 }
