@@ -11,6 +11,8 @@ use smmflow_runtime::admin::NewUser;
 use smmflow_spec::project::{Document, parse_document};
 use smmflow_spec::{Project, diag::Sink, mermaid, schema};
 
+mod data;
+
 /// The command path allocates a lot (JSON snapshots, rows): mimalloc measured
 /// about 25% more transitions/s than the system allocator (docs/benchmarks.md).
 #[global_allocator]
@@ -117,6 +119,11 @@ enum Command {
         #[command(subcommand)]
         command: MemberCommand,
     },
+    /// Move, back up or hand over data.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Print the GraphQL schema (docs/schema.graphql).
     ExportSchema,
     /// A weekly content cycle by a simulated team, through the GraphQL API, in seconds.
@@ -194,6 +201,39 @@ enum UserCommand {
         /// Make the user an admin.
         #[arg(long)]
         admin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Copy the whole database into an empty one (SQLite or PostgreSQL, either
+    /// way), then verify the copy; a server started on it goes on from there.
+    Copy {
+        /// The target: postgres://..., sqlite://PATH or a file path.
+        #[arg(long)]
+        to: String,
+        /// Rows per transaction on the target.
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write one workspace's data (a client's) as JSON Lines to a new file.
+    Export {
+        /// The workspace's key.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write an online backup of the SQLite database to a new file.
+    Backup {
+        #[arg(long)]
+        output: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -312,6 +352,21 @@ fn run() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Data { command: DataCommand::Copy { to, batch, data } } => {
+            let source = source_url(&data);
+            println!("{}", block_on(async move { data::copy(&source, &to, batch).await })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data { command: DataCommand::Export { workspace, output, data } } => {
+            let source = source_url(&data);
+            println!("{}", block_on(async move { data::export(&source, &workspace, &output).await })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data { command: DataCommand::Backup { output, data } } => {
+            let source = source_url(&data);
+            println!("{}", block_on(async move { data::backup(&source, &output).await })?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User { command: UserCommand::Add { login, email, name, admin: is_admin, data } } => {
             admin(data, move |rt| async move {
                 let user = NewUser { login: login.clone(), email, name, is_admin };
@@ -335,6 +390,11 @@ fn run() -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// The database `--data-dir` / `--database-url` name.
+fn source_url(data: &DataArgs) -> String {
+    data.database_url.clone().unwrap_or_else(|| smmflow_api::serve::default_database_url(&data.data_dir))
 }
 
 /// Runs an administration command against the database and prints its result.

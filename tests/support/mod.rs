@@ -122,6 +122,18 @@ impl Server {
         Server::spawn("postgres", Some(database_url.to_string()), None, extra)
     }
 
+    /// A server on a database that already has users (a copy, a restored
+    /// backup): no admin token is printed there, so the caller names one.
+    pub fn start_on_with_admin(database_url: &str, admin: &str, extra: &[&str]) -> Server {
+        let db = if database_url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+        Server::spawn(db, Some(database_url.to_string()), Some(admin.to_string()), extra)
+    }
+
+    /// A fresh PostgreSQL database's URL (SMMFLOW_TEST_POSTGRES_URL must be set).
+    pub fn fresh_postgres() -> String {
+        create_pg_database()
+    }
+
     /// Starts the server again after `kill` (or a crash): the same data dir,
     /// port, database and flags, as an operator's restart would. Waits until
     /// it is ready.

@@ -17,6 +17,7 @@ use smmflow_store::{Store, User};
 
 mod analytics;
 mod calendar;
+mod copy;
 mod forecast;
 mod http;
 mod inbox;
@@ -149,6 +150,16 @@ enum Mode {
         finished: usize,
         #[arg(long, default_value_t = 500)]
         queries: usize,
+        #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// `smmflow data copy`'s rate: `--events` events over `--instances`
+    /// instances copied SQLite -> PostgreSQL -> SQLite, verification included.
+    Copy {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 20_000)]
+        instances: usize,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
     },
@@ -501,6 +512,29 @@ async fn main() -> Result<()> {
                 results.push(r);
             }
             write_json("http", &results)?;
+        }
+        Mode::Copy { events, instances, postgres_url } => {
+            let admin = postgres_url.ok_or_else(|| anyhow!("the copy benchmark needs --postgres-url"))?;
+            println!("data copy: {events} events over {instances} instances, verification included\n");
+            println!(
+                "{:<20} {:>10} {:>10} {:>9} {:>10} {:>10} {:>8} {:>9}",
+                "direction", "rows", "events", "s", "events/s", "rows/s", "RSS MiB", "anon MiB"
+            );
+            let results = copy::run(events, instances, &admin).await?;
+            for r in &results {
+                println!(
+                    "{:<20} {:>10} {:>10} {:>9.1} {:>10.0} {:>10.0} {:>8.0} {:>9.0}",
+                    r["direction"].as_str().unwrap_or(""),
+                    r["rows"].as_u64().unwrap_or(0),
+                    r["events"].as_u64().unwrap_or(0),
+                    r["seconds"].as_f64().unwrap_or(0.0),
+                    r["events_per_s"].as_f64().unwrap_or(0.0),
+                    r["rows_per_s"].as_f64().unwrap_or(0.0),
+                    r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                    r["anon_rss_mib"].as_f64().unwrap_or(0.0),
+                );
+            }
+            write_json("copy", &results)?;
         }
         Mode::Timers { db, timers, lead, replicas, postgres_url } => {
             println!("timer lateness: {timers} timers due in one minute, {lead} s from now, {replicas} replica(s)\n");

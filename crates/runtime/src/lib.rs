@@ -17,6 +17,7 @@ mod batches;
 pub mod calendar;
 pub mod clients;
 mod clock;
+pub mod data;
 mod defs;
 mod directory;
 mod exec;
@@ -244,6 +245,12 @@ impl Runtime {
     pub async fn open(opts: Options) -> Result<(Arc<Runtime>, Option<DeployReport>)> {
         let store = Store::connect(&opts.database_url).await?;
         store.migrate().await?;
+        if store.unfinished_copy().await? {
+            return Err(smmflow_store::Error::Setting(
+                "this database is the target of a `smmflow data copy` that did not finish: run the copy again".into(),
+            )
+            .into());
+        }
         let (events, _) = broadcast::channel(4096);
         // `SMMFLOW_GROUP_COMMIT=off` runs each command in its own transaction (for comparison).
         let grouped = std::env::var("SMMFLOW_GROUP_COMMIT").map_or(true, |v| v != "off");

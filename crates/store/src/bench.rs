@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::entity::{instance, publication, task};
+use crate::entity::{event, instance, publication, task};
 use crate::{Result, Store, db_time};
 
 /// Rows per INSERT statement, and statements per transaction.
@@ -50,6 +50,39 @@ impl Store {
                 reasons: Set(None),
             })
         });
+        self.insert_in_batches(rows).await
+    }
+
+    /// Adds `per_instance` events to each instance's log (numbered from
+    /// 10,000, after its own), each with `data` as its payload: a long
+    /// history for the copy benchmark. Returns how many were written.
+    pub async fn seed_events(
+        &self,
+        instances: &[Uuid],
+        per_instance: u32,
+        data: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        let rows = instances.iter().flat_map(|id| {
+            (0..per_instance).map(move |k| event::ActiveModel {
+                instance_id: Set(id.to_string()),
+                seq: Set(10_000 + i64::from(k)),
+                kind: Set("task.completed".into()),
+                at: Set(db_time(at)),
+                actor: Set("editor0".into()),
+                data: Set(data.clone()),
+            })
+        });
+        self.insert_in_batches(rows).await
+    }
+
+    /// Inserts rows `ROWS` to a statement, `STATEMENTS` statements to a
+    /// transaction. Returns how many were written.
+    async fn insert_in_batches<E, A>(&self, rows: impl IntoIterator<Item = A>) -> Result<u64>
+    where
+        E: EntityTrait,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
         let mut written = 0u64;
         let mut batch = Vec::with_capacity(ROWS);
         let mut statements = 0;
@@ -58,7 +91,7 @@ impl Store {
             batch.push(row);
             if batch.len() == ROWS {
                 written += batch.len() as u64;
-                task::Entity::insert_many(std::mem::take(&mut batch)).exec_without_returning(tx.conn()).await?;
+                E::insert_many(std::mem::take(&mut batch)).exec_without_returning(tx.conn()).await?;
                 statements += 1;
                 if statements == STATEMENTS {
                     tx.commit().await?;
@@ -69,10 +102,21 @@ impl Store {
         }
         if !batch.is_empty() {
             written += batch.len() as u64;
-            task::Entity::insert_many(batch).exec_without_returning(tx.conn()).await?;
+            E::insert_many(batch).exec_without_returning(tx.conn()).await?;
         }
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// The data of one stored event of `instance` (a real payload to repeat).
+    pub async fn sample_event_data(&self, instance: Uuid) -> Result<Option<Value>> {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+        Ok(event::Entity::find()
+            .filter(event::Column::InstanceId.eq(instance.to_string()))
+            .order_by_desc(event::Column::Seq)
+            .one(self.conn())
+            .await?
+            .map(|e| e.data))
     }
 
     /// On PostgreSQL, `VACUUM ANALYZE tasks`: what autovacuum does soon after
