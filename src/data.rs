@@ -138,6 +138,52 @@ pub async fn export(source_url: &str, workspace: &str, output: &Path) -> Result<
     Ok(format!("exported workspace {workspace} to {}: {}", output.display(), counts.join(", ")))
 }
 
+/// `smmflow data export --format archive`: a tar file holding `KEY.jsonl`
+/// (as `export` writes it) and the workspace's report of the last 52 weeks
+/// (`report.html`, `report.csv`, as `smmflow report` renders them).
+pub async fn export_archive(data_dir: &Path, source_url: &str, workspace: &str, output: &Path) -> Result<String> {
+    if output.exists() {
+        bail!("{} exists: data export writes a new file", output.display());
+    }
+    let mut part = output.as_os_str().to_owned();
+    part.push(".data.part");
+    let part = std::path::PathBuf::from(part);
+    let summary = export(source_url, workspace, &part).await?;
+    let result = archive(data_dir, source_url, workspace, output, &part).await;
+    let _ = std::fs::remove_file(&part);
+    if result.is_err() {
+        let _ = std::fs::remove_file(output);
+    }
+    result?;
+    Ok(format!("{summary}\nwith the report of the last 52 weeks, archived in {}", output.display()))
+}
+
+async fn archive(data_dir: &Path, source_url: &str, workspace: &str, output: &Path, data: &Path) -> Result<()> {
+    let to = chrono::Utc::now();
+    let from = to - chrono::Duration::weeks(52);
+    let rt = smmflow_api::serve::open_runtime(data_dir, Some(source_url), None).await.map_err(|e| anyhow!(e))?;
+    let report = smmflow_api::report::gather(&rt, workspace, from, to).await.map_err(|e| anyhow!(e))?;
+    let html = smmflow_api::report::html(&report).map_err(|e| anyhow!(e))?;
+    let csv = smmflow_api::report::csv(&report).map_err(|e| anyhow!(e))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(output)
+        .with_context(|| format!("creating {}", output.display()))?;
+    let mut tar = tar::Builder::new(file);
+    tar.append_path_with_name(data, format!("{workspace}.jsonl"))?;
+    for (name, bytes) in [("report.html", html.as_bytes()), ("report.csv", csv.as_bytes())] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(u64::try_from(to.timestamp()).unwrap_or(0));
+        header.set_cksum();
+        tar.append_data(&mut header, name, bytes)?;
+    }
+    tar.into_inner()?.sync_all()?;
+    Ok(())
+}
+
 /// `smmflow data backup --output FILE`: an online, consistent copy of the
 /// SQLite database (`VACUUM INTO`), which `serve --database-url` starts on.
 pub async fn backup(source_url: &str, output: &Path) -> Result<String> {

@@ -206,6 +206,12 @@ enum UserCommand {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Archive,
+}
+
 #[derive(Subcommand)]
 enum DataCommand {
     /// Copy the whole database into an empty one (SQLite or PostgreSQL, either
@@ -227,6 +233,10 @@ enum DataCommand {
         workspace: String,
         #[arg(long)]
         output: PathBuf,
+        /// `jsonl` (the data alone) or `archive` (a tar file: the data and
+        /// the workspace's report of the last 52 weeks, HTML and CSV).
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -357,9 +367,15 @@ fn run() -> Result<ExitCode> {
             println!("{}", block_on(async move { data::copy(&source, &to, batch).await })?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Data { command: DataCommand::Export { workspace, output, data } } => {
+        Command::Data { command: DataCommand::Export { workspace, output, format, data } } => {
             let source = source_url(&data);
-            println!("{}", block_on(async move { data::export(&source, &workspace, &output).await })?);
+            let done = block_on(async move {
+                match format {
+                    ExportFormat::Jsonl => data::export(&source, &workspace, &output).await,
+                    ExportFormat::Archive => data::export_archive(&data.data_dir, &source, &workspace, &output).await,
+                }
+            })?;
+            println!("{done}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Data { command: DataCommand::Backup { output, data } } => {

@@ -86,6 +86,46 @@ async fn an_export_holds_one_workspace_and_nothing_of_another() {
         for needle in beta.iter().map(String::as_str).chain(["beta-writer", "beta-client", "beta secret", "\"beta\""]) {
             assert!(!text.contains(needle), "{db}: the export holds `{needle}`");
         }
+        // The archive: the same records and the client's report beside them.
+        let archive = dir.path().join("alpha.tar");
+        let data_dir = dir.path().join("data");
+        let (ok, out, err) = smmflow(
+            &[
+                "data",
+                "export",
+                "--workspace",
+                "alpha",
+                "--format",
+                "archive",
+                "--output",
+                archive.to_str().unwrap(),
+                "--database-url",
+                &url_of(&s),
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(ok, "{db}: {out}\n{err}");
+        let unpacked = dir.path().join("unpacked");
+        std::fs::create_dir(&unpacked).unwrap();
+        let status = std::process::Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(&unpacked).status();
+        assert!(status.unwrap().success(), "{db}: tar reads the archive");
+        let mut names: Vec<String> = std::fs::read_dir(&unpacked)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["alpha.jsonl", "report.csv", "report.html"], "{db}");
+        let archived = std::fs::read_to_string(unpacked.join("alpha.jsonl")).unwrap();
+        // The same records (but the first line's export time).
+        assert_eq!(archived.lines().skip(1).collect::<Vec<_>>(), text.lines().skip(1).collect::<Vec<_>>(), "{db}");
+        let html = std::fs::read_to_string(unpacked.join("report.html")).unwrap();
+        assert!(html.contains("alpha") && html.contains("<svg"), "{db}: a rendered report");
+        for f in ["report.html", "report.csv"] {
+            let t = std::fs::read_to_string(unpacked.join(f)).unwrap();
+            assert!(!t.contains("beta"), "{db}: {f} names beta");
+        }
         // An unknown workspace: an error, and no file.
         let missing = dir.path().join("nobody.jsonl");
         let (ok, _, err) = smmflow(
