@@ -472,3 +472,85 @@ async fn the_mine_inbox_pages_claimed_and_open_work_in_one_order() {
         assert_eq!(bert["tasks"]["totalCount"], 1, "{db}: {bert}");
     }
 }
+
+/// Defaults inside list items are filled (a blogger left unmarked is
+/// recommended by default), so a `for_each` over them sees every item.
+#[tokio::test]
+async fn defaults_inside_list_items_drive_a_for_each() {
+    const FLOW: &str = r#"workflow: blogger-shortlist
+name: Influencer shortlist
+roles: {manager: Shortlists bloggers, writer: Writes briefs}
+steps:
+  shortlist:
+    role: manager
+    form:
+      bloggers:
+        type: list
+        min_items: 1
+        items:
+          type: object
+          fields:
+            name: {type: string, required: true}
+            recommended: {type: boolean, default: true}
+  brief:
+    role: writer
+    after: [shortlist]
+    title: "Brief for {{ item.name }}"
+    for_each: "steps.shortlist.output.bloggers | selectattr('recommended') | list"
+"#;
+    for db in databases() {
+        let s = Server::start(db);
+        let r = s
+            .ok(
+                &s.admin,
+                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+                json!({"s": FLOW}),
+            )
+            .await;
+        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}: {r}");
+        let t = s.team("infl", &[("mia", "lead"), ("mia", "manager"), ("wanda", "writer")]).await;
+        let started = s
+            .ok(&t["mia"], "mutation { startInstance(input: {workflow: \"blogger-shortlist\", workspace: \"infl\"}) { instance { id tasks { id } } } }", json!({}))
+            .await;
+        let inst = &started["startInstance"]["instance"];
+        let bloggers = json!([{"name": "anna"}, {"name": "boris", "recommended": false}, {"name": "vera"}]);
+        let done = s
+            .ok(&t["mia"], "mutation($t: ID!, $o: JSON!) { completeTask(input: {taskId: $t, output: $o}) { task { output } userErrors { message } } }", json!({"t": inst["tasks"][0]["id"], "o": {"bloggers": bloggers}}))
+            .await;
+        assert_eq!(done["completeTask"]["userErrors"], json!([]), "{db}: {done}");
+        assert_eq!(
+            done["completeTask"]["task"]["output"]["bloggers"],
+            json!([{"name": "anna", "recommended": true}, {"name": "boris", "recommended": false}, {"name": "vera", "recommended": true}]),
+            "{db}"
+        );
+        let i = s
+            .ok(
+                &t["mia"],
+                "query($id: ID!) { instance(id: $id) { tasks { title status step { id } } } }",
+                json!({"id": inst["id"]}),
+            )
+            .await;
+        let mut briefs: Vec<String> = i["instance"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["step"]["id"] == "brief")
+            .map(|t| t["title"].as_str().unwrap().to_string())
+            .collect();
+        briefs.sort();
+        assert_eq!(briefs, ["Brief for anna", "Brief for vera"], "{db}: {i}");
+    }
+}
+
+/// The root types, as client generators name them from introspection.
+#[tokio::test]
+async fn the_root_types_are_query_mutation_and_subscription() {
+    let s = Server::start("sqlite");
+    let r = s
+        .ok(&s.admin, "{ __schema { queryType { name } mutationType { name } subscriptionType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        r["__schema"],
+        json!({"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}, "subscriptionType": {"name": "Subscription"}})
+    );
+}

@@ -155,3 +155,35 @@ fn the_sqlite_sync_setting_is_full_normal_or_a_clear_error() {
     assert_ne!(code, 0);
     assert!(err.contains("SMMFLOW_SQLITE_SYNC") && err.contains("`full`"), "{err}");
 }
+
+/// A log that is not a terminal (a file, a collector) has no colour codes.
+#[test]
+fn the_server_log_off_a_terminal_is_plain_text() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("smmflow-cli-log-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smmflow"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workflows", "workflows", "--data-dir"])
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // The start-up logs say where mail goes (no SMTP server here).
+    while let Some(Ok(line)) = lines.next() {
+        let mail = line.contains("mail is written to");
+        seen.push(line);
+        if mail {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(seen.iter().any(|l| l.contains("mail is written to") && l.contains("INFO")), "{seen:?}");
+    assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "colour codes in a log file: {seen:?}");
+}

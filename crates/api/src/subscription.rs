@@ -43,7 +43,7 @@ impl TaskEvent {
     }
 }
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Tasks created, assigned, completed, decided or overdue, in the
     /// caller's workspaces (or one of them).

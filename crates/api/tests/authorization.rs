@@ -457,7 +457,7 @@ async fn every_operation_for_every_kind_of_person() {
 fn the_table_lists_every_operation_of_the_schema() {
     let sdl = smmflow_api::sdl();
     let mut missing = Vec::new();
-    for root in ["type Query {", "type Mutation {", "type SubscriptionRoot {"] {
+    for root in ["type Query {", "type Mutation {", "type Subscription {"] {
         let body = sdl.split(root).nth(1).and_then(|b| b.split("\n}").next()).unwrap_or_default();
         let mut in_doc = false;
         for line in body.lines() {

@@ -276,7 +276,8 @@ pub fn check_fields(
     }
 }
 
-/// Fills defaults of absent fields (recursively into objects), for inputs and form output.
+/// Fills defaults of absent fields at every depth (into objects, and into
+/// every item of a list), for inputs and form output.
 pub fn apply_defaults(fields: &Fields, map: &mut serde_json::Map<String, Value>) {
     for (name, spec) in fields {
         let slot = map.entry(name.value.clone()).or_insert(Value::Null);
@@ -288,11 +289,29 @@ pub fn apply_defaults(fields: &Fields, map: &mut serde_json::Map<String, Value>)
                 continue;
             }
         }
-        if spec.ty == FieldType::Object
-            && let Some(Value::Object(inner)) = map.get_mut(&name.value)
-        {
-            apply_defaults(&spec.fields, inner);
+        if let Some(value) = map.get_mut(&name.value) {
+            fill_within(spec, value);
         }
+    }
+}
+
+/// Defaults inside a value: an object's fields, a list's items (a null
+/// item takes the items' default).
+fn fill_within(spec: &FieldSpec, value: &mut Value) {
+    match value {
+        Value::Object(inner) if spec.ty == FieldType::Object => apply_defaults(&spec.fields, inner),
+        Value::Array(items) if spec.ty == FieldType::List => {
+            let Some(item_spec) = &spec.items else { return };
+            for item in items {
+                if item.is_null()
+                    && let Some(d) = &item_spec.default
+                {
+                    *item = d.clone();
+                }
+                fill_within(item_spec, item);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -649,6 +668,27 @@ mod tests {
         );
         check(&s, json!([{}]), &["0.platform: is required"]);
         check(&s, json!("x"), &["expected a list, found text"]);
+    }
+
+    #[test]
+    fn defaults_are_filled_at_every_depth() {
+        let s = spec(
+            "type: object\nfields:\n  bloggers:\n    type: list\n    items:\n      type: object\n      fields:\n        name: {type: string, required: true}\n        recommended: {type: boolean, default: true}\n        reach: {type: object, fields: {tier: {type: enum, values: [micro, macro], default: micro}}}\n  tags: {type: list, items: {type: string, default: untagged}}\n",
+        );
+        let mut form = serde_json::Map::new();
+        form.insert(
+            "f".into(),
+            json!({"bloggers": [{"name": "a"}, {"name": "b", "recommended": false, "reach": {}}], "tags": [null, "x"]}),
+        );
+        let fields: Fields = vec![(Sp { value: "f".to_string(), pos: Pos::default() }, s)];
+        apply_defaults(&fields, &mut form);
+        assert_eq!(
+            form["f"],
+            json!({"bloggers": [
+                {"name": "a", "recommended": true},
+                {"name": "b", "recommended": false, "reach": {"tier": "micro"}}
+            ], "tags": ["untagged", "x"]})
+        );
     }
 
     #[test]
