@@ -554,3 +554,30 @@ async fn the_root_types_are_query_mutation_and_subscription() {
         json!({"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}, "subscriptionType": {"name": "Subscription"}})
     );
 }
+
+/// Booleans in titles read as in the YAML they came from.
+#[tokio::test]
+async fn booleans_in_titles_read_true_and_false() {
+    const FLOW: &str = r#"workflow: boosted-post
+name: A boosted post
+roles: {writer: Writes}
+inputs:
+  boosted: {type: boolean, default: true}
+steps:
+  draft:
+    role: writer
+    title: "Post (boosted: {{ inputs.boosted }}, paused: {{ not inputs.boosted }})"
+"#;
+    let s = Server::start("sqlite");
+    s.ok(
+        &s.admin,
+        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+        json!({"s": FLOW}),
+    )
+    .await;
+    let t = s.team("bool", &[("lena", "lead"), ("wanda", "writer")]).await;
+    let r = s
+        .ok(&t["lena"], "mutation { startInstance(input: {workflow: \"boosted-post\", workspace: \"bool\"}) { instance { tasks { title } } } }", json!({}))
+        .await;
+    assert_eq!(r["startInstance"]["instance"]["tasks"][0]["title"], "Post (boosted: true, paused: false)", "{r}");
+}

@@ -250,6 +250,20 @@ mod tests {
     }
 
     #[test]
+    fn booleans_print_as_in_yaml() {
+        let scope = json!({"inputs": {"boosted": true, "draft": false}});
+        assert_eq!(
+            text("Boosted: {{ inputs.boosted }}, draft: {{ inputs.draft }}", &scope).unwrap(),
+            "Boosted: true, draft: false"
+        );
+        assert_eq!(
+            template("{{ inputs.boosted }}", &scope).unwrap(),
+            json!(true),
+            "a single expression keeps its type"
+        );
+    }
+
+    #[test]
     fn runaway_expressions_are_stopped() {
         let scope = json!({});
         let err = text("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &scope)

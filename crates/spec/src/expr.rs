@@ -61,6 +61,14 @@ pub fn environment() -> minijinja::Environment<'static> {
     env.set_fuel(Some(100_000));
     env.set_recursion_limit(64);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    // Booleans print as the YAML and JSON they came from (`true`), not as
+    // Python's `True`; everything else as minijinja prints it.
+    env.set_formatter(|out, state, value| {
+        if value.kind() == minijinja::value::ValueKind::Bool {
+            return out.write_str(if value.is_true() { "true" } else { "false" }).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env
 }
 
