@@ -581,3 +581,36 @@ steps:
         .await;
     assert_eq!(r["startInstance"]["instance"]["tasks"][0]["title"], "Post (boosted: true, paused: false)", "{r}");
 }
+
+/// An instance's diagram marks its steps by status on the diagram's own
+/// node ids, and renders (a step named `end` included).
+#[tokio::test]
+async fn an_instance_diagram_marks_its_steps_on_their_nodes() {
+    const FLOW: &str = r#"workflow: two-steps
+name: Two steps
+roles: {writer: Writes}
+steps:
+  end: {role: writer}
+  style: {role: writer, after: [end]}
+"#;
+    let s = Server::start("sqlite");
+    s.ok(
+        &s.admin,
+        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+        json!({"s": FLOW}),
+    )
+    .await;
+    let t = s.team("dia", &[("lena", "lead"), ("wanda", "writer")]).await;
+    let r = s
+        .ok(
+            &t["lena"],
+            "mutation { startInstance(input: {workflow: \"two-steps\", workspace: \"dia\"}) { instance { id } } }",
+            json!({}),
+        )
+        .await;
+    let id = r["startInstance"]["instance"]["id"].clone();
+    let m = s.ok(&t["lena"], "query($id: ID!) { instance(id: $id) { mermaid } }", json!({"id": id})).await;
+    let text = m["instance"]["mermaid"].as_str().unwrap();
+    assert!(text.contains("  class s_end ready\n"), "{text}");
+    assert!(text.contains("  s_end --> s_style\n") && text.contains("  s_style --> wf_end\n"), "{text}");
+}

@@ -187,3 +187,58 @@ fn the_server_log_off_a_terminal_is_plain_text() {
     assert!(seen.iter().any(|l| l.contains("mail is written to") && l.contains("INFO")), "{seen:?}");
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "colour codes in a log file: {seen:?}");
 }
+
+/// `smmflow graph` of a workflow whose steps and roles use Mermaid's own
+/// words, `start` and `done`, and a title with braces, quotes and markup,
+/// rendered by mermaid-cli in Chromium: a broken diagram fails here.
+#[test]
+fn graph_of_steps_named_like_mermaid_keywords_renders_in_mermaid() {
+    let Ok(mmdc) = std::env::var("SMMFLOW_TEST_MMDC") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "SMMFLOW_TEST_MMDC is not set, and CI=true");
+        eprintln!("SKIPPED: SMMFLOW_TEST_MMDC is not set (scripts/test installs mermaid-cli and sets it)");
+        return;
+    };
+    let flow = r#"workflow: keywords
+name: "Steps named like Mermaid's own words"
+roles: {end: Ends, class: Classes}
+steps:
+  start: {role: end, title: "Brief {client} \"quoted\" <b>bold</b> #1"}
+  end: {role: end, after: [start]}
+  class: {role: class, after: [end]}
+  style: {role: class, after: [class]}
+  subgraph: {role: class, after: [style]}
+  click: {role: class, after: [subgraph]}
+  graph: {role: class, after: [click]}
+  flowchart: {role: class, after: [graph]}
+  call: {role: class, after: [flowchart]}
+  href: {role: class, after: [call]}
+  done:
+    type: approval
+    role: end
+    after: [href]
+    on_reject: {goto: start}
+"#;
+    let wf = temp_file("keywords.yaml", flow);
+    let (code, diagram, err) = smmflow(&["graph", wf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let dir = wf.parent().unwrap();
+    let input = dir.join("keywords.mmd");
+    std::fs::write(&input, &diagram).unwrap();
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Chromium (scripts/test installs it)");
+    let config = dir.join("puppeteer.json");
+    std::fs::write(&config, format!(r#"{{"executablePath": "{chromium}", "args": ["--no-sandbox"]}}"#)).unwrap();
+    let output = dir.join("keywords.svg");
+    let out = Command::new(&mmdc).arg("-p").arg(&config).arg("-i").arg(&input).arg("-o").arg(&output).output().unwrap();
+    assert!(
+        out.status.success(),
+        "mermaid-cli refused the diagram:\n{diagram}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(&output).unwrap();
+    for text in ["subgraph", "flowchart", "href", "Brief {client}", "quoted", "start", "end"] {
+        assert!(svg.contains(text), "`{text}` is not in the rendered diagram");
+    }
+}

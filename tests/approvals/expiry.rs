@@ -143,5 +143,7 @@ async fn a_used_link_shows_the_decision_and_the_next_round_shows_an_escaped_diff
         let page = http.get(&link2).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("<del>Five</del>") && page.contains("<ins>Six</ins>"), "{db}: {page}");
         assert!(page.contains("&lt;b&gt;you") && !page.contains("<b>you"), "{db}: markup in a post stays text");
+        // Round 1's rejection comment, once (it is also carried into round 2's task).
+        assert_eq!(page.matches("Say six, and").count(), 1, "{db}: {page}");
     }
 }

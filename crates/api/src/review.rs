@@ -199,9 +199,18 @@ fn earlier_comments(state: &Instance, task: &Task) -> Vec<Value> {
             }))
         })
         .collect();
+    // A rejection's comment is also carried into the next round's task:
+    // shown once, from the round that made it.
+    let shown: Vec<(String, String)> = out
+        .iter()
+        .map(|c| {
+            (c["body"].as_str().unwrap_or_default().to_string(), c["author"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
     out.extend(
         task.comments
             .iter()
+            .filter(|c| !shown.iter().any(|(body, author)| *body == c.body && *author == c.author))
             .map(|c| json!({"body": c.body, "author": c.author, "at": c.at.format("%Y-%m-%d %H:%M UTC").to_string()})),
     );
     out

@@ -198,8 +198,13 @@ impl InstanceObj {
         let mut out = smmflow_spec::mermaid::render(&def.workflow);
         out.push_str("  classDef done fill:#d9f2d9,stroke:#2e7d32\n  classDef ready fill:#dbe9ff,stroke:#1565c0\n  classDef skipped fill:#eeeeee,stroke:#9e9e9e\n");
         for status in ["done", "ready", "skipped"] {
-            let ids: Vec<&str> =
-                self.0.steps.iter().filter(|(_, s)| s.status.as_str() == status).map(|(id, _)| id.as_str()).collect();
+            let ids: Vec<String> = self
+                .0
+                .steps
+                .iter()
+                .filter(|(_, s)| s.status.as_str() == status)
+                .map(|(id, _)| smmflow_spec::mermaid::node_id(id))
+                .collect();
             if !ids.is_empty() {
                 out.push_str(&format!("  class {} {status}\n", ids.join(",")));
             }
