@@ -500,14 +500,7 @@ steps:
 "#;
     for db in databases() {
         let s = Server::start(db);
-        let r = s
-            .ok(
-                &s.admin,
-                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-                json!({"s": FLOW}),
-            )
-            .await;
-        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{db}: {r}");
+        s.deploy(FLOW).await;
         let t = s.team("infl", &[("mia", "lead"), ("mia", "manager"), ("wanda", "writer")]).await;
         let started = s
             .ok(&t["mia"], "mutation { startInstance(input: {workflow: \"blogger-shortlist\", workspace: \"infl\"}) { instance { id tasks { id } } } }", json!({}))
@@ -569,12 +562,7 @@ steps:
     title: "Post (boosted: {{ inputs.boosted }}, paused: {{ not inputs.boosted }})"
 "#;
     let s = Server::start("sqlite");
-    s.ok(
-        &s.admin,
-        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-        json!({"s": FLOW}),
-    )
-    .await;
+    s.deploy(FLOW).await;
     let t = s.team("bool", &[("lena", "lead"), ("wanda", "writer")]).await;
     let r = s
         .ok(&t["lena"], "mutation { startInstance(input: {workflow: \"boosted-post\", workspace: \"bool\"}) { instance { tasks { title } } } }", json!({}))
@@ -594,12 +582,7 @@ steps:
   style: {role: writer, after: [end]}
 "#;
     let s = Server::start("sqlite");
-    s.ok(
-        &s.admin,
-        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-        json!({"s": FLOW}),
-    )
-    .await;
+    s.deploy(FLOW).await;
     let t = s.team("dia", &[("lena", "lead"), ("wanda", "writer")]).await;
     let r = s
         .ok(

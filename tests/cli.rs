@@ -198,27 +198,12 @@ fn graph_of_steps_named_like_mermaid_keywords_renders_in_mermaid() {
         eprintln!("SKIPPED: SMMFLOW_TEST_MMDC is not set (scripts/test installs mermaid-cli and sets it)");
         return;
     };
-    let flow = r#"workflow: keywords
-name: "Steps named like Mermaid's own words"
-roles: {end: Ends, class: Classes}
-steps:
-  start: {role: end, title: "Brief {client} \"quoted\" <b>bold</b> #1"}
-  end: {role: end, after: [start]}
-  class: {role: class, after: [end]}
-  style: {role: class, after: [class]}
-  subgraph: {role: class, after: [style]}
-  click: {role: class, after: [subgraph]}
-  graph: {role: class, after: [click]}
-  flowchart: {role: class, after: [graph]}
-  call: {role: class, after: [flowchart]}
-  href: {role: class, after: [call]}
-  done:
-    type: approval
-    role: end
-    after: [href]
-    on_reject: {goto: start}
-"#;
-    let wf = temp_file("keywords.yaml", flow);
+    let flow = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/spec/tests/fixtures/mermaid-keywords.yaml"
+    ))
+    .unwrap();
+    let wf = temp_file("keywords.yaml", &flow);
     let (code, diagram, err) = smmflow(&["graph", wf.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let dir = wf.parent().unwrap();

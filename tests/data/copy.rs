@@ -94,14 +94,7 @@ struct Before {
 /// Work in flight on `s` (mail to `sink`); the sink is stopped at the end
 /// with one approval mail still queued.
 async fn populate(s: &Server, sink: &mut SmtpSink, ws: &str) -> Before {
-    let r = s
-        .ok(
-            &s.admin,
-            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-            json!({"s": FLOW}),
-        )
-        .await;
-    assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "{r}");
+    s.deploy(FLOW).await;
     let tokens = s.team(ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
     let now = s.ok(&s.admin, "{ serverTime }", json!({})).await["serverTime"].as_str().unwrap().to_string();
     let now: chrono::DateTime<chrono::Utc> = now.parse().unwrap();
@@ -260,12 +253,7 @@ async fn a_postgres_database_copied_to_sqlite_goes_on_where_it_stopped() {
 
 /// Starts some instances over the API (to give a copy something to do).
 pub async fn fill(s: &Server, ws: &str, n: usize) -> HashMap<String, String> {
-    s.ok(
-        &s.admin,
-        "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-        json!({"s": FLOW}),
-    )
-    .await;
+    s.deploy(FLOW).await;
     let t = s.team(ws, &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
     for k in 0..n {
         let i = s.ok(&t["lena"], START, json!({"w": ws})).await["startInstance"]["instance"].clone();

@@ -35,12 +35,7 @@ async fn client(s: &Server, ws: &str) -> Vec<String> {
 async fn an_export_holds_one_workspace_and_nothing_of_another() {
     for db in crate::support::databases() {
         let s = Server::start(db);
-        s.ok(
-            &s.admin,
-            "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
-            json!({"s": FLOW}),
-        )
-        .await;
+        s.deploy(FLOW).await;
         let alpha = client(&s, "alpha").await;
         let beta = client(&s, "beta").await;
         let dir = tempfile::tempdir().unwrap();

@@ -181,6 +181,18 @@ impl Server {
         r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error: {r}")).to_string()
     }
 
+    /// Deploys a workflow (or calendar) file as the admin; panics on userErrors.
+    pub async fn deploy(&self, source: &str) {
+        let r = self
+            .ok(
+                &self.admin,
+                "mutation($s: String!) { deployWorkflow(input: {source: $s}) { userErrors { message } } }",
+                json!({"s": source}),
+            )
+            .await;
+        assert_eq!(r["deployWorkflow"]["userErrors"], json!([]), "deploying on {}: {r}", self.db);
+    }
+
     /// Creates users with roles in a workspace and returns their tokens.
     pub async fn team(&self, workspace: &str, people: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
         self.ok(

@@ -194,30 +194,8 @@ mod tests {
     use crate::diag::Sink;
     use crate::project::{Document, parse_document};
 
-    const KEYWORDS: &str = r#"workflow: keywords
-name: "Steps named like Mermaid's own words"
-roles: {end: Ends, class: Classes}
-escalation:
-  - {after: 1h, notify: [role:end]}
-steps:
-  start: {role: end, title: "Brief {client} \"quoted\" <b>bold</b> #1"}
-  end: {role: end, after: [start], due: 2h}
-  class: {role: class, after: [end], if: "inputs.flag and steps.end.output"}
-  style: {role: class, after: [class]}
-  subgraph: {role: class, after: [style]}
-  click: {role: class, after: [subgraph]}
-  graph: {role: class, after: [click]}
-  flowchart: {role: class, after: [graph]}
-  call: {role: class, after: [flowchart]}
-  href: {role: class, after: [call]}
-  done:
-    type: approval
-    role: end
-    after: [href]
-    on_reject: {goto: start}
-inputs:
-  flag: {type: boolean, default: true}
-"#;
+    /// Shared with the rendering test in the root `tests/cli.rs`.
+    const KEYWORDS: &str = include_str!("../tests/fixtures/mermaid-keywords.yaml");
 
     #[test]
     fn steps_named_like_keywords_or_the_diagrams_own_nodes_stay_plain_nodes() {
