@@ -103,15 +103,22 @@ async fn counts<C: ConnectionTrait>(c: &C) -> Result<Vec<(&'static str, u64)>> {
     Ok(out)
 }
 
-/// A fingerprint of the source's state: its counts, and sums that move
-/// when a running server decides, sends mail or fires a schedule.
-async fn fingerprint<C: ConnectionTrait>(c: &C) -> Result<Vec<u64>> {
+/// What a copy compares to tell whether the source moved: every table's
+/// row count, and sums that move when a running server decides, sends mail,
+/// fires a schedule or claims a task.
+#[derive(PartialEq)]
+struct Fingerprint {
+    counts: Vec<(&'static str, u64)>,
+    sums: Vec<u64>,
+}
+
+async fn fingerprint<C: ConnectionTrait>(c: &C) -> Result<Fingerprint> {
     use sea_orm::{FromQueryResult, Statement};
     #[derive(FromQueryResult)]
     struct N {
         n: i64,
     }
-    let mut out: Vec<u64> = counts(c).await?.into_iter().map(|(_, n)| n).collect();
+    let mut sums = Vec::new();
     for sql in [
         "SELECT CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS n FROM instances",
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE status <> 'pending'",
@@ -120,9 +127,9 @@ async fn fingerprint<C: ConnectionTrait>(c: &C) -> Result<Vec<u64>> {
     ] {
         let stmt = Statement::from_string(c.get_database_backend(), sql);
         let n = N::find_by_statement(stmt).one(c).await?.map_or(0, |r| r.n);
-        out.push(u64::try_from(n).unwrap_or(0));
+        sums.push(u64::try_from(n).unwrap_or(0));
     }
-    Ok(out)
+    Ok(Fingerprint { counts: counts(c).await?, sums })
 }
 
 async fn copy_table<E>(
@@ -306,7 +313,7 @@ impl Store {
             ));
         }
         let before = fingerprint(&src).await?;
-        let source_counts = counts(&src).await?;
+        let source_counts = before.counts.clone();
         let all_total: u64 = source_counts.iter().map(|(_, n)| n).sum();
 
         let dst = target.conn();
@@ -392,18 +399,24 @@ impl Store {
     }
 }
 
-/// Deletes every row of every table (children first), keeping the mark.
+/// Deletes every row of every table (children first: `each_table!`
+/// backwards), keeping the mark.
 async fn clear(dst: &DatabaseConnection) -> Result<()> {
-    let txn = dst.begin().await?;
-    macro_rules! delete {
-        ($($e:ident),*) => {
-            $( $e::Entity::delete_many().exec(&txn).await?; )*
-        };
+    use sea_orm::Statement;
+    macro_rules! names {
+        ($($e:ident),*) => { vec![$(name_of::<$e::Entity>()),*] };
     }
-    // `each_table!` backwards.
-    delete!(approval_batch, publication, outbox, timer, event, task, instance, schedule_fire, schedule, idempotency);
-    setting::Entity::delete_many().filter(setting::Column::Key.ne(UNFINISHED)).exec(&txn).await?;
-    delete!(document, calendar_feed, api_token, membership, user, workspace_profile, workspace);
+    let order: Vec<&'static str> = each_table!(names);
+    let backend = dst.get_database_backend();
+    let txn = dst.begin().await?;
+    for table in order.into_iter().rev() {
+        if table == name_of::<setting::Entity>() {
+            setting::Entity::delete_many().filter(setting::Column::Key.ne(UNFINISHED)).exec(&txn).await?;
+        } else {
+            // Table names are the entities' own literals, never input.
+            txn.execute_raw(Statement::from_string(backend, format!("DELETE FROM \"{table}\""))).await?;
+        }
+    }
     txn.commit().await?;
     Ok(())
 }
