@@ -597,3 +597,34 @@ steps:
     assert!(text.contains("  class s_end ready\n"), "{text}");
     assert!(text.contains("  s_end --> s_style\n") && text.contains("  s_style --> wf_end\n"), "{text}");
 }
+
+/// Client authors read the schema by introspection: every type, field,
+/// input field and enum value says what it is.
+#[tokio::test]
+async fn introspection_describes_every_type_and_field() {
+    let s = Server::start("sqlite");
+    let q = "{ __schema { types { name description fields { name description } inputFields { name description } enumValues { name description } } } }";
+    let r = s.ok(&s.admin, q, json!({})).await;
+    let builtin = ["String", "Int", "Float", "Boolean", "ID"];
+    let mut missing = Vec::new();
+    let mut counted = 0;
+    for t in r["__schema"]["types"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        if name.starts_with("__") || builtin.contains(&name) {
+            continue;
+        }
+        counted += 1;
+        if t["description"].as_str().is_none_or(|d| d.trim().is_empty() || d.starts_with("Implement")) {
+            missing.push(name.to_string());
+        }
+        for list in ["fields", "inputFields", "enumValues"] {
+            for f in t[list].as_array().into_iter().flatten() {
+                if f["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+                    missing.push(format!("{name}.{}", f["name"].as_str().unwrap()));
+                }
+            }
+        }
+    }
+    assert!(counted > 80, "{counted} types");
+    assert!(missing.is_empty(), "without a description: {missing:?}");
+}

@@ -12,12 +12,16 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 
-def browser(width=1280, height=1400):
+def browser(width=1280, height=1400, offline=False):
+    """`offline`: every host name but 127.0.0.1 fails to resolve, so a page
+    that reaches for the internet (a CDN) finds nothing."""
     opts = Options()
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
               f"--window-size={width},{height}", "--no-first-run", "--no-default-browser-check"]:
         opts.add_argument(a)
+    if offline:
+        opts.add_argument("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1")
     service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
     d = webdriver.Chrome(service=service, options=opts)
     d.set_page_load_timeout(30)

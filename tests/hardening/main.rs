@@ -10,7 +10,9 @@
 //!   workspace, removed members' links and subscriptions, token revocation;
 //! - `transport`: query cost and rate, GET and content types, error bodies,
 //!   suggestions without introspection;
-//! - `files`: the data directory's permissions.
+//! - `files`: the data directory's permissions;
+//! - `websocket`: the graphql-transport-ws protocol's close codes and
+//!   messages, from a raw socket and from the reference client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../support/mod.rs"]
@@ -20,6 +22,7 @@ mod files;
 mod isolation;
 mod stability;
 mod transport;
+mod websocket;
 
 use serde_json::{Value, json};
 use support::Server;

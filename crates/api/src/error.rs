@@ -86,10 +86,13 @@ impl From<RuntimeError> for ApiError {
 pub struct UserError {
     /// The path to the input field, e.g. `["output", "posts", "2", "platform"]`.
     pub field: Vec<String>,
+    /// What is wrong, in words for people.
     pub message: String,
+    /// A code such as `BAD_USER_INPUT`, `NOT_FOUND`, `CONFLICT`, `POSTING_LIMIT`, or a validator code (`E020`).
     pub code: String,
     /// Set for problems in workflow source.
     pub line: Option<i32>,
+    /// Set with `line`: the column in the workflow source.
     pub column: Option<i32>,
 }
 

@@ -8,6 +8,7 @@ pub mod batch_page;
 pub mod datadir;
 pub mod demo;
 pub mod error;
+mod graphiql;
 pub mod ical;
 pub mod ids;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod serve;
 pub mod server;
 pub mod subscription;
 pub mod types;
+mod ws;
 
 use std::sync::Arc;
 
@@ -49,7 +51,7 @@ pub struct SchemaOptions {
 pub(crate) struct PublicUrl(pub String);
 
 pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
-    let mut b = Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)
+    let mut b = described(Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot))
         .data(rt)
         .data(ManualClockHandle(opts.manual_clock))
         .data(PublicUrl(opts.public_url))
@@ -71,7 +73,26 @@ pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
 
 /// The SDL of the schema (docs/schema.graphql).
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot).finish().sdl()
+    described(Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)).finish().sdl()
+}
+
+/// Descriptions of the types async-graphql defines (doc comments describe ours).
+fn described(
+    b: async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::SubscriptionRoot>,
+) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::SubscriptionRoot> {
+    use types::page::Page;
+    b.override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        "A point in time: an RFC 3339 string in UTC, e.g. `2026-12-08T06:30:00Z` (inputs may carry any offset).",
+    )
+    .override_input_type_description::<chrono::DateTime<chrono::Utc>>(
+        "A point in time: an RFC 3339 string in UTC, e.g. `2026-12-08T06:30:00Z` (inputs may carry any offset).",
+    )
+    .override_output_type_description::<Page<types::InstanceObj>>("A page of instances (Relay connection).")
+    .override_output_type_description::<Page<types::TaskObj>>("A page of tasks (Relay connection).")
+    .override_output_type_description::<Page<types::NotificationObj>>("A page of notifications (Relay connection).")
+    .override_output_type_description::<Page<types::publication::PublicationObj>>(
+        "A page of the content calendar's publications (Relay connection).",
+    )
 }
 
 /// The manual clock, when the server runs on one (`serve --manual-clock`).

@@ -26,226 +26,323 @@ use smmflow_runtime::Error as RuntimeError;
 
 pub struct Mutation;
 
+/// A YAML document to deploy: a workflow, a business calendar or the `kind: profile` document.
 #[derive(InputObject)]
 pub struct DeployWorkflowInput {
     /// The workflow (or calendar) YAML.
     pub source: String,
 }
 
+/// The result of `deployWorkflow`.
 #[derive(SimpleObject)]
 pub struct DeployWorkflowPayload {
+    /// The deployed workflow version (null for a calendar or profile document, or on user errors).
     pub workflow: Option<WorkflowObj>,
     /// False when this exact content was deployed before (no new version).
     pub created: bool,
+    /// Problems in the source (with `line` and `column` where known); empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// A workflow to start in a workspace.
 #[derive(InputObject)]
 pub struct StartInstanceInput {
+    /// The workflow's key (its latest version runs).
     pub workflow: String,
+    /// The key of the workspace (client) to run it in.
     pub workspace: String,
+    /// The workflow's inputs by name (JSON), checked against its `inputs`.
     pub inputs: Option<Json<Value>>,
     /// A retry with the same key returns the first instance.
     pub idempotency_key: Option<String>,
 }
 
+/// The result of a mutation on an instance.
 #[derive(SimpleObject)]
 pub struct InstancePayload {
+    /// The instance after the change (null when there are user errors).
     pub instance: Option<InstanceObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// Which task.
 #[derive(InputObject)]
 pub struct TaskInput {
+    /// The task's global id.
     pub task_id: ID,
 }
 
+/// A task to complete, with its form output.
 #[derive(InputObject)]
 pub struct CompleteTaskInput {
+    /// The task's global id.
     pub task_id: ID,
+    /// The form's fields by name (JSON), as `Task.form` describes them.
     pub output: Option<Json<Value>>,
 }
 
+/// An approval task to approve.
 #[derive(InputObject)]
 pub struct ApproveTaskInput {
+    /// The approval task's global id.
     pub task_id: ID,
+    /// An optional comment, kept with the decision.
     pub comment: Option<String>,
 }
 
+/// An approval task to reject, with a comment.
 #[derive(InputObject)]
 pub struct RejectTaskInput {
+    /// The approval task's global id.
     pub task_id: ID,
+    /// Why (required): it is shown on the tasks the rework reopens.
     pub comment: String,
     /// Words from the approval's `reasons` (at least one when it has them).
     pub reasons: Option<Vec<String>>,
 }
 
+/// A task to hand to someone.
 #[derive(InputObject)]
 pub struct ReassignTaskInput {
+    /// The task's global id.
     pub task_id: ID,
     /// A login.
     pub user: String,
 }
 
+/// A comment to add to a task.
 #[derive(InputObject)]
 pub struct CommentOnTaskInput {
+    /// The task's global id.
     pub task_id: ID,
+    /// The comment's text (not empty, up to 10,000 characters).
     pub body: String,
 }
 
+/// The result of a mutation on a task.
 #[derive(SimpleObject)]
 pub struct TaskPayload {
+    /// The task after the change (null when there are user errors).
     pub task: Option<TaskObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// An instance to cancel, and why.
 #[derive(InputObject)]
 pub struct CancelInstanceInput {
+    /// The instance's global id.
     pub instance_id: ID,
+    /// Why (required): it becomes the instance's `endReason`.
     pub reason: String,
 }
 
+/// Which instance.
 #[derive(InputObject)]
 pub struct InstanceInput {
+    /// The instance's global id.
     pub instance_id: ID,
 }
 
+/// A step whose incident to clear, to evaluate it again.
 #[derive(InputObject)]
 pub struct RetryStepInput {
+    /// The instance's global id.
     pub instance_id: ID,
     /// The step's key from the YAML.
     pub step: String,
 }
 
+/// A new user.
 #[derive(InputObject)]
 pub struct CreateUserInput {
+    /// The login: stable, it names the user in inputs and filters.
     pub login: String,
+    /// The e-mail address notifications go to.
     pub email: String,
+    /// A display name.
     pub name: Option<String>,
 }
 
+/// The result of a mutation on a user.
 #[derive(SimpleObject)]
 pub struct UserPayload {
+    /// The user after the change (null when there are user errors).
     pub user: Option<UserObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// Changes to a user; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateUserInput {
     /// The user's login.
     pub user: String,
+    /// A new display name.
     pub name: Option<String>,
+    /// A new e-mail address.
     pub email: Option<String>,
     /// May deploy workflows (the organization's processes).
     pub can_deploy_workflows: Option<bool>,
 }
 
+/// Which API token to revoke.
 #[derive(InputObject)]
 pub struct RevokeApiTokenInput {
     /// `ApiToken.id` (from `viewer { apiTokens { id name } }`).
     pub token_id: ID,
 }
 
+/// The result of `revokeApiToken`.
 #[derive(SimpleObject)]
 pub struct RevokeApiTokenPayload {
+    /// The revoked token (null when there are user errors).
     pub token: Option<ApiTokenObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// A membership: a user's role in a workspace.
 #[derive(InputObject)]
 pub struct MemberInput {
+    /// The workspace's key.
     pub workspace: String,
     /// A login.
     pub user: String,
+    /// The role's name, such as `copywriter` or `lead`.
     pub role: String,
 }
 
+/// The result of `addMember` or `removeMember`.
 #[derive(SimpleObject)]
 pub struct MembershipPayload {
+    /// The membership added or removed (null when there are user errors).
     pub membership: Option<MembershipObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// A new API token.
 #[derive(InputObject)]
 pub struct CreateApiTokenInput {
+    /// The login of the user it signs in as.
     pub user: String,
+    /// A name to tell the user's tokens apart.
     pub name: String,
 }
 
+/// The result of `createApiToken`.
 #[derive(SimpleObject)]
 pub struct CreateApiTokenPayload {
     /// Shown once; only its hash is stored.
     pub token: Option<String>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// Which notification to queue again.
 #[derive(InputObject)]
 pub struct RetryNotificationInput {
+    /// The notification's global id.
     pub notification_id: ID,
 }
 
+/// The result of `retryNotification`.
 #[derive(SimpleObject)]
 pub struct NotificationPayload {
+    /// The notification, queued again (null when there are user errors).
     pub notification: Option<crate::types::NotificationObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// How the caller wants to get e-mail.
 #[derive(InputObject)]
 pub struct UpdateNotificationPreferencesInput {
+    /// `IMMEDIATE`, or `HOURLY` or `DAILY` digests.
     pub mode: NotificationMode,
 }
 
+/// A new schedule: a cron timetable that starts a workflow in a workspace.
 #[derive(InputObject)]
 pub struct CreateScheduleInput {
+    /// The workflow's key (each fire starts its latest version).
     pub workflow: String,
+    /// The key of the workspace (client) its instances run in.
     pub workspace: String,
     /// 5 crontab fields (or 6 with seconds first).
     pub cron: String,
     /// IANA name; default UTC.
     pub timezone: Option<String>,
+    /// The inputs each instance gets (JSON), checked like at start.
     pub inputs: Option<Json<Value>>,
+    /// What to do about fires missed while down or paused (default `LAST`).
     pub missed: Option<MissedPolicy>,
     /// A duration such as `1d`.
     pub catch_up_window: Option<String>,
+    /// What to do when the previous instance is still open (default `ALLOW`).
     pub overlap: Option<OverlapPolicy>,
+    /// Fire only from this time on (RFC 3339).
     pub starts: Option<chrono::DateTime<chrono::Utc>>,
+    /// Fire only until this time (RFC 3339).
     pub ends: Option<chrono::DateTime<chrono::Utc>>,
+    /// The most instances it starts (at least 1).
     pub max_runs: Option<i32>,
 }
 
+/// Changes to a schedule; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateScheduleInput {
+    /// The schedule's `id`.
     pub schedule_id: ID,
+    /// 5 crontab fields (or 6 with seconds first).
     pub cron: Option<String>,
+    /// An IANA timezone name.
     pub timezone: Option<String>,
+    /// The inputs each instance gets (JSON), replacing the old ones.
     pub inputs: Option<Json<Value>>,
+    /// What to do about fires missed while down or paused.
     pub missed: Option<MissedPolicy>,
+    /// How far back missed fires are caught up: a duration such as `1d`.
     pub catch_up_window: Option<String>,
+    /// What to do when the previous instance is still open.
     pub overlap: Option<OverlapPolicy>,
+    /// Fire only from this time on (RFC 3339).
     pub starts: Option<chrono::DateTime<chrono::Utc>>,
+    /// Fire only until this time (RFC 3339).
     pub ends: Option<chrono::DateTime<chrono::Utc>>,
+    /// The most instances it starts (at least 1).
     pub max_runs: Option<i32>,
 }
 
+/// Which schedule.
 #[derive(InputObject)]
 pub struct ScheduleInput {
+    /// The schedule's `id`.
     pub schedule_id: ID,
 }
 
+/// The result of a mutation on a schedule.
 #[derive(SimpleObject)]
 pub struct SchedulePayload {
+    /// The schedule after the change (null when there are user errors).
     pub schedule: Option<ScheduleObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// The time to move the manual clock to (`serve --manual-clock`).
 #[derive(InputObject)]
 pub struct AdvanceClockInput {
     /// The new time (later than now).
     pub to: chrono::DateTime<chrono::Utc>,
 }
 
+/// The result of `advanceClock`.
 #[derive(SimpleObject)]
 pub struct AdvanceClockPayload {
+    /// The server's time after the move (RFC 3339, UTC).
     pub now: chrono::DateTime<chrono::Utc>,
     /// Timers that fired on the way.
     pub fired: i32,
@@ -366,6 +463,7 @@ impl Mutation {
     }
 }
 
+/// Changes: each takes one `input` object and returns a payload with `userErrors`.
 #[Object]
 impl Mutation {
     /// Deploys a workflow (or calendar): a new version only when the content is new.
@@ -387,6 +485,7 @@ impl Mutation {
         }
     }
 
+    /// Starts a workflow in a workspace (leads); input and posting-limit problems come back as `userErrors`.
     async fn start_instance(&self, ctx: &Context<'_>, input: StartInstanceInput) -> Result<InstancePayload> {
         let session = access_of(ctx)?;
         let lead = session.lead(&input.workspace)?;
@@ -394,10 +493,12 @@ impl Mutation {
         instance_payload(lead.start(input.workflow, inputs, input.idempotency_key).await, "inputs")
     }
 
+    /// Takes an open task of your role (claiming one you already hold succeeds).
     async fn claim_task(&self, ctx: &Context<'_>, input: TaskInput) -> Result<TaskPayload> {
         self.member_task(ctx, &input.task_id, |task| Command::Claim { task }, "taskId").await
     }
 
+    /// Gives a task you hold back to its role: it is `OPEN` again.
     async fn release_task(&self, ctx: &Context<'_>, input: TaskInput) -> Result<TaskPayload> {
         self.member_task(ctx, &input.task_id, |task| Command::Release { task }, "taskId").await
     }
@@ -408,10 +509,12 @@ impl Mutation {
         self.member_task(ctx, &input.task_id, |task| Command::Complete { task, output }, "output").await
     }
 
+    /// Approves an approval task, claiming it first if it is open.
     async fn approve_task(&self, ctx: &Context<'_>, input: ApproveTaskInput) -> Result<TaskPayload> {
         self.member_task(ctx, &input.task_id, |task| Command::Approve { task, comment: input.comment }, "comment").await
     }
 
+    /// Rejects an approval task with a comment; the workflow decides what follows, usually rework.
     async fn reject_task(&self, ctx: &Context<'_>, input: RejectTaskInput) -> Result<TaskPayload> {
         self.member_task(
             ctx,
@@ -422,6 +525,7 @@ impl Mutation {
         .await
     }
 
+    /// Adds a comment to a task (any member of its workspace).
     async fn comment_on_task(&self, ctx: &Context<'_>, input: CommentOnTaskInput) -> Result<TaskPayload> {
         self.member_task(ctx, &input.task_id, |task| Command::Comment { task, body: input.body }, "body").await
     }
@@ -434,14 +538,17 @@ impl Mutation {
         task_payload(lead.command(instance, Command::Reassign { task: no, user: input.user }).await, no, "user")
     }
 
+    /// Cancels an instance with a reason, and its open tasks with it (leads).
     async fn cancel_instance(&self, ctx: &Context<'_>, input: CancelInstanceInput) -> Result<InstancePayload> {
         self.lead_instance(ctx, &input.instance_id, Command::Cancel { reason: input.reason }, "reason").await
     }
 
+    /// Holds a running instance: its timers and tasks wait until `resumeInstance` (leads).
     async fn suspend_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
         self.lead_instance(ctx, &input.instance_id, Command::Suspend, "instanceId").await
     }
 
+    /// Resumes a suspended instance (leads).
     async fn resume_instance(&self, ctx: &Context<'_>, input: InstanceInput) -> Result<InstancePayload> {
         self.lead_instance(ctx, &input.instance_id, Command::Resume, "instanceId").await
     }
@@ -451,6 +558,7 @@ impl Mutation {
         self.lead_instance(ctx, &input.instance_id, Command::RetryStep { step: input.step }, "step").await
     }
 
+    /// Creates a workspace, that is a client (admins only).
     async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<WorkspacePayload> {
         let session = access_of(ctx)?;
         match session.admin()?.create_client(input.into_new()).await {
@@ -503,6 +611,7 @@ impl Mutation {
         }
     }
 
+    /// Creates a user (admins only).
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let session = access_of(ctx)?;
         let new = NewUser { login: input.login, email: input.email, name: input.name, is_admin: false };
@@ -520,6 +629,7 @@ impl Mutation {
         }
     }
 
+    /// Gives a user a role in a workspace (its leads and admins).
     async fn add_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
         let session = access_of(ctx)?;
         match session.lead(&input.workspace)?.add_member(&input.user, &input.role).await {
@@ -528,6 +638,7 @@ impl Mutation {
         }
     }
 
+    /// Takes a role in a workspace away from a user (its leads and admins).
     async fn remove_member(&self, ctx: &Context<'_>, input: MemberInput) -> Result<MembershipPayload> {
         let session = access_of(ctx)?;
         let removed = session.lead(&input.workspace)?.remove_member(&input.user, &input.role).await?;
@@ -605,6 +716,7 @@ impl Mutation {
         schedule_payload(lead.put_schedule(Some(&row.id), &row.workflow, Value::Object(spec), row.paused).await)
     }
 
+    /// Pauses a schedule: it fires no more until `resumeSchedule` (leads).
     async fn pause_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
         let session = access_of(ctx)?;
         let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;
@@ -618,6 +730,7 @@ impl Mutation {
         schedule_payload(lead.set_schedule_paused(&row.id, false).await)
     }
 
+    /// Deletes a schedule (leads).
     async fn delete_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<SchedulePayload> {
         let session = access_of(ctx)?;
         let (lead, row) = session.lead_of_schedule(input.schedule_id.as_str()).await?;

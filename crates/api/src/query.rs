@@ -27,26 +27,37 @@ pub struct ScheduleFilter {
     pub workflow: Option<String>,
 }
 
+/// Which instances to list; fields left out do not filter.
 #[derive(InputObject, Default)]
 pub struct InstanceFilter {
     /// A workflow key.
     pub workflow: Option<String>,
     /// A workspace key.
     pub workspace: Option<String>,
+    /// Only these states.
     pub status: Option<Vec<InstanceStatus>>,
+    /// Only those started after this time (RFC 3339).
     pub started_after: Option<DateTime<Utc>>,
+    /// Only those started before this time (RFC 3339).
     pub started_before: Option<DateTime<Utc>>,
 }
 
+/// Which tasks to list; fields left out, and `mine` or `overdue` set to `false`, do not filter.
 #[derive(InputObject, Default)]
 pub struct TaskFilter {
+    /// Only these states.
     pub status: Option<Vec<TaskStatus>>,
+    /// Only tasks for this role.
     pub role: Option<String>,
     /// A login.
     pub assignee: Option<String>,
+    /// A workspace key.
     pub workspace: Option<String>,
+    /// Only the tasks of this instance (its global id).
     pub instance: Option<ID>,
+    /// Only tasks due before this time (RFC 3339).
     pub due_before: Option<DateTime<Utc>>,
+    /// `true`: only open or claimed tasks past their due time now.
     pub overdue: Option<bool>,
     /// Claimed by me, or open for one of my roles.
     pub mine: Option<bool>,
@@ -69,6 +80,7 @@ fn found<T>(r: Result<T>) -> Result<Option<T>> {
     }
 }
 
+/// Reads: the caller, workspaces, workflows, instances, tasks, schedules, the calendar and figures.
 #[Object]
 impl Query {
     /// The caller.
@@ -89,6 +101,7 @@ impl Query {
         Ok(all.into_iter().map(|(key, name)| WorkspaceObj::new(key, name)).collect())
     }
 
+    /// A workspace (client) by key; null when there is none the caller may see.
     async fn workspace(&self, ctx: &Context<'_>, key: String) -> Result<Option<WorkspaceObj>> {
         Ok(access_of(ctx)?.workspace(&key).await?.map(|(key, name)| WorkspaceObj::new(key, name)))
     }
@@ -104,6 +117,7 @@ impl Query {
         Ok(access_of(ctx)?.workflow(&key, version).await?.map(WorkflowObj))
     }
 
+    /// Instances of the caller's workspaces, newest first, one page at a time.
     #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
     async fn instances(
         &self,
@@ -189,11 +203,13 @@ impl Query {
         Ok(w.page(rows.into_iter().map(|row| PublicationObj { row, now }).collect(), total))
     }
 
+    /// An instance by global id; null when there is none the caller may see.
     async fn instance(&self, ctx: &Context<'_>, id: ID) -> Result<Option<InstanceObj>> {
         let id = NodeId::instance(&id)?;
         Ok(found(access_of(ctx)?.instance(id).await.map_err(ApiError::from))?.map(InstanceObj::new))
     }
 
+    /// Tasks of the caller's workspaces, one page at a time (`mine: true` for the caller's inbox).
     #[graphql(complexity = "crate::limits::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
@@ -227,6 +243,7 @@ impl Query {
         Ok(w.page(items.into_iter().map(|(instance, no)| TaskObj { instance, no }).collect(), total))
     }
 
+    /// A task by global id; null when there is none the caller may see.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<TaskObj>> {
         let (instance, no) = NodeId::task(&id)?;
         found(task_obj(ctx, instance, no).await)

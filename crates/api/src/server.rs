@@ -1,19 +1,19 @@
 //! The HTTP server: `/graphql` (POST, and GET for queries), `/graphql/ws`
-//! (graphql-transport-ws and the legacy graphql-ws), GraphiQL at `/`,
+//! (graphql-transport-ws and the legacy graphql-ws), GraphiQL at `/` (its
+//! files embedded, under `/assets/graphiql/`),
 //! `/healthz`, `/readyz`, `/metrics`, and the approval pages of external
 //! stakeholders at `/approve/{token}`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Data, ParseRequestError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{FromRequest, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use smmflow_runtime::Runtime;
 
@@ -38,6 +38,8 @@ struct AppState {
     rt: Arc<Runtime>,
     schema: AppSchema,
     deployed: Arc<AtomicBool>,
+    /// The largest request body, and WebSocket message, accepted.
+    body_limit: usize,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Runtime> {
@@ -68,9 +70,10 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
             public_url: opts.public_url,
         },
     );
-    let state = AppState { rt, schema, deployed: opts.deployed };
+    let state = AppState { rt, schema, deployed: opts.deployed, body_limit: opts.body_limit };
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(crate::graphiql::page))
+        .route("/assets/graphiql/{name}", get(crate::graphiql::asset))
         .route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
@@ -81,10 +84,6 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/calendar/{file}", get(crate::ical::feed))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)
-}
-
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("smmflow").finish())
 }
 
 /// A request the GraphQL layer could not read: a JSON error body with a
@@ -200,15 +199,25 @@ fn chosen_protocol(headers: &HeaderMap) -> Option<&'static str> {
 async fn ws(
     State(s): State<AppState>,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
+    legacy: Result<GraphQLProtocol, StatusCode>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let rt = s.rt.clone();
+    let (Some(protocol), Ok(legacy)) = (chosen_protocol(&headers), legacy) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "offer the graphql-transport-ws (or legacy graphql-ws) WebSocket sub-protocol".into(),
+        );
+    };
     // Agree to the very protocol the GraphQL side will speak: a client may
     // offer both, and axum would otherwise pick by its own order.
-    let agreed: Vec<&'static str> = chosen_protocol(&headers).into_iter().collect();
-    upgrade.protocols(agreed).on_upgrade(move |socket| {
-        GraphQLWebSocket::new(socket, s.schema.clone(), protocol)
+    let upgrade = upgrade.protocols([protocol]).max_message_size(s.body_limit).max_frame_size(s.body_limit);
+    if protocol == "graphql-transport-ws" {
+        return upgrade.on_upgrade(move |socket| crate::ws::serve(socket, s.schema, s.rt));
+    }
+    let rt = s.rt.clone();
+    upgrade.on_upgrade(move |socket| {
+        GraphQLWebSocket::new(socket, s.schema.clone(), legacy)
             .on_connection_init(move |payload| async move {
                 let token = payload
                     .get("authorization")

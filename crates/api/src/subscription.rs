@@ -28,6 +28,7 @@ pub struct TaskEvent {
     task: TaskObj,
 }
 
+/// Something happened to a task the caller may see.
 #[Object]
 impl TaskEvent {
     /// The event's kind: `task.created`, `task.claimed`, `task.reassigned`,
@@ -35,14 +36,17 @@ impl TaskEvent {
     async fn kind(&self) -> &str {
         &self.kind
     }
+    /// When it happened (RFC 3339, UTC).
     async fn at(&self) -> DateTime<Utc> {
         self.at
     }
+    /// The task, as it is after the event.
     async fn task(&self) -> &TaskObj {
         &self.task
     }
 }
 
+/// Live events over `/graphql/ws`, sent only once committed.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Tasks created, assigned, completed, decided or overdue, in the

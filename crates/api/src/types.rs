@@ -26,7 +26,7 @@ pub use workflow::WorkflowObj;
 
 /// Anything with a global id (`node(id:)`).
 #[derive(Interface)]
-#[graphql(name = "Node", field(name = "id", ty = "async_graphql::ID"))]
+#[graphql(name = "Node", field(name = "id", ty = "async_graphql::ID", desc = "The global id, for `node(id:)`."))]
 pub enum Node {
     Instance(InstanceObj),
     Task(TaskObj),

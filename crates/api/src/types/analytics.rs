@@ -8,6 +8,7 @@ use smmflow_runtime::analytics::{Analytics, PersonLoad, RoleLoad, Spread, StepSt
 use crate::error::ApiResult as Result;
 use crate::types::people::{UserObj, WorkspaceObj};
 
+/// The period and scope of `analytics`.
 #[derive(InputObject)]
 pub struct AnalyticsFilter {
     /// The period's start (inclusive).
@@ -24,8 +25,11 @@ pub struct AnalyticsFilter {
 #[derive(SimpleObject)]
 #[graphql(name = "DurationStats")]
 pub struct DurationStats {
+    /// The median, in seconds.
     pub p50: Option<f64>,
+    /// The 90th percentile, in seconds.
     pub p90: Option<f64>,
+    /// The mean, in seconds.
     pub mean: Option<f64>,
 }
 
@@ -37,6 +41,7 @@ impl From<Spread> for DurationStats {
 
 pub struct AnalyticsObj(pub Analytics);
 
+/// Figures for a period from the event log, in business time.
 #[Object(name = "Analytics")]
 impl AnalyticsObj {
     /// Per workflow step and role: the tasks done in the period.
@@ -76,6 +81,7 @@ fn clamp(n: u64) -> i32 {
 
 pub struct StepStatsObj(StepStats);
 
+/// Figures for one step (and role) of one workflow: the tasks done in the period.
 #[Object(name = "StepStats")]
 impl StepStatsObj {
     /// The workflow's key.
@@ -86,6 +92,7 @@ impl StepStatsObj {
     async fn step(&self) -> &str {
         &self.0.step
     }
+    /// The role that does it (null for a step without one).
     async fn role(&self) -> Option<&str> {
         self.0.role.as_deref()
     }
@@ -111,10 +118,12 @@ impl StepStatsObj {
     }
 }
 
+/// How long work waited on one party: who holds work up.
 #[derive(SimpleObject)]
 pub struct PartyStats {
     /// `agency`, `client` or `external`.
     pub party: String,
+    /// Seconds of business time the period's done tasks waited on this party.
     pub waiting_seconds: f64,
     /// Of all parties' waiting time, 0 to 1.
     pub share: f64,
@@ -122,12 +131,15 @@ pub struct PartyStats {
 
 pub struct RoleLoadObj(RoleLoad);
 
+/// The work of one role in one workspace: open now, and done in the period.
 #[Object(name = "RoleLoad")]
 impl RoleLoadObj {
+    /// The workspace (client).
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
         Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
     }
+    /// The role's name.
     async fn role(&self) -> &str {
         &self.0.role
     }
@@ -151,28 +163,37 @@ impl RoleLoadObj {
 
 pub struct PersonLoadObj(PersonLoad);
 
+/// The work of one person: held now, and done in the period.
 #[Object(name = "PersonLoad")]
 impl PersonLoadObj {
+    /// The person (null when the user no longer exists).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj))
     }
+    /// Tasks assigned to or claimed by them, open now.
     async fn open(&self) -> i32 {
         clamp(self.0.open)
     }
+    /// Of those, past their due time now.
     async fn overdue(&self) -> i32 {
         clamp(self.0.overdue)
     }
+    /// Tasks they did in the period.
     async fn completed(&self) -> i32 {
         clamp(self.0.completed)
     }
 }
 
+/// How many rejections of the period named one reason.
 #[derive(SimpleObject)]
 pub struct ReasonCount {
+    /// A word from the approval's `reasons` (`unstated` when a rejection named none).
     pub reason: String,
+    /// Rejections that named it.
     pub count: i32,
 }
 
+/// Due-time keeping: how many due times that fell in the period were kept.
 #[derive(SimpleObject)]
 pub struct SlaStats {
     /// Tasks whose due time fell in the period and has passed.

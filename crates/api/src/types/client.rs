@@ -16,11 +16,14 @@ use crate::types::people::{UserObj, WorkspaceObj};
 /// a limit of its own).
 pub struct PostingLimitObj(pub PostingLimit);
 
+/// How much may go out on a channel: days counted in the workspace's timezone.
 #[Object(name = "PostingLimit")]
 impl PostingLimitObj {
+    /// The channel key, or `*` for every channel without a limit of its own.
     async fn channel(&self) -> &str {
         &self.0.channel
     }
+    /// The most publications a day (null: no daily limit).
     async fn max_per_day(&self) -> Option<i32> {
         self.0.max_per_day.map(|n| n as i32)
     }
@@ -33,11 +36,14 @@ impl PostingLimitObj {
 /// One version of a workspace's profile.
 pub struct ProfileVersionObj(pub ProfileVersion);
 
+/// One version of a workspace's profile, kept when it was written.
 #[Object(name = "ProfileVersion")]
 impl ProfileVersionObj {
+    /// The version number (1 for the first write).
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// When it was written (RFC 3339, UTC).
     async fn changed_at(&self) -> DateTime<Utc> {
         self.0.changed_at
     }
@@ -46,15 +52,18 @@ impl ProfileVersionObj {
     async fn changed_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         Ok(crate::user_of(ctx, &self.0.changed_by).await?.map(UserObj))
     }
+    /// The whole profile at this version (JSON).
     async fn profile(&self) -> Json<Value> {
         Json(self.0.profile.clone())
     }
 }
 
+/// A posting limit to set on a workspace.
 #[derive(InputObject)]
 pub struct PostingLimitInput {
     /// A channel key, or `*` for every channel without its own limit.
     pub channel: String,
+    /// The most publications a day (omit: no daily limit).
     pub max_per_day: Option<i32>,
     /// A duration such as `3h`.
     pub min_gap: Option<String>,
@@ -66,9 +75,12 @@ impl PostingLimitInput {
     }
 }
 
+/// A new workspace: a client of the agency.
 #[derive(InputObject)]
 pub struct CreateWorkspaceInput {
+    /// Its key: short and stable, it names the workspace in filters and inputs.
     pub key: String,
+    /// Its display name.
     pub name: String,
     /// An IANA timezone. Default: UTC.
     pub timezone: Option<String>,
@@ -90,11 +102,14 @@ impl CreateWorkspaceInput {
     }
 }
 
+/// Changes to a workspace's settings; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateWorkspaceInput {
     /// The workspace's key.
     pub workspace: String,
+    /// A new display name.
     pub name: Option<String>,
+    /// A new IANA timezone.
     pub timezone: Option<String>,
     /// A deployed calendar's key; an empty string removes it.
     pub calendar: Option<String>,
@@ -117,8 +132,11 @@ impl UpdateWorkspaceInput {
     }
 }
 
+/// The result of `createWorkspace` or `updateWorkspace`.
 #[derive(SimpleObject)]
 pub struct WorkspacePayload {
+    /// The workspace as it is now (null when there are user errors).
     pub workspace: Option<WorkspaceObj>,
+    /// Problems the user can fix, by input field; empty on success.
     pub user_errors: Vec<UserError>,
 }

@@ -2,42 +2,67 @@
 
 use async_graphql::Enum;
 
+/// Where an instance (a running workflow) stands; YAML and expressions use the lower-case names.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum InstanceStatus {
+    /// Under way: its steps and tasks progress.
     Running,
+    /// Held by a lead (`suspendInstance`): its timers and tasks wait until `resumeInstance`.
     Suspended,
+    /// Finished: every step done or skipped and no task open; `outputs` is set.
     Completed,
+    /// Stopped by a lead or by the workflow; `endReason` says why.
     Cancelled,
+    /// Ended in failure, e.g. a last rejected round with `then: fail`; `endReason` says why.
     Failed,
+    /// Ended by a rejection that sends nothing back for rework; `endReason` holds its comment.
     Rejected,
 }
 
+/// Where a task (a human step) stands; YAML and expressions use the lower-case names.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum TaskStatus {
+    /// Not taken yet: anyone with its role may claim it, or do or decide it at once.
     Open,
+    /// Held by one assignee, who is working on it.
     Claimed,
+    /// A task done: its form output was submitted.
     Completed,
+    /// An approval decided: approved.
     Approved,
+    /// An approval decided: rejected (the workflow usually sends the work back).
     Rejected,
+    /// Withdrawn: its instance was cancelled, or rework superseded it.
     Cancelled,
+    /// Passed over by an automatic escalation.
     Skipped,
     /// An approval nobody decided before its `expires` time.
     Expired,
 }
 
+/// Where a step of an instance stands; rework makes earlier steps ready again.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum StepStatus {
+    /// Not started: its `after` steps are not all done or skipped, or its `start` time is ahead.
     Waiting,
+    /// Under way: its tasks are open, or its timer or subflow is running.
     Ready,
+    /// Finished; its `output` is set.
     Done,
+    /// Not run: its `if` was false when it became ready.
     Skipped,
+    /// Failed, e.g. a last rejected round with `then: fail`; the instance fails with it.
     Failed,
 }
 
+/// How a user gets e-mail about their work.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum NotificationMode {
+    /// Each message on its own, as soon as possible.
     Immediate,
+    /// Gathered into one digest an hour.
     Hourly,
+    /// Gathered into one digest a day.
     Daily,
 }
 

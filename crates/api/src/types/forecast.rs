@@ -7,6 +7,7 @@ use smmflow_runtime::forecast::Forecast;
 
 pub struct ForecastObj(pub Forecast);
 
+/// When an instance's steps are expected done, from the workflow's history and the open work per role.
 #[Object(name = "Forecast")]
 impl ForecastObj {
     /// When every step is expected done (each taking its history's p50).
@@ -31,9 +32,12 @@ impl ForecastObj {
     }
 }
 
+/// When one step of an instance is expected done.
 #[derive(SimpleObject)]
 pub struct StepForecast {
+    /// The step's key from the YAML.
     pub step: String,
+    /// When it is expected done, or was done (RFC 3339, UTC).
     pub expected_done_at: DateTime<Utc>,
 }
 

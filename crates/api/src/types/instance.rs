@@ -25,10 +25,12 @@ impl InstanceObj {
     }
 }
 
-/// Which workflow version an instance runs.
+/// A workflow version: the one an instance runs, or the latest one a schedule starts.
 #[derive(SimpleObject)]
 pub struct WorkflowRef {
+    /// The workflow's key, as in its YAML.
     pub key: String,
+    /// The deployed version number (1 for the first deploy).
     pub version: i32,
 }
 
@@ -39,21 +41,27 @@ pub struct StepObj {
     state: smmflow_engine::model::StepState,
 }
 
+/// A step of an instance in this run: its state, output and rework round.
 #[Object(name = "Step")]
 impl StepObj {
+    /// The step's key from the YAML, such as `draft` (not a global id).
     async fn id(&self) -> &str {
         &self.id
     }
+    /// The step's type: `task`, `approval`, `notify`, `wait`, `subflow` or `update_profile`.
     #[graphql(name = "type")]
     async fn kind(&self) -> &str {
         &self.kind
     }
+    /// Its state: `WAITING`, `READY`, `DONE`, `SKIPPED` or `FAILED`.
     async fn status(&self) -> StepStatus {
         self.state.status.into()
     }
+    /// What it produced: a task's form output, an approval's decision, a subflow's outputs (JSON).
     async fn output(&self) -> Option<Json<Value>> {
         self.state.output.clone().map(Json)
     }
+    /// Who completed it: a login, `system` or an address (a list for a `for_each` step).
     async fn completed_by(&self) -> Option<Json<Value>> {
         self.state.completed_by.clone().map(Json)
     }
@@ -61,9 +69,11 @@ impl StepObj {
     async fn round(&self) -> i32 {
         self.state.round as i32
     }
+    /// When it last became ready (RFC 3339, UTC); null if it never did.
     async fn ready_at(&self) -> Option<DateTime<Utc>> {
         self.state.ready_at
     }
+    /// When it was done (RFC 3339, UTC); null until then.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.state.completed_at
     }
@@ -79,57 +89,73 @@ pub struct InstanceEvent {
     pub event: Event,
 }
 
+/// One entry of an instance's audit log, as `Instance.events` lists and `instanceEvents` yields.
 #[Object]
 impl InstanceEvent {
+    /// Its position in the instance's log: 1, 2, 3, ... with no gaps.
     async fn seq(&self) -> i64 {
         self.event.seq as i64
     }
-    /// `instance.started`, `step.ready`, `task.created`, `task.completed`, `rework.started`, ...
+    /// The dotted event name, such as `instance.started`, `step.ready`, `task.completed` or `rework.started`.
     async fn kind(&self) -> &str {
         self.event.kind_name()
     }
+    /// When it happened (RFC 3339, UTC).
     async fn at(&self) -> DateTime<Utc> {
         self.event.at
     }
+    /// Who caused it: a user, `system` (timers, escalations) or an external approver's address.
     async fn actor(&self) -> Actor {
         Actor(self.event.actor.clone())
     }
+    /// The event's details (JSON); their shape depends on `kind`.
     async fn data(&self) -> Json<Value> {
         let v = serde_json::to_value(&self.event.kind).unwrap_or(Value::Null);
         Json(v.get("data").cloned().unwrap_or(Value::Null))
     }
+    /// The global id of the instance it belongs to.
     async fn instance_id(&self) -> ID {
         ID(NodeId::Instance(self.instance).encode())
     }
 }
 
+/// A running workflow: one run of a workflow version in one workspace, with its inputs.
 #[Object(name = "Instance")]
 impl InstanceObj {
+    /// The instance's global id, for `instance(id:)`, `node(id:)` and the instance mutations.
     pub async fn id(&self) -> ID {
         ID(NodeId::Instance(self.0.id).encode())
     }
+    /// Its state: `RUNNING`, `SUSPENDED`, `COMPLETED`, `CANCELLED`, `FAILED` or `REJECTED`.
     async fn status(&self) -> InstanceStatus {
         self.0.status.into()
     }
+    /// The workflow key and version it runs (pinned when it started).
     async fn workflow(&self) -> WorkflowRef {
         WorkflowRef { key: self.0.workflow.clone(), version: self.0.version }
     }
+    /// The workspace (client) it runs in.
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
         Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
     }
+    /// The inputs it was started with (JSON).
     async fn inputs(&self) -> Json<Value> {
         Json(self.0.inputs.clone())
     }
+    /// The workflow's `outputs` (JSON), set when it completes; null before.
     async fn outputs(&self) -> Option<Json<Value>> {
         self.0.outputs.clone().map(Json)
     }
+    /// When it started (RFC 3339, UTC).
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
+    /// When it ended, however it ended (RFC 3339, UTC); null while it runs.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
     }
+    /// The user who started it (null when the system did, e.g. a schedule).
     async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         Ok(crate::user_of(ctx, &self.0.started_by).await?.map(UserObj))
     }
@@ -151,6 +177,7 @@ impl InstanceObj {
         let i = access_of(ctx)?.instance(p.instance).await.map_err(ApiError::from)?;
         Ok(Some(InstanceObj::new(i)))
     }
+    /// The instances it started as subflows (those the caller may see).
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<InstanceObj>> {
         let session = access_of(ctx)?;
@@ -181,6 +208,7 @@ impl InstanceObj {
             })
             .collect())
     }
+    /// Every task of the instance, cancelled ones and those of earlier rounds included.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn tasks(&self) -> Vec<TaskObj> {
         self.0.tasks.iter().map(|t| TaskObj { instance: self.0.clone(), no: t.no }).collect()

@@ -12,10 +12,12 @@ use crate::error::ApiError;
 use crate::ids::NodeId;
 use crate::types::instance::InstanceObj;
 
+/// Where a notification stands in its delivery.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum NotificationStatus {
     /// Waiting to be sent (or, for a digest item, for its digest).
     Pending,
+    /// Handed over: to the mail server, or written to the outbox folder.
     Sent,
     /// The last attempt failed; it is retried at `nextAttemptAt`.
     Failed,
@@ -56,8 +58,10 @@ pub enum NotificationDelivery {
     Batch,
 }
 
+/// Which notifications to list; fields left out do not filter.
 #[derive(InputObject, Default)]
 pub struct NotificationFilter {
+    /// Only these delivery states.
     pub status: Option<Vec<NotificationStatus>>,
     /// An e-mail address.
     pub recipient: Option<String>,
@@ -67,8 +71,10 @@ pub struct NotificationFilter {
 
 pub struct NotificationObj(pub OutboxRow);
 
+/// One message to one recipient (or an item waiting for a digest or batch), with its delivery state.
 #[Object(name = "Notification")]
 impl NotificationObj {
+    /// The notification's global id, for `retryNotification`.
     pub async fn id(&self) -> ID {
         ID(NodeId::Notification(self.0.id.clone()).encode())
     }
@@ -80,6 +86,7 @@ impl NotificationObj {
     async fn login(&self) -> Option<&str> {
         self.0.payload["mail"]["login"].as_str()
     }
+    /// The message's subject line.
     async fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
     }
@@ -92,9 +99,11 @@ impl NotificationObj {
     async fn body(&self) -> Option<&str> {
         self.0.payload["mail"]["text"].as_str()
     }
+    /// Its delivery state: `PENDING`, `SENT`, `FAILED` or `DEAD`.
     async fn status(&self) -> NotificationStatus {
         self.0.status.into()
     }
+    /// Whether it goes on its own, in a digest, or in an approval batch.
     async fn delivery(&self) -> NotificationDelivery {
         match self.0.kind {
             OutboxKind::DigestItem => NotificationDelivery::Digest,
@@ -110,6 +119,7 @@ impl NotificationObj {
     async fn last_error(&self) -> Option<&str> {
         self.0.last_error.as_deref()
     }
+    /// When it was queued (RFC 3339, UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -117,6 +127,7 @@ impl NotificationObj {
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
         matches!(self.0.status, OutboxStatus::Pending | OutboxStatus::Failed).then_some(self.0.next_attempt_at)
     }
+    /// When it was sent (RFC 3339, UTC); null until then.
     async fn sent_at(&self) -> Option<DateTime<Utc>> {
         self.0.sent_at
     }

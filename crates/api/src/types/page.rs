@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{ApiError, ApiResult};
 
+/// The extra field of every connection.
 #[derive(SimpleObject)]
 pub struct TotalCount {
     /// Items matching the filter, on all pages.

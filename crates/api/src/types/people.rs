@@ -16,23 +16,30 @@ use crate::types::enums::NotificationMode;
 #[derive(Clone)]
 pub struct UserObj(pub User);
 
+/// A person with a login: someone on the agency's team (or an admin).
 #[Object(name = "User")]
 impl UserObj {
+    /// The user's global id.
     pub async fn id(&self) -> ID {
         ID(NodeId::User(self.0.login.clone()).encode())
     }
+    /// The user's login, which names them in filters, inputs and `assignee`.
     async fn login(&self) -> &str {
         &self.0.login
     }
+    /// The user's e-mail address, where notifications go.
     async fn email(&self) -> &str {
         &self.0.email
     }
+    /// The user's display name (null when not set).
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
+    /// True for an admin, who may do everything in every workspace.
     async fn is_admin(&self) -> bool {
         self.0.is_admin
     }
+    /// How they get e-mail: `IMMEDIATE`, or `HOURLY` or `DAILY` digests.
     async fn notification_mode(&self) -> NotificationMode {
         NotificationMode::parse(&self.0.notification_mode)
     }
@@ -91,17 +98,22 @@ impl WorkspaceObj {
     }
 }
 
+/// A client of the agency (or an in-house team): its members, settings, profile and posting limits.
 #[Object(name = "Workspace")]
 impl WorkspaceObj {
+    /// The workspace's global id.
     pub async fn id(&self) -> ID {
         ID(NodeId::Workspace(self.key.clone()).encode())
     }
+    /// The workspace's key, which names it in filters and inputs.
     async fn key(&self) -> &str {
         &self.key
     }
+    /// The client's display name.
     async fn name(&self) -> &str {
         &self.name
     }
+    /// Who works here in which role (one entry per user and role).
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<MembershipObj>> {
         let session = access_of(ctx)?;
@@ -141,15 +153,18 @@ impl WorkspaceObj {
 #[derive(Clone)]
 pub struct ApiTokenObj(pub Token);
 
+/// An API token as its owner sees it: the secret was shown once, at creation.
 #[Object(name = "ApiToken")]
 impl ApiTokenObj {
     /// Names the token in `revokeApiToken`.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The name given at creation, to tell tokens apart.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// When it was created (RFC 3339, UTC).
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at
     }
@@ -158,14 +173,18 @@ impl ApiTokenObj {
 #[derive(Clone)]
 pub struct MembershipObj(pub Member);
 
+/// A user's role in a workspace (one user may hold several roles there).
 #[Object(name = "Membership")]
 impl MembershipObj {
+    /// The role's name, such as `copywriter` or `lead`.
     async fn role(&self) -> &str {
         &self.0.role
     }
+    /// The member (null when the user no longer exists).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj))
     }
+    /// The workspace (client) the role is held in.
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
         Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
@@ -175,8 +194,10 @@ impl MembershipObj {
 /// Who caused an event: a user's login, `system`, or an external approver's address.
 pub struct Actor(pub String);
 
+/// Who caused an event or wrote a comment.
 #[Object]
 impl Actor {
+    /// A user's login, `system` (timers, escalations, automatic decisions) or an external approver's address.
     async fn login(&self) -> &str {
         &self.0
     }

@@ -11,6 +11,7 @@ use crate::ids::NodeId;
 use crate::types::instance::InstanceObj;
 use crate::types::people::WorkspaceObj;
 
+/// Where a publication on the content calendar stands, as of now.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum PublicationStatus {
     /// Its instance is running, before its time.
@@ -45,6 +46,7 @@ impl From<PublicationState> for PublicationStatus {
     }
 }
 
+/// Which publications to list: a time range, and optionally a workspace, a channel and statuses.
 #[derive(InputObject)]
 pub struct PublicationFilter {
     /// From this time (inclusive).
@@ -53,7 +55,9 @@ pub struct PublicationFilter {
     pub to: DateTime<Utc>,
     /// One workspace's key (else all of the caller's).
     pub workspace: Option<String>,
+    /// One channel (platform) key.
     pub channel: Option<String>,
+    /// Only these statuses.
     pub status: Option<Vec<PublicationStatus>>,
 }
 
@@ -64,8 +68,10 @@ pub struct PublicationObj {
     pub now: DateTime<Utc>,
 }
 
+/// A post on the content calendar: an instance of a workflow that declares `publication:`.
 #[Object(name = "Publication")]
 impl PublicationObj {
+    /// The publication's global id.
     pub async fn id(&self) -> ID {
         ID(NodeId::Publication(self.row.instance.clone()).encode())
     }
@@ -73,15 +79,19 @@ impl PublicationObj {
     async fn at(&self) -> DateTime<Utc> {
         self.row.at
     }
+    /// The channel (platform) key it goes out on.
     async fn channel(&self) -> &str {
         &self.row.channel
     }
+    /// Its title, from the workflow's `publication.title` (null when there is none).
     async fn title(&self) -> Option<&str> {
         self.row.title.as_deref()
     }
+    /// Its state now: `IN_PRODUCTION`, `LATE`, `PUBLISHED` or `CANCELLED`.
     async fn status(&self) -> PublicationStatus {
         PublicationState::of(&self.row, self.now).into()
     }
+    /// The workspace (client) it is for.
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.row.workspace).await?;
         Ok(WorkspaceObj::new(self.row.workspace.clone(), name))

@@ -22,8 +22,10 @@ pub struct StepRoundObj {
     pub decision: Option<Task>,
 }
 
+/// One round of an approval's rework loop: the work it reviewed and the decision made on it.
 #[Object(name = "StepRound")]
 impl StepRoundObj {
+    /// The round number: 1, then one more for each rework.
     async fn round(&self) -> i32 {
         i32::try_from(self.round).unwrap_or(i32::MAX)
     }
@@ -31,16 +33,18 @@ impl StepRoundObj {
     async fn output(&self) -> Json<Value> {
         Json(self.output.clone())
     }
+    /// Who completed the reviewed work (the last to finish, when several steps are reviewed).
     async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         match &self.completed_by {
             Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj)),
             None => Ok(None),
         }
     }
+    /// When the reviewed work was completed (RFC 3339, UTC).
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.completed_at
     }
-    /// `approved`, `rejected`, or null while undecided.
+    /// `approved`, `rejected` or `expired`; null while undecided.
     async fn decision(&self) -> Option<&str> {
         self.decision.as_ref().map(|t| match t.status {
             TaskStatus::Approved => "approved",
@@ -48,6 +52,7 @@ impl StepRoundObj {
             _ => "rejected",
         })
     }
+    /// The decision's comment (null when there is none).
     async fn comment(&self) -> Option<&str> {
         self.decision.as_ref()?.output.as_ref()?.get("comment")?.as_str()
     }
@@ -59,12 +64,14 @@ impl StepRoundObj {
             .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
+    /// Who decided (null while undecided, or when no user did, e.g. an external approver or an expiry).
     async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         match self.decision.as_ref().and_then(|t| t.completed_by.as_ref()) {
             Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj)),
             None => Ok(None),
         }
     }
+    /// When it was decided (RFC 3339, UTC); null while undecided.
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.decision.as_ref().and_then(|t| t.completed_at)
     }

@@ -12,17 +12,25 @@ use crate::error::ApiError;
 use crate::types::instance::{InstanceObj, WorkflowRef};
 use crate::types::people::WorkspaceObj;
 
+/// What a schedule does about fires missed while down or paused (within `catchUpWindow`).
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum MissedPolicy {
+    /// Drop the missed fires.
     None,
+    /// Start one instance for the most recent missed fire (the default).
     Last,
+    /// Start one instance for each missed fire.
     All,
 }
 
+/// What a schedule does when it fires while the instance it started before is still open.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum OverlapPolicy {
+    /// Start the new instance anyway (the default).
     Allow,
+    /// Start nothing for this fire (it is recorded as skipped).
     Skip,
+    /// Cancel the open previous instance and start the new one.
     CancelPrevious,
 }
 
@@ -51,6 +59,7 @@ pub struct ScheduleObj(pub ScheduleRow);
 
 pub struct ScheduleFire(pub FireRow);
 
+/// One fire of a schedule: the instance it started, or why it was skipped.
 #[Object]
 impl ScheduleFire {
     /// The fire time the cron named.
@@ -61,6 +70,7 @@ impl ScheduleFire {
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         (!self.0.skipped).then_some(self.0.fired_at)
     }
+    /// The instance it started (null when skipped, or when it is no longer visible).
     async fn instance(&self, ctx: &Context<'_>) -> Result<Option<InstanceObj>> {
         let Some(id) = self.0.instance else { return Ok(None) };
         match access_of(ctx)?.instance(id).await {
@@ -68,6 +78,7 @@ impl ScheduleFire {
             Err(_) => Ok(None),
         }
     }
+    /// True when the fire started no instance (`reason` says why).
     async fn skipped(&self) -> bool {
         self.0.skipped
     }
@@ -81,8 +92,10 @@ fn text<'a>(spec: &'a Value, key: &str) -> Option<&'a str> {
     spec.get(key).and_then(Value::as_str)
 }
 
+/// A cron timetable that starts instances of a workflow in one workspace (client).
 #[Object(name = "Schedule")]
 impl ScheduleObj {
+    /// The schedule's id, for `updateSchedule`, `pauseSchedule`, `resumeSchedule` and `deleteSchedule`.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
@@ -91,6 +104,7 @@ impl ScheduleObj {
         let def = access_of(ctx)?.definition(&self.0.workflow, None).await.map_err(ApiError::from)?;
         Ok(WorkflowRef { key: self.0.workflow.clone(), version: def.version })
     }
+    /// The workspace (client) its instances run in.
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {
         let name = crate::workspace_name_of(ctx, &self.0.workspace).await?;
         Ok(WorkspaceObj::new(self.0.workspace.clone(), name))
@@ -99,15 +113,19 @@ impl ScheduleObj {
     async fn source(&self) -> &str {
         &self.0.source
     }
+    /// The cron expression: 5 crontab fields (or 6 with seconds first).
     async fn cron(&self) -> &str {
         text(&self.0.spec, "cron").unwrap_or_default()
     }
+    /// The IANA timezone the cron runs in (default `UTC`).
     async fn timezone(&self) -> &str {
         text(&self.0.spec, "timezone").unwrap_or("UTC")
     }
+    /// The inputs every instance it starts gets (JSON; null when none).
     async fn inputs(&self) -> Json<Value> {
         Json(self.0.spec.get("inputs").cloned().unwrap_or(Value::Null))
     }
+    /// What it does about fires missed while down or paused (default `LAST`).
     async fn missed(&self) -> MissedPolicy {
         match text(&self.0.spec, "missed") {
             Some("none") => MissedPolicy::None,
@@ -115,9 +133,11 @@ impl ScheduleObj {
             _ => MissedPolicy::Last,
         }
     }
+    /// How far back missed fires are caught up: a duration such as `1d` (the default).
     async fn catch_up_window(&self) -> &str {
         text(&self.0.spec, "catch_up_window").unwrap_or("1d")
     }
+    /// What it does when it fires while its previous instance is still open (default `ALLOW`).
     async fn overlap(&self) -> OverlapPolicy {
         match text(&self.0.spec, "overlap") {
             Some("skip") => OverlapPolicy::Skip,
@@ -125,18 +145,23 @@ impl ScheduleObj {
             _ => OverlapPolicy::Allow,
         }
     }
+    /// It fires only from this date or date-time on, as written (null: no start limit).
     async fn starts(&self) -> Option<&str> {
         text(&self.0.spec, "starts")
     }
+    /// It fires only until this date or date-time, as written (null: no end limit).
     async fn ends(&self) -> Option<&str> {
         text(&self.0.spec, "ends")
     }
+    /// The most instances it starts (null: no limit).
     async fn max_runs(&self) -> Option<i64> {
         self.0.spec.get("max_runs").and_then(Value::as_i64)
     }
+    /// How many instances it has started so far.
     async fn runs(&self) -> i32 {
         self.0.runs
     }
+    /// Paused by a lead: it fires no more until `resumeSchedule`.
     async fn paused(&self) -> bool {
         self.0.paused
     }

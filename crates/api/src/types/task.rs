@@ -30,33 +30,43 @@ impl TaskObj {
     }
 }
 
+/// The step a task belongs to: its key and type.
 #[derive(SimpleObject)]
 pub struct StepRef {
+    /// The step's key from the YAML, such as `draft`.
     pub id: String,
+    /// The step's type: `task` or `approval`.
     #[graphql(name = "type")]
     pub kind: String,
 }
 
 pub struct CommentObj(smmflow_engine::model::Comment);
 
+/// A comment on a task (a rejection's comment is shown on every task its rework reopens).
 #[Object(name = "Comment")]
 impl CommentObj {
+    /// The comment's text.
     async fn body(&self) -> &str {
         &self.0.body
     }
+    /// Who wrote it: a user's login, or an external approver's address.
     async fn author(&self) -> Actor {
         Actor(self.0.author.clone())
     }
+    /// When it was written (RFC 3339, UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.at
     }
 }
 
+/// A human step: one piece of work, or one approval decision, for a role or a person in an instance.
 #[Object(name = "Task")]
 impl TaskObj {
+    /// The task's global id, for `task(id:)`, `node(id:)` and the task mutations.
     pub async fn id(&self) -> ID {
         ID(NodeId::Task(self.instance.id, self.no).encode())
     }
+    /// The task's title, rendered from its step's `title`.
     async fn title(&self) -> &str {
         self.t().map_or("", |t| t.title.as_str())
     }
@@ -64,6 +74,7 @@ impl TaskObj {
     async fn instructions(&self) -> Option<&str> {
         self.t().and_then(|t| t.instructions.as_deref())
     }
+    /// Its state: `OPEN`, `CLAIMED`, `COMPLETED`, `APPROVED`, `REJECTED`, `CANCELLED`, `SKIPPED` or `EXPIRED`.
     async fn status(&self) -> Option<TaskStatus> {
         self.t().map(|t| t.status.into())
     }
@@ -71,6 +82,7 @@ impl TaskObj {
     async fn role(&self) -> Option<&str> {
         self.t().and_then(|t| t.role.as_deref())
     }
+    /// Who holds it, or who did it; null while it is open to its role.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         let Some(login) = self.t().and_then(|t| t.assignee.clone()) else { return Ok(None) };
         let u = crate::user_of(ctx, &login).await?;
@@ -85,6 +97,7 @@ impl TaskObj {
             })
         })))
     }
+    /// When it is due (RFC 3339, UTC); null without a due time.
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.t().and_then(|t| t.due_at)
     }
@@ -119,6 +132,7 @@ impl TaskObj {
         let now = runtime_of(ctx)?.now();
         Ok(self.t().is_some_and(|t| t.is_overdue(now)))
     }
+    /// Its priority from the step: `low`, `normal`, `high` or `urgent`.
     async fn priority(&self) -> &str {
         self.t().map_or("normal", |t| t.priority.as_str())
     }
@@ -131,6 +145,7 @@ impl TaskObj {
             .map_err(ApiError::from)?;
         Ok(Json(form_of(&def, &t.step)))
     }
+    /// What was submitted (JSON): the form output, or an approval's `decision` and `comment`.
     async fn output(&self) -> Option<Json<Value>> {
         self.t().and_then(|t| t.output.clone()).map(Json)
     }
@@ -143,6 +158,7 @@ impl TaskObj {
     async fn comments(&self) -> Vec<CommentObj> {
         self.t().map(|t| t.comments.iter().cloned().map(CommentObj).collect()).unwrap_or_default()
     }
+    /// The rework round: 1, then one more each time a rejection sends the work back.
     async fn round(&self) -> i32 {
         self.t().map_or(1, |t| t.round as i32)
     }
@@ -157,9 +173,11 @@ impl TaskObj {
             .map_err(ApiError::from)?;
         Ok(crate::types::rounds::rounds(&def.workflow, &self.instance, t))
     }
+    /// True for an approval (approve or reject it); false for work done with its form.
     async fn is_approval(&self) -> bool {
         self.t().is_some_and(|t| matches!(t.kind, TaskKind::Approval { .. }))
     }
+    /// The step it belongs to (its key and type).
     async fn step(&self, ctx: &Context<'_>) -> Result<StepRef> {
         let id = self.t().map(|t| t.step.clone()).unwrap_or_default();
         let def = access_of(ctx)?
@@ -169,12 +187,15 @@ impl TaskObj {
         let kind = def.workflow.step(&id).map_or("task", |s| s.kind.type_name()).to_string();
         Ok(StepRef { id, kind })
     }
+    /// The instance it belongs to.
     async fn instance(&self) -> InstanceObj {
         InstanceObj(self.instance.clone())
     }
+    /// When it was created (RFC 3339, UTC).
     async fn created_at(&self) -> Option<DateTime<Utc>> {
         self.t().map(|t| t.created_at)
     }
+    /// When it was completed or decided (RFC 3339, UTC); null until then.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.t().and_then(|t| t.completed_at)
     }

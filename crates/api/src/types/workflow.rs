@@ -15,9 +15,12 @@ use crate::ids::NodeId;
 #[derive(Clone)]
 pub struct WorkflowObj(pub Arc<Def>);
 
+/// A role a workflow declares: the members with that role in a workspace do its steps.
 #[derive(SimpleObject)]
 pub struct WorkflowRole {
+    /// The role's name, such as `copywriter` (a membership role in the workspace).
     pub name: String,
+    /// What the role does, from the YAML.
     pub description: String,
     /// Whose side the role is on: `agency` (default), `client` or `external` (for analytics).
     pub party: String,
@@ -26,11 +29,16 @@ pub struct WorkflowRole {
 /// A step of the definition (not of an instance).
 #[derive(SimpleObject)]
 pub struct WorkflowStep {
+    /// The step's key from the YAML, such as `draft`.
     pub id: String,
+    /// The step's type: `task`, `approval`, `notify`, `wait`, `subflow` or `update_profile`.
     #[graphql(name = "type")]
     pub kind: String,
+    /// The step's `title` as written (its key when it has none).
     pub title: String,
+    /// The (first) role that does it; null for a step without people.
     pub role: Option<String>,
+    /// The keys of the steps it comes after.
     pub after: Vec<String>,
 }
 
@@ -80,20 +88,26 @@ pub fn fields_json(fields: &Fields) -> Value {
     Value::Object(fields.iter().map(|(n, s)| (n.value.clone(), field_json(s))).collect())
 }
 
+/// A deployed workflow version: one of the agency's processes, shared by every workspace.
 #[Object(name = "Workflow")]
 impl WorkflowObj {
+    /// The global id of this workflow version.
     pub async fn id(&self) -> ID {
         ID(NodeId::Workflow(self.0.workflow.key.value.clone(), self.0.version).encode())
     }
+    /// The workflow's key from its YAML, such as `weekly-content`.
     async fn key(&self) -> &str {
         &self.0.workflow.key.value
     }
+    /// The version number: 1 for the first deploy, one more for each deploy of changed content.
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// The workflow's display name.
     async fn name(&self) -> &str {
         &self.0.workflow.name
     }
+    /// What the workflow is for, from its YAML (null when it has no description).
     async fn description(&self) -> Option<&str> {
         self.0.workflow.description.as_deref()
     }
@@ -107,6 +121,7 @@ impl WorkflowObj {
     async fn mermaid(&self) -> String {
         smmflow_spec::mermaid::render(&self.0.workflow)
     }
+    /// The roles it declares, in YAML order.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn roles(&self) -> Vec<WorkflowRole> {
         self.0
@@ -120,6 +135,7 @@ impl WorkflowObj {
             })
             .collect()
     }
+    /// Its steps, in definition order.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn steps(&self) -> Vec<WorkflowStep> {
         self.0
@@ -153,8 +169,11 @@ impl WorkflowObj {
 /// A workflow's `publication:` as written (templates rendered when an instance starts).
 #[derive(async_graphql::SimpleObject)]
 pub struct PublicationSpec {
+    /// The template of the publication time, as written.
     pub at: String,
+    /// The template of the channel (platform) key, as written.
     pub channel: String,
+    /// The template of the title, as written (null when there is none).
     pub title: Option<String>,
 }
 
