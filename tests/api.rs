@@ -628,3 +628,97 @@ async fn introspection_describes_every_type_and_field() {
     assert!(counted > 80, "{counted} types");
     assert!(missing.is_empty(), "without a description: {missing:?}");
 }
+
+/// Item 11 of the review: values the schema types instead of strings; a
+/// schedule's window as instants in its timezone; a schedule is a `Node`.
+#[tokio::test]
+async fn typed_values_and_schedules_as_nodes() {
+    let s = Server::start("sqlite");
+    let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer")]).await;
+    let outsider = s.team("other", &[("oscar", "lead")]).await;
+    s.deploy(
+        r#"workflow: typed
+name: Typed
+roles: {writer: Writes, lead: Leads}
+steps:
+  draft: {role: writer, priority: high}
+  check: {type: approval, role: lead, after: draft}
+schedules:
+  - cron: "0 10 * * 1"
+    timezone: Europe/Moscow
+    workspace: acme
+    starts: 2027-01-04
+    ends: 2027-06-30
+"#,
+    )
+    .await;
+    let r = s.ok(&t["lena"], START, json!({"wf": "typed", "ws": "acme", "in": {}})).await;
+    let id = r["startInstance"]["instance"]["id"].as_str().unwrap().to_string();
+    let q = "query($i: ID!) { instance(id: $i) { steps { id type } tasks { priority status createdAt step { type } } } workflow(key: \"typed\") { steps { id type } } }";
+    let r = s.ok(&t["wanda"], q, json!({"i": id})).await;
+    assert_eq!(r["instance"]["steps"], json!([{"id": "draft", "type": "TASK"}, {"id": "check", "type": "APPROVAL"}]));
+    assert_eq!(r["workflow"]["steps"], r["instance"]["steps"]);
+    let task = &r["instance"]["tasks"][0];
+    assert_eq!(
+        (&task["priority"], &task["status"], &task["step"]["type"]),
+        (&json!("HIGH"), &json!("OPEN"), &json!("TASK"))
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(task["createdAt"].as_str().unwrap()).is_ok(), "{task}");
+
+    let r = s.ok(&t["lena"], "{ schedules { id starts ends } }", json!({})).await;
+    let sched = &r["schedules"][0];
+    // Whole days in Moscow (UTC+3): from Monday's midnight to the last second of 30 June.
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().to_utc().to_rfc3339();
+    assert_eq!(
+        (at(&sched["starts"]), at(&sched["ends"])),
+        ("2027-01-03T21:00:00+00:00".into(), "2027-06-30T20:59:59+00:00".into())
+    );
+    let sid = sched["id"].as_str().unwrap();
+    let node = "query($id: ID!) { node(id: $id) { id __typename ... on Schedule { cron workspace { key } } } }";
+    let r = s.ok(&t["wanda"], node, json!({"id": sid})).await;
+    assert_eq!(r["node"]["__typename"], "Schedule");
+    assert_eq!((&r["node"]["id"], &r["node"]["cron"]), (&json!(sid), &json!("0 10 * * 1")));
+    // Another client's lead finds nothing under that id.
+    assert_eq!(s.error_code(&outsider["oscar"], node, json!({"id": sid})).await, "NOT_FOUND");
+}
+
+/// Item 12: e-mail addresses and notification modes are seen by the user,
+/// admins, and leads of a workspace the user is in; not by other members.
+#[tokio::test]
+async fn only_leads_see_the_team_s_addresses() {
+    let s = Server::start("sqlite");
+    let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("olga", "client")]).await;
+    s.team("other", &[("oscar", "lead"), ("wanda", "writer")]).await;
+    let q = r#"{ workspace(key: "acme") { memberships { user { login email notificationMode } } } }"#;
+    let contacts = |r: &Value| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = r["workspace"]["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let u = &m["user"];
+                assert_eq!(u["email"].is_null(), u["notificationMode"].is_null(), "{u}");
+                (u["login"].as_str().unwrap().to_string(), u["email"].is_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let all = vec![("lena".to_string(), true), ("olga".to_string(), true), ("wanda".to_string(), true)];
+    assert_eq!(contacts(&s.ok(&s.admin, q, json!({})).await), all);
+    assert_eq!(contacts(&s.ok(&t["lena"], q, json!({})).await), all);
+    // The client's person sees who works on the account, and only their own address.
+    let olga = contacts(&s.ok(&t["olga"], q, json!({})).await);
+    assert_eq!(olga, [("lena".to_string(), false), ("olga".to_string(), true), ("wanda".to_string(), false)]);
+    let wanda = contacts(&s.ok(&t["wanda"], q, json!({})).await);
+    assert_eq!(wanda, [("lena".to_string(), false), ("olga".to_string(), false), ("wanda".to_string(), true)]);
+    // The lead of another workspace that shares wanda sees wanda's address there, not acme's people.
+    let other = r#"{ workspace(key: "other") { memberships { user { login email } } } }"#;
+    let r =
+        s.ok(&s.admin, "mutation { createApiToken(input: {user: \"oscar\", name: \"x\"}) { token } }", json!({})).await;
+    let oscar = r["createApiToken"]["token"].as_str().unwrap();
+    let r = s.ok(oscar, other, json!({})).await;
+    let w = r["workspace"]["memberships"].as_array().unwrap().iter().find(|m| m["user"]["login"] == "wanda").unwrap();
+    assert_eq!(w["user"]["email"], "wanda@agency.example");
+    assert_eq!(s.ok(oscar, q, json!({})).await["workspace"], Value::Null, "not a member of acme");
+}

@@ -13,6 +13,7 @@ use crate::types::enums::{InstanceStatus, TaskStatus};
 use crate::types::notification::NotificationFilter;
 use crate::types::page::{Page, Window};
 use crate::types::publication::{PublicationFilter, PublicationObj};
+use crate::types::schedule::ScheduleObj;
 use crate::types::{InstanceObj, Node, NotificationObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
 
@@ -298,7 +299,14 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let session = access_of(ctx)?;
         session.viewer()?;
-        Ok(match NodeId::decode(&id)? {
+        let decoded = match NodeId::decode(&id) {
+            Ok(d) => d,
+            // Schedules keep their documented ids (`yaml:<workflow>:<i>:<workspace>`, or a UUID).
+            Err(e) => {
+                return session.schedule(id.as_str()).await?.map(|r| Some(Node::Schedule(ScheduleObj(r)))).ok_or(e);
+            }
+        };
+        Ok(match decoded {
             NodeId::Instance(i) => self.instance(ctx, ID(NodeId::Instance(i).encode())).await?.map(Node::Instance),
             NodeId::Task(..) => self.task(ctx, id).await?.map(Node::Task),
             NodeId::Workspace(k) => self.workspace(ctx, k).await?.map(Node::Workspace),

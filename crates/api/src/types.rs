@@ -31,6 +31,7 @@ pub enum Node {
     Instance(InstanceObj),
     Task(TaskObj),
     Workspace(WorkspaceObj),
+    Schedule(schedule::ScheduleObj),
     User(UserObj),
     Workflow(WorkflowObj),
     Notification(NotificationObj),

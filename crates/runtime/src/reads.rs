@@ -236,6 +236,13 @@ impl Session {
         Ok(rows.into_iter().filter(|r| workspace.is_none_or(|w| w == r.workspace)).collect())
     }
 
+    /// One schedule by id, when the viewer is a member of its workspace.
+    pub async fn schedule(&self, id: &str) -> Result<Option<ScheduleRow>> {
+        let viewer = self.viewer()?;
+        let row = self.runtime().store.schedule(id).await?;
+        Ok(row.filter(|r| viewer.is_admin() || self.member(&r.workspace).is_ok()))
+    }
+
     /// A schedule's latest fires, newest first (a schedule the viewer may see).
     pub async fn last_fires(&self, schedule: &ScheduleRow, limit: u64) -> Result<Vec<FireRow>> {
         self.member(&schedule.workspace)?;

@@ -34,14 +34,15 @@ pub fn decode_spec(spec: &Value) -> std::result::Result<Schedule, Vec<Diagnostic
     }
 }
 
-fn instant(d: &DateOrTime) -> DateTime<Utc> {
-    match d {
-        DateOrTime::Date(d) => d.and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc()),
-        DateOrTime::DateTime(t) => t.to_utc(),
-    }
+/// A schedule's window as instants: a date `starts` at the start of that
+/// day and `ends` with its last second, in the schedule's timezone.
+pub fn window(s: &Schedule) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let tz = s.timezone.value;
+    (s.starts.as_ref().map(|d| d.value.start_in(tz)), s.ends.as_ref().map(|d| d.value.end_in(tz)))
 }
 
 pub fn plan_of(s: &Schedule, runs: i32) -> Plan<'_> {
+    let (starts, ends) = window(s);
     let window = match s.catch_up_window {
         smmflow_spec::Duration::Wall(secs) => Duration::seconds(secs.min(i64::MAX as u64 / 2) as i64),
         _ => Duration::days(1),
@@ -51,8 +52,8 @@ pub fn plan_of(s: &Schedule, runs: i32) -> Plan<'_> {
         timezone: s.timezone.value,
         missed: s.missed,
         catch_up_window: window,
-        starts: s.starts.as_ref().map(|d| instant(&d.value)),
-        ends: s.ends.as_ref().map(|d| instant(&d.value)),
+        starts,
+        ends,
         max_runs: s.max_runs,
         runs: runs.max(0) as u32,
     }

@@ -55,11 +55,54 @@ impl DateOrTime {
             .or_else(|_| datetime(text).map(DateOrTime::DateTime))
             .map_err(|_| format!("`{text}` is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"))
     }
+
+    /// Where a window opening with this bound starts: a date is the start of
+    /// that day in `tz` (the schedule's timezone), a date-time itself.
+    pub fn start_in(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        match self {
+            DateOrTime::Date(d) => day_start(*d, tz),
+            DateOrTime::DateTime(t) => t.to_utc(),
+        }
+    }
+
+    /// The last instant of a window closing with this bound: a date is the
+    /// whole of that day in `tz` (up to its last second), a date-time itself.
+    pub fn end_in(&self, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        match self {
+            DateOrTime::Date(d) => {
+                d.succ_opt().map_or(DateTime::<Utc>::MAX_UTC, |next| day_start(next, tz) - chrono::Duration::seconds(1))
+            }
+            DateOrTime::DateTime(t) => t.to_utc(),
+        }
+    }
+}
+
+/// The first instant of a day in a timezone (a day whose midnight a DST
+/// change skips starts at its first existing hour).
+fn day_start(d: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    (0..24)
+        .find_map(|h| d.and_hms_opt(h, 0, 0).and_then(|t| tz.from_local_datetime(&t).earliest()))
+        .map_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.to_utc())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_bound_is_a_whole_day_in_the_schedules_timezone() {
+        let moscow = chrono_tz::Europe::Moscow;
+        let d = DateOrTime::parse("2026-12-01").unwrap();
+        assert_eq!(d.start_in(moscow).to_rfc3339(), "2026-11-30T21:00:00+00:00");
+        assert_eq!(d.end_in(moscow).to_rfc3339(), "2026-12-01T20:59:59+00:00");
+        let t = DateOrTime::parse("2026-12-01T10:00:00+03:00").unwrap();
+        assert_eq!((t.start_in(moscow), t.end_in(moscow)), (t.start_in(chrono_tz::UTC), t.end_in(chrono_tz::UTC)));
+        // Santiago skipped midnight on 2026-09-06 (clocks went from 00:00 to 01:00).
+        let skipped = DateOrTime::parse("2026-09-06").unwrap();
+        assert_eq!(skipped.start_in(chrono_tz::America::Santiago).to_rfc3339(), "2026-09-06T04:00:00+00:00");
+        assert_eq!(DateOrTime::parse("9999-12-31").unwrap().end_in(moscow).to_rfc3339(), "9999-12-31T20:59:59+00:00");
+    }
 
     #[test]
     fn dates_and_times_stay_within_the_years_1_to_9999() {

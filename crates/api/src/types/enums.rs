@@ -194,3 +194,59 @@ impl From<NotificationMode> for smmflow_notify::Mode {
         }
     }
 }
+
+/// What kind of step a step is; the YAML's `type:` in upper case.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum StepType {
+    /// Work a person does and submits through a form (`completeTask`).
+    Task,
+    /// A decision a person takes: approve, or reject with a comment (`approveTask`, `rejectTask`).
+    Approval,
+    /// Mail sent to people, then the step is done.
+    Notify,
+    /// A pause until a time or for a duration.
+    Wait,
+    /// Another workflow started as a child instance; done when the child completes.
+    Subflow,
+    /// A change written to the workspace's client profile.
+    UpdateProfile,
+}
+
+impl From<&smmflow_spec::StepKind> for StepType {
+    fn from(k: &smmflow_spec::StepKind) -> StepType {
+        use smmflow_spec::StepKind as K;
+        match k {
+            K::Task(_) => StepType::Task,
+            K::Approval(_) => StepType::Approval,
+            K::Notify(_) => StepType::Notify,
+            K::Wait(_) => StepType::Wait,
+            K::Subflow(_) => StepType::Subflow,
+            K::UpdateProfile(_) => StepType::UpdateProfile,
+        }
+    }
+}
+
+/// How urgent a task is, from its step's `priority:` (default `NORMAL`).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum TaskPriority {
+    /// Can wait behind other work.
+    Low,
+    /// The default.
+    Normal,
+    /// Before normal work.
+    High,
+    /// Before anything else.
+    Urgent,
+}
+
+impl TaskPriority {
+    /// From the stored lower-case name (unknown names read as `NORMAL`).
+    pub fn from_name(name: &str) -> TaskPriority {
+        match name {
+            "low" => TaskPriority::Low,
+            "high" => TaskPriority::High,
+            "urgent" => TaskPriority::Urgent,
+            _ => TaskPriority::Normal,
+        }
+    }
+}

@@ -12,7 +12,7 @@ use smmflow_engine::{Event, Instance};
 use crate::access_of;
 use crate::error::ApiError;
 use crate::ids::NodeId;
-use crate::types::enums::{InstanceStatus, StepStatus};
+use crate::types::enums::{InstanceStatus, StepStatus, StepType};
 use crate::types::people::{Actor, UserObj, WorkspaceObj};
 use crate::types::task::TaskObj;
 
@@ -37,7 +37,7 @@ pub struct WorkflowRef {
 /// A step of an instance. `id` is the step's key from the YAML (`"draft"`).
 pub struct StepObj {
     id: String,
-    kind: String,
+    kind: StepType,
     state: smmflow_engine::model::StepState,
 }
 
@@ -48,10 +48,10 @@ impl StepObj {
     async fn id(&self) -> &str {
         &self.id
     }
-    /// The step's type: `task`, `approval`, `notify`, `wait`, `subflow` or `update_profile`.
+    /// The step's type: `TASK`, `APPROVAL`, `NOTIFY`, `WAIT`, `SUBFLOW` or `UPDATE_PROFILE`.
     #[graphql(name = "type")]
-    async fn kind(&self) -> &str {
-        &self.kind
+    async fn kind(&self) -> StepType {
+        self.kind
     }
     /// Its state: `WAITING`, `READY`, `DONE`, `SKIPPED` or `FAILED`.
     async fn status(&self) -> StepStatus {
@@ -202,7 +202,7 @@ impl InstanceObj {
             .filter_map(|s| {
                 self.0.step(&s.id.value).map(|st| StepObj {
                     id: s.id.value.clone(),
-                    kind: s.kind.type_name().into(),
+                    kind: StepType::from(&s.kind),
                     state: st.clone(),
                 })
             })

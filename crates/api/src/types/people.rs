@@ -16,6 +16,26 @@ use crate::types::enums::NotificationMode;
 #[derive(Clone)]
 pub struct UserObj(pub User);
 
+impl UserObj {
+    /// Whether the caller may see this user's contact details (e-mail,
+    /// notification mode): the user themself, admins, and leads of a
+    /// workspace the user is a member of. Other members (a client's people
+    /// among them) see logins and names only.
+    async fn contact_visible(&self, ctx: &Context<'_>) -> Result<bool> {
+        let session = access_of(ctx)?;
+        let viewer = session.viewer().map_err(ApiError::from)?;
+        if viewer.is_admin() || viewer.login() == self.0.login {
+            return Ok(true);
+        }
+        let leads = viewer.leads();
+        if leads.is_empty() {
+            return Ok(false);
+        }
+        let theirs = session.memberships_of(&self.0.login).await.map_err(ApiError::from)?;
+        Ok(theirs.iter().any(|m| leads.contains(&m.workspace)))
+    }
+}
+
 /// A person with a login: someone on the agency's team (or an admin).
 #[Object(name = "User")]
 impl UserObj {
@@ -27,9 +47,9 @@ impl UserObj {
     async fn login(&self) -> &str {
         &self.0.login
     }
-    /// The user's e-mail address, where notifications go.
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// The user's e-mail address, where notifications go; null unless you are the user, an admin, or a lead of one of their workspaces.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self.contact_visible(ctx).await?.then_some(self.0.email.as_str()))
     }
     /// The user's display name (null when not set).
     async fn name(&self) -> Option<&str> {
@@ -39,9 +59,9 @@ impl UserObj {
     async fn is_admin(&self) -> bool {
         self.0.is_admin
     }
-    /// How they get e-mail: `IMMEDIATE`, or `HOURLY` or `DAILY` digests.
-    async fn notification_mode(&self) -> NotificationMode {
-        NotificationMode::parse(&self.0.notification_mode)
+    /// How they get e-mail: `IMMEDIATE`, or `HOURLY` or `DAILY` digests; null to whom the e-mail is hidden from.
+    async fn notification_mode(&self, ctx: &Context<'_>) -> Result<Option<NotificationMode>> {
+        Ok(self.contact_visible(ctx).await?.then(|| NotificationMode::parse(&self.0.notification_mode)))
     }
     /// May deploy workflows (granted by an admin with `updateUser`; admins always may).
     async fn can_deploy_workflows(&self) -> bool {

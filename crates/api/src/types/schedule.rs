@@ -88,6 +88,15 @@ impl ScheduleFire {
     }
 }
 
+impl ScheduleObj {
+    /// `starts` and `ends` as instants (none when the stored settings do not decode).
+    fn window(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        smmflow_runtime::schedules::decode_spec(&self.0.spec)
+            .map(|s| smmflow_runtime::schedules::window(&s))
+            .unwrap_or((None, None))
+    }
+}
+
 fn text<'a>(spec: &'a Value, key: &str) -> Option<&'a str> {
     spec.get(key).and_then(Value::as_str)
 }
@@ -95,8 +104,8 @@ fn text<'a>(spec: &'a Value, key: &str) -> Option<&'a str> {
 /// A cron timetable that starts instances of a workflow in one workspace (client).
 #[Object(name = "Schedule")]
 impl ScheduleObj {
-    /// The schedule's id, for `updateSchedule`, `pauseSchedule`, `resumeSchedule` and `deleteSchedule`.
-    async fn id(&self) -> ID {
+    /// The schedule's id (`yaml:<workflow>:<index>[:<workspace>]` or a UUID), for `node(id:)` and the schedule mutations.
+    pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The workflow, at the latest version (the one new runs use).
@@ -145,13 +154,13 @@ impl ScheduleObj {
             _ => OverlapPolicy::Allow,
         }
     }
-    /// It fires only from this date or date-time on, as written (null: no start limit).
-    async fn starts(&self) -> Option<&str> {
-        text(&self.0.spec, "starts")
+    /// It fires from this instant on (null: no start limit); a date written in YAML is the start of that day in `timezone`.
+    async fn starts(&self) -> Option<DateTime<Utc>> {
+        self.window().0
     }
-    /// It fires only until this date or date-time, as written (null: no end limit).
-    async fn ends(&self) -> Option<&str> {
-        text(&self.0.spec, "ends")
+    /// It fires up to this instant (null: no end limit); a date written in YAML is that whole day, in `timezone`.
+    async fn ends(&self) -> Option<DateTime<Utc>> {
+        self.window().1
     }
     /// The most instances it starts (null: no limit).
     async fn max_runs(&self) -> Option<i64> {

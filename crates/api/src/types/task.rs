@@ -11,7 +11,7 @@ use smmflow_engine::{Instance, Task, TaskKind};
 
 use crate::error::ApiError;
 use crate::ids::NodeId;
-use crate::types::enums::TaskStatus;
+use crate::types::enums::{StepType, TaskPriority, TaskStatus};
 use crate::types::instance::InstanceObj;
 use crate::types::people::{Actor, UserObj};
 use crate::types::workflow::form_of;
@@ -28,6 +28,11 @@ impl TaskObj {
     fn t(&self) -> Option<&Task> {
         self.instance.task(self.no)
     }
+
+    /// The task itself: a `TaskObj` is only made for a task of its instance.
+    fn task(&self) -> Result<&Task> {
+        self.t().ok_or_else(|| ApiError::Internal(format!("task {} is not in its instance", self.no)))
+    }
 }
 
 /// The step a task belongs to: its key and type.
@@ -35,9 +40,9 @@ impl TaskObj {
 pub struct StepRef {
     /// The step's key from the YAML, such as `draft`.
     pub id: String,
-    /// The step's type: `task` or `approval`.
+    /// The step's type: `TASK` or `APPROVAL`.
     #[graphql(name = "type")]
-    pub kind: String,
+    pub kind: StepType,
 }
 
 pub struct CommentObj(smmflow_engine::model::Comment);
@@ -75,8 +80,8 @@ impl TaskObj {
         self.t().and_then(|t| t.instructions.as_deref())
     }
     /// Its state: `OPEN`, `CLAIMED`, `COMPLETED`, `APPROVED`, `REJECTED`, `CANCELLED`, `SKIPPED` or `EXPIRED`.
-    async fn status(&self) -> Option<TaskStatus> {
-        self.t().map(|t| t.status.into())
+    async fn status(&self) -> Result<TaskStatus> {
+        Ok(self.task()?.status.into())
     }
     /// The role whose members may take it.
     async fn role(&self) -> Option<&str> {
@@ -132,9 +137,9 @@ impl TaskObj {
         let now = runtime_of(ctx)?.now();
         Ok(self.t().is_some_and(|t| t.is_overdue(now)))
     }
-    /// Its priority from the step: `low`, `normal`, `high` or `urgent`.
-    async fn priority(&self) -> &str {
-        self.t().map_or("normal", |t| t.priority.as_str())
+    /// Its priority from the step's `priority:`: `LOW`, `NORMAL` (default), `HIGH` or `URGENT`.
+    async fn priority(&self) -> TaskPriority {
+        self.t().map_or(TaskPriority::Normal, |t| TaskPriority::from_name(&t.priority))
     }
     /// The fields to submit with `completeTask`, as field specs by name.
     async fn form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
@@ -184,7 +189,7 @@ impl TaskObj {
             .definition(&self.instance.workflow, Some(self.instance.version))
             .await
             .map_err(ApiError::from)?;
-        let kind = def.workflow.step(&id).map_or("task", |s| s.kind.type_name()).to_string();
+        let kind = def.workflow.step(&id).map_or(StepType::Task, |s| StepType::from(&s.kind));
         Ok(StepRef { id, kind })
     }
     /// The instance it belongs to.
@@ -192,8 +197,8 @@ impl TaskObj {
         InstanceObj(self.instance.clone())
     }
     /// When it was created (RFC 3339, UTC).
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.t().map(|t| t.created_at)
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        Ok(self.task()?.created_at)
     }
     /// When it was completed or decided (RFC 3339, UTC); null until then.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {

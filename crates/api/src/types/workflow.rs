@@ -31,9 +31,9 @@ pub struct WorkflowRole {
 pub struct WorkflowStep {
     /// The step's key from the YAML, such as `draft`.
     pub id: String,
-    /// The step's type: `task`, `approval`, `notify`, `wait`, `subflow` or `update_profile`.
+    /// The step's type: `TASK`, `APPROVAL`, `NOTIFY`, `WAIT`, `SUBFLOW` or `UPDATE_PROFILE`.
     #[graphql(name = "type")]
-    pub kind: String,
+    pub kind: crate::types::enums::StepType,
     /// The step's `title` as written (its key when it has none).
     pub title: String,
     /// The (first) role that does it; null for a step without people.
@@ -144,7 +144,7 @@ impl WorkflowObj {
             .iter()
             .map(|s| WorkflowStep {
                 id: s.id.value.clone(),
-                kind: s.kind.type_name().into(),
+                kind: (&s.kind).into(),
                 title: s.common.title.as_ref().map_or_else(|| s.id.value.clone(), |t| t.source.clone()),
                 role: s.roles().first().map(|r| r.value.clone()),
                 after: s.common.after.iter().map(|a| a.value.clone()).collect(),
