@@ -7,5 +7,6 @@
 mod support;
 
 mod batch;
+mod client_mail;
 mod expiry;
 mod reasons;

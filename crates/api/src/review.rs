@@ -14,6 +14,13 @@ use smmflow_spec::step::StepKind;
 /// The longest texts compared word by word (longer ones are shown whole).
 const MAX_DIFF_CHARS: usize = 20_000;
 
+/// A time as the client reads it: in the workspace's timezone (as the
+/// instance saw it when it started), `Tue 8 Dec 2026, 09:30 Moscow time`.
+fn when(state: &Instance, t: chrono::DateTime<chrono::Utc>) -> String {
+    let zone = state.workspace_scope.get("timezone").and_then(Value::as_str).and_then(|z| z.parse().ok());
+    smmflow_spec::local_time::human(t.fixed_offset(), zone)
+}
+
 /// Everything the page shows of one approval task.
 pub fn item(wf: &Workflow, state: &Instance, task: &Task) -> Value {
     json!({
@@ -21,8 +28,8 @@ pub fn item(wf: &Workflow, state: &Instance, task: &Task) -> Value {
         "instructions": task.instructions,
         "workflow_name": wf.name,
         "round": task.round,
-        "due_at": task.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
-        "expires_at": task.expires_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "due_at": task.due_at.map(|d| when(state, d)),
+        "expires_at": task.expires_at.map(|d| when(state, d)),
         "review": under_review(wf, state, task),
         "comments": earlier_comments(state, task),
         "reasons": offered_reasons(wf, state, task.no)
@@ -52,7 +59,7 @@ pub fn outcome(state: &Instance, task: &Task) -> Value {
         .map(|r| r.iter().filter_map(Value::as_str).map(humanize).collect())
         .unwrap_or_default();
     let by = task.completed_by.as_deref().filter(|b| *b != smmflow_engine::event::SYSTEM);
-    let at = task.completed_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+    let at = task.completed_at.map(|d| when(state, d));
     let what = match task.status {
         TaskStatus::Approved => "Approved",
         TaskStatus::Rejected => "Rejected",
@@ -195,7 +202,7 @@ fn earlier_comments(state: &Instance, task: &Task) -> Vec<Value> {
             Some(json!({
                 "body": body,
                 "author": t.completed_by.clone().unwrap_or_default(),
-                "at": t.completed_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
+                "at": t.completed_at.map(|d| when(state, d)),
             }))
         })
         .collect();
@@ -211,7 +218,7 @@ fn earlier_comments(state: &Instance, task: &Task) -> Vec<Value> {
         task.comments
             .iter()
             .filter(|c| !shown.iter().any(|(body, author)| *body == c.body && *author == c.author))
-            .map(|c| json!({"body": c.body, "author": c.author, "at": c.at.format("%Y-%m-%d %H:%M UTC").to_string()})),
+            .map(|c| json!({"body": c.body, "author": c.author, "at": when(state, c.at)})),
     );
     out
 }

@@ -201,7 +201,7 @@ fn plan_event(
             source: builtin(),
             scope,
             task,
-            approval_link: external && event == Event::ApprovalRequested,
+            approval_link: external && carries_link(event),
         }]);
     }
     let mut out = Vec::new();
@@ -221,7 +221,7 @@ fn plan_event(
             source,
             scope: scope.clone(),
             task,
-            approval_link: external && event == Event::ApprovalRequested,
+            approval_link: external && carries_link(event),
         });
     }
     Ok(out)
@@ -244,6 +244,13 @@ fn default_targets(event: Event, task: Option<&Task>, ctx: &Ctx<'_>) -> Option<V
         _ => return None,
     };
     (!targets.is_empty()).then(|| dedup(targets))
+}
+
+/// The events whose mail to an external approver carries a fresh approval
+/// link: the request, its follow-ups, and the due-time reminders (a client
+/// cannot act on a task id).
+fn carries_link(event: Event) -> bool {
+    matches!(event, Event::ApprovalRequested | Event::TaskDueSoon | Event::TaskOverdue)
 }
 
 fn is_external(t: &Task) -> bool {

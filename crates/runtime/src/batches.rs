@@ -36,7 +36,8 @@ pub(crate) struct BatchOf {
 /// decision and that level has `batch:`. A key that does not render sends
 /// the request on its own (and says why in the log).
 pub(crate) fn batch_of(wf: &Workflow, state: &Instance, p: &Planned) -> Option<BatchOf> {
-    if !p.approval_link {
+    // Only the request itself is batched; reminders about it go alone.
+    if !p.approval_link || p.event != smmflow_spec::notify::Event::ApprovalRequested.name() {
         return None;
     }
     let task = state.task(p.task?)?;

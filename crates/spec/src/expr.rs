@@ -69,6 +69,7 @@ pub fn environment() -> minijinja::Environment<'static> {
         }
         minijinja::escape_formatter(out, state, value)
     });
+    env.add_filter("local_time", crate::local_time::filter);
     env
 }
 

@@ -18,6 +18,7 @@ pub mod duration;
 pub mod escalation;
 pub mod expr;
 pub mod field;
+pub mod local_time;
 pub mod mermaid;
 pub mod notify;
 pub mod profile;
