@@ -60,6 +60,10 @@ pub fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_fuel(Some(100_000));
     env.set_recursion_limit(64);
+    // The `debug` feature is on for the byte ranges of syntax errors
+    // (validator diagnostics point at the bad token); the debug info of
+    // rendering errors is not collected.
+    env.set_debug(false);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     // Booleans print as the YAML and JSON they came from (`true`), not as
     // Python's `True`; everything else as minijinja prints it.
@@ -83,6 +87,11 @@ pub fn expression_vars(env: &minijinja::Environment<'_>, source: &str) -> Result
 pub fn template_vars(env: &minijinja::Environment<'_>, source: &str) -> Result<BTreeSet<String>, String> {
     let tmpl = env.template_from_str(source).map_err(describe)?;
     Ok(tmpl.undeclared_variables(true).into_iter().collect())
+}
+
+/// Where a template that does not compile goes wrong: a byte offset in it.
+pub fn template_error_at(env: &minijinja::Environment<'_>, source: &str) -> Option<usize> {
+    env.template_from_str(source).err()?.range().map(|r| r.start)
 }
 
 fn describe(e: minijinja::Error) -> String {

@@ -149,7 +149,9 @@ impl Project {
                 Some(Document::Profile(pr)) => {
                     Some(("profile", crate::decode::Sp::new(PROFILE_KEY.to_string(), pr.pos)))
                 }
-                None => None,
+                // A document with errors of its own still claims its key:
+                // a second file with the same key is reported all the same.
+                None => peek_key(&src.text),
             };
             if let Some((kind, key)) = key {
                 let id = format!("{kind}:{}", key.value);
@@ -289,7 +291,13 @@ impl Project {
         let wf_keys: Vec<&str> = self.workflows.iter().map(|w| w.key.value.as_str()).collect();
         let cal_keys: Vec<&str> = self.calendars.iter().map(|c| c.key.value.as_str()).collect();
         let hint = |word: &str, among: &[&str]| {
-            did_you_mean(word, among.iter().copied()).map(|s| format!("did you mean `{s}`?"))
+            Some(did_you_mean(word, among.iter().copied()).map_or_else(
+                || match among {
+                    [] => "the files being validated define none: validate the file that defines it together with this one".into(),
+                    _ => format!("defined here: {}", among.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                },
+                |s| format!("did you mean `{s}`?"),
+            ))
         };
         for wf in &self.workflows {
             let key = wf.key.value.clone();
@@ -470,4 +478,19 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The key a document declares (`workflow: x`, `calendar: y`, `kind:
+/// profile`), read from its first line even when the rest does not decode.
+fn peek_key(text: &str) -> Option<(&'static str, crate::decode::Sp<String>)> {
+    let root = yaml::parse(text, &mut Sink::new("peek"))?;
+    let Kind::Map(entries) = &root.kind else { return None };
+    let (k, v) = entries.first()?;
+    let value = v.as_scalar()?.to_string();
+    match k.as_scalar()? {
+        "workflow" => Some(("workflow", crate::decode::Sp::new(value, v.pos))),
+        "calendar" => Some(("calendar", crate::decode::Sp::new(value, v.pos))),
+        "kind" if value == "profile" => Some(("profile", crate::decode::Sp::new(PROFILE_KEY.to_string(), v.pos))),
+        _ => None,
+    }
 }

@@ -172,7 +172,7 @@ fn decode_publication(node: &Node, owner: Pos, sink: &mut Sink) -> Option<Public
 
 /// Step id -> position in `steps` (the first, when an id repeats).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct StepIndex(std::collections::HashMap<String, usize>);
+pub struct StepIndex(std::collections::HashMap<String, usize>, std::collections::HashSet<String>);
 
 impl StepIndex {
     pub fn new(steps: &[Step]) -> StepIndex {
@@ -180,11 +180,29 @@ impl StepIndex {
         for (i, s) in steps.iter().enumerate() {
             m.entry(s.id.value.clone()).or_insert(i);
         }
-        StepIndex(m)
+        StepIndex(m, Default::default())
     }
 
     pub fn get(&self, id: &str) -> Option<usize> {
         self.0.get(id).copied()
+    }
+
+    /// Remembers the ids of steps the file declares but that did not decode
+    /// (their own errors are reported), so references to them are not
+    /// reported again as unknown steps.
+    fn with_failed(mut self, ids: impl IntoIterator<Item = String>) -> StepIndex {
+        self.1 = ids.into_iter().filter(|id| !self.0.contains_key(id)).collect();
+        self
+    }
+
+    /// Whether some step of the file did not decode (its errors are reported).
+    pub fn has_failed(&self) -> bool {
+        !self.1.is_empty()
+    }
+
+    /// A step the file declares, even one that did not decode.
+    pub fn declared(&self, id: &str) -> bool {
+        self.0.contains_key(id) || self.1.contains(id)
     }
 }
 
@@ -247,11 +265,15 @@ impl Workflow {
             })
             .unwrap_or_default();
         let steps_entry = r.get_entry("steps");
+        let mut declared = Vec::new();
         let steps: Vec<Step> = steps_entry
             .map(|(_, n)| {
                 decode::named_entries(n, "step ids", is_ident, IDENT_PATTERN, sink)
                     .into_iter()
-                    .filter_map(|(id, v)| Step::decode(id, v, sink))
+                    .filter_map(|(id, v)| {
+                        declared.push(id.value.clone());
+                        Step::decode(id, v, sink)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -286,7 +308,7 @@ impl Workflow {
             schedules,
             publication,
             outputs,
-            index: StepIndex::new(&steps),
+            index: StepIndex::new(&steps).with_failed(declared),
             steps,
             notify,
             escalation,

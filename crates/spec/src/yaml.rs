@@ -181,6 +181,11 @@ impl Builder<'_> {
             }
             Event::Scalar(value, style, anchor, _) => {
                 let plain = style == ScalarStyle::Plain;
+                // A quoted scalar's position is its first character, past the quote.
+                let pos = match style {
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Pos::new(pos.line, pos.column + 1),
+                    _ => pos,
+                };
                 let node = Node { kind: Kind::Scalar { value: Cow::into_owned(value), plain }, pos };
                 self.nodes += 1;
                 self.finish(node, anchor)?;
@@ -237,9 +242,39 @@ pub fn parse(source: &str, sink: &mut Sink) -> Option<Node> {
             }
         };
         if let Err((pos, message)) = result {
-            builder.sink.push(Code::YamlSyntax, pos, format!("invalid YAML: {message}"));
+            let (pos, hint) = explain(source, pos, &message);
+            builder.sink.push_hint(Code::YamlSyntax, pos, format!("invalid YAML: {message}"), hint);
             return None;
         }
     }
     builder.root
+}
+
+/// Where a syntax error really is, and what to do about it: the parser
+/// reports a tab at the start of the token before it (point at the tab),
+/// and an unquoted `{{ ... }}` as a strange mapping key (say to quote it).
+fn explain(source: &str, pos: Pos, message: &str) -> (Pos, Option<String>) {
+    let line_of = |n: usize| source.lines().nth(n.saturating_sub(1)).unwrap_or("");
+    if message.contains("tab") {
+        for (i, line) in source.lines().enumerate().skip(pos.line.saturating_sub(1)) {
+            let from = if i + 1 == pos.line { pos.column.saturating_sub(1).min(line.len()) } else { 0 };
+            if let Some(col) = line.get(from..).and_then(|rest| rest.find('\t')) {
+                let at = Pos::new(i + 1, line[..from + col].chars().count() + 1);
+                return (at, Some("YAML indents with spaces only: replace the tab with spaces".into()));
+            }
+        }
+        return (pos, Some("YAML indents with spaces only: replace the tab with spaces".into()));
+    }
+    let line = line_of(pos.line);
+    let before = line.chars().take(pos.column.saturating_sub(1)).collect::<String>();
+    if (message.contains("mapping keys") || line.contains("{{") && before.trim_end().ends_with('{'))
+        && let Some(start) = line.find("{{")
+    {
+        let value = line[start..].trim_end();
+        return (
+            Pos::new(pos.line, line[..start].chars().count() + 1),
+            Some(format!("a value that starts with `{{{{` must be quoted: \"{}\"", value.replace('"', "'"))),
+        );
+    }
+    (pos, None)
 }

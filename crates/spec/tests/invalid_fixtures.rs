@@ -99,3 +99,49 @@ steps:
     assert_eq!(wf.step("write").unwrap().common.for_each.as_ref().unwrap().source, "inputs.posts");
     assert!(wf.notify[0].message().is_none());
 }
+
+/// The review's misleading diagnostics (issue #19, item 13), each asserted
+/// on what a team lead reads: where the caret is, and the hint.
+#[test]
+fn diagnostics_point_at_the_mistake_and_say_what_to_do() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let run = |name: &str| {
+        let path = dir.join(name);
+        let base = if path.is_dir() { path.clone() } else { dir.clone() };
+        Project::from_sources(common::sources(&path, &base)).diagnostics
+    };
+    let find = |ds: &[smmflow_spec::Diagnostic], code: &str| {
+        ds.iter().find(|d| d.code.as_str() == code).cloned().unwrap_or_else(|| panic!("no {code} in {ds:?}"))
+    };
+    // An unquoted `{{`: at the braces, with the quoted value to write.
+    let d = find(&run("E001-unquoted-template.yaml"), "E001");
+    assert_eq!((d.pos.line, d.pos.column), (9, 12));
+    assert_eq!(d.hint.as_deref(), Some("a value that starts with `{{` must be quoted: \"{{ inputs.x }}\""));
+    // A tab: on its own line and column.
+    let d = find(&run("E001-tab-indent.yaml"), "E001");
+    assert_eq!((d.pos.line, d.pos.column), (8, 1));
+    // `after: a, b`: list syntax, not a guess at one of them.
+    let d = find(&run("E010-comma-list.yaml"), "E010");
+    assert_eq!(d.hint.as_deref(), Some("to name several steps, write a list: `[shortlist, report]`"));
+    // A step without `role`: that error, the typo'd role, and nothing else
+    // (no E010 at the step after it, no W106 for the roles involved).
+    let ds = run("E004-step-without-role.yaml");
+    let codes: Vec<&str> = ds.iter().map(|d| d.code.as_str()).collect();
+    assert!(codes.contains(&"E004") && codes.contains(&"E013"), "{codes:?}");
+    assert!(!codes.contains(&"E010") && !codes.contains(&"W106"), "{codes:?}");
+    // `task` in a step: said for a step, at `task`, with what to use instead.
+    let d = find(&run("E033-task-in-a-step.yaml"), "E033");
+    assert_eq!((d.pos.line, d.pos.column), (7, 22));
+    assert!(d.message.contains("notification rules and e-mail templates"), "{}", d.message);
+    assert!(d.hint.as_deref().is_some_and(|h| h.contains("steps.<id>.output")), "{:?}", d.hint);
+    // A template error inside a string: at the variable, and at the bad token.
+    let d = find(&run("E033-task-in-a-step.yaml"), "E032");
+    assert_eq!((d.pos.line, d.pos.column), (11, 20));
+    let d = find(&run("E030-expression-syntax.yaml"), "E030");
+    assert_eq!(d.pos.line, 10);
+    // E014 also when the first file has errors of its own.
+    find(&run("E014-duplicate-with-errors"), "E014");
+    // No close match: say what exists.
+    let d = find(&run("E040-unknown-workflow"), "E040");
+    assert!(d.hint.is_some(), "{d:?}");
+}

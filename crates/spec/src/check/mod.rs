@@ -1,19 +1,21 @@
 //! Checks within one workflow: step references, cycles, rework targets,
 //! roles, expressions and their scope, schedule inputs, and SMM warnings.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::decode::Sp;
 use crate::diag::{Code, Pos, Sink, did_you_mean};
 use crate::duration::Duration;
 use crate::escalation::{Auto, Escalation};
-use crate::expr::{self, Expr, Template};
+use crate::expr::{self, Template};
 use crate::field;
 use crate::recipient::Recipient;
 use crate::step::approval::{OnExpire, Then};
 use crate::step::task::Assign;
 use crate::step::{Step, StepKind};
 use crate::workflow::Workflow;
+
+mod vars;
 
 /// What an expression may see at a given place.
 #[derive(Clone, Copy, Default)]
@@ -151,7 +153,12 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_step(&mut self, r: &Sp<String>, what: &str) {
-        let hint = self.step_hint(&r.value).map(|s| format!("did you mean `{s}`?"));
+        let parts: Vec<&str> = r.value.split(',').map(str::trim).collect();
+        let hint = if parts.len() > 1 && parts.iter().all(|p| self.known(p)) {
+            Some(format!("to name several steps, write a list: `[{}]`", parts.join(", ")))
+        } else {
+            self.step_hint(&r.value).map(|s| format!("did you mean `{s}`?"))
+        };
         self.sink.push_hint(
             Code::UnknownStep,
             r.pos,
@@ -161,7 +168,7 @@ impl<'a> Checker<'a> {
     }
 
     fn known(&self, id: &str) -> bool {
-        self.wf.index.get(id).is_some()
+        self.wf.index.declared(id)
     }
 
     fn step_references(&mut self) {
@@ -240,10 +247,26 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The declared role an undeclared name probably meant. That role
+    /// counts as used: the typo is reported once, not again as W106.
+    fn meant_role(&mut self, name: &str) -> Option<&'a str> {
+        let wf: &'a Workflow = self.wf;
+        let meant = did_you_mean(name, wf.roles.iter().map(|r| r.name.value.as_str()));
+        if let Some(m) = meant {
+            self.used_roles.insert(m);
+        }
+        meant
+    }
+
+    fn role_list(&self) -> String {
+        self.wf.roles.iter().map(|r| format!("`{}`", r.name.value)).collect::<Vec<_>>().join(", ")
+    }
+
     fn role(&mut self, role: &'a Sp<String>) {
         self.used_roles.insert(role.value.as_str());
         if !self.wf.has_role(&role.value) {
-            let hint = did_you_mean(&role.value, self.wf.roles.iter().map(|r| r.name.value.as_str()))
+            let meant = self.meant_role(&role.value);
+            let hint = meant
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("declare it under `roles:` (e.g. `{}: what this role does`)", role.value));
             self.sink.push_hint(
@@ -260,8 +283,10 @@ impl<'a> Checker<'a> {
             Recipient::Role(name) => {
                 self.used_roles.insert(name.as_str());
                 if !self.wf.has_role(name) {
-                    let hint = did_you_mean(name, self.wf.roles.iter().map(|r| r.name.value.as_str()))
-                        .map(|s| format!("did you mean `role:{s}`?"));
+                    let hint = Some(self.meant_role(name).map_or_else(
+                        || format!("declare `{name}` under `roles:`, or name one of: {}", self.role_list()),
+                        |s| format!("did you mean `role:{s}`?"),
+                    ));
                     self.sink.push_hint(
                         Code::UndeclaredRole,
                         r.pos,
@@ -272,160 +297,6 @@ impl<'a> Checker<'a> {
             }
             Recipient::Template(t) => self.template(t, scope),
             _ => {}
-        }
-    }
-
-    fn expr(&mut self, e: &Expr, scope: Scope<'a>) {
-        match expr::expression_vars(&self.env, &e.source) {
-            Ok(vars) => self.vars(vars, e.pos, scope),
-            Err(msg) => self.sink.push(
-                Code::ExpressionSyntax,
-                e.pos,
-                format!("the expression `{}` does not compile: {msg}", e.source),
-            ),
-        }
-    }
-
-    fn template(&mut self, t: &Template, scope: Scope<'a>) {
-        if t.is_literal() {
-            return;
-        }
-        match expr::template_vars(&self.env, &t.source) {
-            Ok(vars) => self.vars(vars, t.pos, scope),
-            Err(msg) => self.sink.push(Code::ExpressionSyntax, t.pos, format!("the template does not compile: {msg}")),
-        }
-    }
-
-    fn vars(&mut self, vars: BTreeSet<String>, pos: Pos, scope: Scope<'a>) {
-        for path in vars {
-            let parts: Vec<&str> = path.split('.').collect();
-            let second = parts.get(1).copied();
-            match parts[0] {
-                "inputs" => {
-                    if let Some(name) = second
-                        && !self.wf.inputs.iter().any(|(n, _)| n.value == name)
-                    {
-                        let hint = did_you_mean(name, self.wf.inputs.iter().map(|(n, _)| n.value.as_str()))
-                            .map(|s| format!("did you mean `inputs.{s}`?"));
-                        self.sink.push_hint(
-                            Code::ExpressionUnknownInput,
-                            pos,
-                            format!("`inputs.{name}` is not an input of this workflow"),
-                            hint,
-                        );
-                    }
-                }
-                "steps" => {
-                    let Some(id) = second else { continue };
-                    if !self.known(id) {
-                        let hint = self.step_hint(id).map(|s| format!("did you mean `steps.{s}`?"));
-                        self.sink.push_hint(
-                            Code::ExpressionUnknownStep,
-                            pos,
-                            format!("`steps.{id}` is not a step of this workflow"),
-                            hint,
-                        );
-                        continue;
-                    }
-                    if let Some(field) = parts.get(2)
-                        && !matches!(*field, "output" | "status" | "completed_by" | "round")
-                    {
-                        self.sink.push_hint(
-                            Code::ExpressionOutOfScope,
-                            pos,
-                            format!("`steps.{id}.{field}` does not exist"),
-                            Some("a step has `output`, `status`, `completed_by` and `round`"),
-                        );
-                    }
-                    if let Some(step) = scope.step
-                        && step.id.value != id
-                        && !self.is_upstream(&step.id.value, id)
-                    {
-                        self.sink.push_hint(
-                            Code::NotUpstream,
-                            pos,
-                            format!(
-                                "step `{}` reads `steps.{id}`, which is not upstream of it and may not have run yet",
-                                step.id.value
-                            ),
-                            Some(format!("add `{id}` to this step's `after` (directly or through another step)")),
-                        );
-                    }
-                }
-                "item" | "index" if !scope.item => {
-                    let fans_out = scope.step.is_some_and(|s| s.common.for_each.is_some());
-                    let (message, hint) = if fans_out {
-                        (
-                            format!(
-                                "`{}` is not defined here: `if`, `for_each`, `start`, `until` and escalations are evaluated once for the whole step, before it fans out",
-                                parts[0]
-                            ),
-                            "use `item` in the title, instructions, assignment, subflow inputs or messages",
-                        )
-                    } else {
-                        (
-                            format!("`{}` is only defined inside a `for_each` step", parts[0]),
-                            "add `for_each` to the step, or read the value from `steps.<id>.output`",
-                        )
-                    };
-                    self.sink.push_hint(Code::ExpressionOutOfScope, pos, message, Some(hint));
-                }
-                "instance" => {
-                    if let Some(f) = second
-                        && !matches!(f, "id" | "workspace" | "started_at" | "started_by")
-                    {
-                        self.sink.push_hint(
-                            Code::ExpressionOutOfScope,
-                            pos,
-                            format!("`instance.{f}` does not exist"),
-                            Some("an instance has id, workspace, started_at and started_by"),
-                        );
-                    }
-                }
-                "event" if !scope.event => {
-                    self.sink.push_hint(
-                        Code::ExpressionOutOfScope,
-                        pos,
-                        "`event` is only defined in notification rules",
-                        None::<String>,
-                    );
-                }
-                "task" if !scope.task => {
-                    self.sink.push_hint(
-                        Code::ExpressionOutOfScope,
-                        pos,
-                        "`task` is only defined in rules whose events all concern a task",
-                        Some("task.created, task.assigned, task.due_soon, task.overdue, task.rejected and approval.requested have a task"),
-                    );
-                }
-                "workspace" => {
-                    if let Some(f) = second
-                        && !matches!(f, "key" | "name" | "timezone" | "profile")
-                    {
-                        self.sink.push_hint(
-                            Code::ExpressionOutOfScope,
-                            pos,
-                            format!("`workspace.{f}` does not exist"),
-                            Some("a workspace has key, name, timezone and profile"),
-                        );
-                    }
-                }
-                "item" | "index" | "now" | "task" | "event" => {}
-                other => {
-                    let hint =
-                        did_you_mean(other, ["inputs", "steps", "item", "index", "instance", "now", "workspace"])
-                            .map(|s| format!("did you mean `{s}`?"))
-                            .unwrap_or_else(|| {
-                                "expressions see inputs, steps, item, index, instance, workspace and now".into()
-                            });
-                    self.sink.push_hint(
-                        Code::ExpressionOutOfScope,
-                        pos,
-                        format!("unknown variable `{other}`"),
-                        Some(hint),
-                    );
-                }
-            }
         }
     }
 
@@ -699,7 +570,8 @@ impl<'a> Checker<'a> {
                 Some("set `calendar:` on the workflow"),
             );
         }
-        for role in &wf.roles {
+        // A step that did not decode may be the one that uses a role.
+        for role in wf.roles.iter().filter(|_| !wf.index.has_failed()) {
             if !self.used_roles.contains(role.name.value.as_str()) {
                 self.sink.push(
                     Code::UnusedRole,
