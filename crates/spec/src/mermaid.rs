@@ -22,7 +22,7 @@ const END: &str = "wf_end";
 
 /// Text for a quoted Mermaid label: characters Mermaid reads as syntax or
 /// markup become its entity codes (`#quot;`, `#123;`...), line breaks
-/// spaces; template placeholders `{{ x }}` are shown as `‹x›`.
+/// spaces; template placeholders `{{ x }}` are shown as `‹x›` (filters left out).
 fn label(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -31,7 +31,11 @@ fn label(text: &str) -> String {
         match rest[start..].find("}}") {
             Some(end) => {
                 out.push('‹');
-                escape_into(rest[start + 2..start + end].trim(), &mut out);
+                // What is shown, not how it is printed: `x | local_time` reads `x`.
+                let inner = rest[start + 2..start + end].trim();
+                let shown = inner.split(" | ").next().unwrap_or(inner).trim();
+                let shown = shown.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(shown);
+                escape_into(shown, &mut out);
                 out.push('›');
                 rest = &rest[start + end + 2..];
             }
