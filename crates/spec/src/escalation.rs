@@ -20,9 +20,11 @@ pub enum Auto {
     Skip,
 }
 
-/// One stage of an escalation chain: after the due time plus `after`, do one thing.
+/// One stage of an escalation chain: after the due time plus `after`, do one thing
+/// (`notify`, `reassign` or `auto`: exactly one of them).
 #[derive(Clone, Debug, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["notify"]}, {"required": ["reassign"]}, {"required": ["auto"]}]))]
 pub struct Escalation {
     /// Time after the due time (0h = at the due time).
     pub after: Sp<Duration>,

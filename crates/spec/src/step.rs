@@ -316,7 +316,10 @@ impl JsonSchema for Step {
         "Step".into()
     }
 
-    /// One variant per step type: the common keys plus the type's own, nothing else.
+    /// One variant per step type: the common keys plus the type's own,
+    /// nothing else. The variant is chosen by `type` (if/then), so an editor
+    /// reports the mistakes of the step the author meant, not why the step
+    /// fits none of the six.
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let common = Common::json_schema(generator);
         let variants: Vec<Value> = TYPES
@@ -336,10 +339,21 @@ impl JsonSchema for Step {
                 if !required.is_empty() {
                     v["required"] = Value::Array(required);
                 }
-                v
+                // Without `type`, a step is a task: only the task's condition
+                // holds when the key is absent (a `const` alone is vacuous then).
+                let mut when = json!({"properties": {"type": {"const": ty}}});
+                if *ty != "task" {
+                    when["required"] = json!(["type"]);
+                }
+                json!({"if": when, "then": v})
             })
             .collect();
-        let value = json!({"description": "A step: `task` (default), `approval`, `notify`, `wait`, `subflow` or `update_profile`.", "oneOf": variants});
+        let value = json!({
+            "description": "A step: `task` (default), `approval`, `notify`, `wait`, `subflow` or `update_profile`.",
+            "type": "object",
+            "properties": {"type": {"enum": TYPES, "description": "The step type. Default: task."}},
+            "allOf": variants,
+        });
         Schema::try_from(value).unwrap_or_default()
     }
 }

@@ -50,9 +50,10 @@ fn committed_json_schema_is_current() {
 #[test]
 fn json_schema_accepts_the_library_and_names_every_step_key() {
     let schema: serde_json::Value = serde_json::from_str(&schema::json_schema()).unwrap();
-    let step = &schema["definitions"]["Step"]["oneOf"];
+    let step = &schema["definitions"]["Step"]["allOf"];
     for (i, ty) in smmflow_spec::step::TYPES.iter().enumerate() {
-        let props = step[i]["properties"].as_object().unwrap();
+        assert_eq!(step[i]["if"]["properties"]["type"]["const"], *ty);
+        let props = step[i]["then"]["properties"].as_object().unwrap();
         let mut in_schema: Vec<&str> = props.keys().map(String::as_str).collect();
         let mut decoded = smmflow_spec::step::keys_of(ty);
         in_schema.sort_unstable();
@@ -85,6 +86,22 @@ fn json_schema_validates_the_library_and_rejects_typos() {
     assert!(!validator.is_valid(&typo), "the schema must refuse unknown step keys");
     let approval_with_form = serde_json::json!({"workflow": "x-y", "name": "n", "roles": {"a": "b"}, "steps": {"s": {"type": "approval", "role": "a", "form": {}}}});
     assert!(!validator.is_valid(&approval_with_form), "the schema must refuse task keys on approvals");
+    // The errors are the approval's own, not why the step is none of the six types.
+    let errors: Vec<String> = validator.iter_errors(&approval_with_form).map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("form"), "{errors:?}");
+    assert!(
+        !errors.iter().any(|e| e.contains("\"task\" was expected") || e.contains("'task' was expected")),
+        "{errors:?}"
+    );
+    let unknown_type = serde_json::json!({"workflow": "x-y", "name": "n", "roles": {"a": "b"}, "steps": {"s": {"type": "aproval", "role": "a"}}});
+    let errors: Vec<String> = validator.iter_errors(&unknown_type).map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "one error, the type's: {errors:?}");
+    // An escalation stage does one thing, as `validate` says.
+    let stage = |s: serde_json::Value| serde_json::json!({"workflow": "x-y", "name": "n", "roles": {"a": "b"}, "steps": {"s": {"role": "a", "due": "1d", "escalation": [s]}}});
+    assert!(validator.is_valid(&stage(serde_json::json!({"after": "1h", "notify": "role:a"}))));
+    assert!(!validator.is_valid(&stage(serde_json::json!({"after": "1h", "notify": "role:a", "auto": "approve"}))));
+    assert!(!validator.is_valid(&stage(serde_json::json!({"after": "1h"}))));
 }
 
 /// The reference's complete examples (YAML blocks that start with `workflow:`
