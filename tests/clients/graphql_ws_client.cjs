@@ -18,6 +18,13 @@ function fail(what) {
   process.exit(1);
 }
 
+// What an error callback got: GraphQL errors, an Error, or a CloseEvent.
+function describe(e) {
+  if (!e) return "no error";
+  if (Array.isArray(e)) return JSON.stringify(e);
+  return `${e.constructor && e.constructor.name}: code=${e.code} reason=${e.reason} message=${e.message}`;
+}
+
 function client(token) {
   return createClient({
     url: WS_URL,
@@ -49,23 +56,31 @@ async function main() {
 
   const viewer = await run(c, { query: "{ viewer { login } }" });
   if (!viewer.complete || viewer.next.length !== 1 || !viewer.next[0].data.viewer.login) {
-    fail(`a query over the socket: ${JSON.stringify(viewer)}`);
+    fail(`a query over the socket: ${describe(viewer.error)} ${JSON.stringify(viewer.next)}`);
   }
 
   const events = run(
     c,
     { query: "subscription { taskEvents { kind task { title } } }" },
     (s) => JSON.stringify(s.next).includes(EXPECT),
+    30000,
   );
-  await new Promise((r) => setTimeout(r, 500));
-  const answer = await (await fetch(`${BASE_URL}/graphql`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${TOKEN}` },
-    body: TRIGGER,
-  })).json();
-  if (answer.errors) fail(`the trigger: ${JSON.stringify(answer)}`);
-  const seen = await events;
-  if (seen.timedOut || seen.error) fail(`the subscription never showed ${EXPECT}: ${JSON.stringify(seen)}`);
+  // The client has no "subscribed" message to wait for: start work until an
+  // event arrives (on a busy machine the subscription may take a moment).
+  let seen = null;
+  events.then((s) => { seen = s; });
+  for (let i = 0; i < 10 && seen === null; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (seen !== null) break;
+    const answer = await (await fetch(`${BASE_URL}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${TOKEN}` },
+      body: TRIGGER,
+    })).json();
+    if (answer.errors) fail(`the trigger: ${JSON.stringify(answer)}`);
+  }
+  seen = await events;
+  if (seen.timedOut || seen.error) fail(`the subscription never showed ${EXPECT}: ${describe(seen.error)} ${JSON.stringify(seen.next)}`);
 
   const invalid = await run(c, { query: "subscription { taskEvents { noSuchField } }" });
   if (!Array.isArray(invalid.error) || invalid.next.length !== 0) {
@@ -77,7 +92,7 @@ async function main() {
   const outsider = client("smf_not-a-token");
   const refused = await run(outsider, { query: "subscription { taskEvents { kind } }" });
   if (!refused.error || refused.error.code !== 4403) {
-    fail(`a bad token closes with 4403: ${refused.error && refused.error.code} ${refused.error && refused.error.reason}`);
+    fail(`a bad token closes with 4403: ${describe(refused.error)}`);
   }
   await outsider.dispose();
   console.log("graphql-ws checks passed");

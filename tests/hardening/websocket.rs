@@ -176,6 +176,11 @@ async fn operations_answer_by_the_protocol() {
     }
     let m = recv(&mut ws).await;
     assert_eq!((m["type"].as_str(), m["id"].as_str()), (Some("error"), Some("m99")), "{m}");
+    // A client that closes gets the close handshake answered (not a dropped
+    // connection, which clients report as 1006).
+    ws.send(Message::Close(None)).await.unwrap();
+    let (code, _) = closed(&mut ws, Duration::from_secs(5)).await;
+    assert!(code == 1000 || code == 1005, "{code}");
 }
 
 /// The reference client (graphql-ws 6, Node): events, `error` for an

@@ -77,6 +77,7 @@ struct Connection {
     schema: AppSchema,
     rt: Arc<Runtime>,
     out: mpsc::Sender<Out>,
+    cookie: Option<String>,
     init_seen: bool,
     session: Option<Session>,
     running: HashMap<String, (u64, AbortHandle)>,
@@ -84,18 +85,25 @@ struct Connection {
 }
 
 /// Serves one upgraded socket until either side closes it.
-pub async fn serve(socket: WebSocket, schema: AppSchema, rt: Arc<Runtime>) {
+/// `cookie`: the console's session, used when `connection_init` carries no token.
+pub async fn serve(socket: WebSocket, schema: AppSchema, rt: Arc<Runtime>, cookie: Option<String>) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut queue) = mpsc::channel(QUEUE);
     let mut conn =
-        Connection { schema, rt, out, init_seen: false, session: None, running: HashMap::new(), generation: 0 };
+        Connection { schema, rt, out, cookie, init_seen: false, session: None, running: HashMap::new(), generation: 0 };
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let close = loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                // The client closes: axum answers the close handshake.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                // The client closes: finish the close handshake (the reply
+                // is only written when the sink is flushed; without it the
+                // client sees 1006 instead of a clean close).
+                Some(Ok(Message::Close(_))) => {
+                    let _ = sink.close().await;
+                    break None;
+                }
+                Some(Err(_)) | None => break None,
                 Some(Ok(msg)) => match conn.on_message(msg).await {
                     Ok(Some(reply)) => {
                         if sink.send(Message::Text(reply.into())).await.is_err() {
@@ -186,7 +194,11 @@ impl Connection {
             Some(Value::Object(p)) => p,
             Some(_) => return Err(Close::invalid("Invalid message received: the payload must be an object")),
         };
-        let token = payload.get("authorization").or_else(|| payload.get("Authorization")).and_then(Value::as_str);
+        let token = payload
+            .get("authorization")
+            .or_else(|| payload.get("Authorization"))
+            .and_then(Value::as_str)
+            .or(self.cookie.as_deref());
         let session = match self.rt.sign_in(token).await {
             Ok(s) => s,
             Err(e) => {
