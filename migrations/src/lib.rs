@@ -9,6 +9,7 @@ mod m20261205_000001_access;
 mod m20261206_000001_clients;
 mod m20261207_000001_batches;
 mod m20261208_000001_analytics;
+mod m20261209_000001_sessions;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_clients::Migration),
             Box::new(m20261207_000001_batches::Migration),
             Box::new(m20261208_000001_analytics::Migration),
+            Box::new(m20261209_000001_sessions::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod approval_page;
 pub mod batch_page;
+pub mod console;
 pub mod datadir;
 pub mod demo;
 pub mod error;
@@ -51,7 +52,7 @@ pub struct SchemaOptions {
 pub(crate) struct PublicUrl(pub String);
 
 pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
-    let mut b = described(Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot))
+    let mut b = described(Schema::build(query::Query, mutation::Mutation::default(), subscription::SubscriptionRoot))
         .data(rt)
         .data(ManualClockHandle(opts.manual_clock))
         .data(PublicUrl(opts.public_url))
@@ -73,7 +74,7 @@ pub fn schema(rt: Arc<Runtime>, opts: SchemaOptions) -> AppSchema {
 
 /// The SDL of the schema (docs/schema.graphql).
 pub fn sdl() -> String {
-    described(Schema::build(query::Query, mutation::Mutation, subscription::SubscriptionRoot)).finish().sdl()
+    described(Schema::build(query::Query, mutation::Mutation::default(), subscription::SubscriptionRoot)).finish().sdl()
 }
 
 /// Descriptions of the types async-graphql defines (doc comments describe ours).

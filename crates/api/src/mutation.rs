@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, MergedObject, Object, SimpleObject};
 use serde_json::Value;
 use smmflow_engine::{Command, Instance};
 use smmflow_runtime::admin::NewUser;
@@ -24,7 +24,13 @@ use crate::types::{InstanceObj, TaskObj, UserObj, WorkflowObj, WorkspaceObj};
 use crate::{access_of, runtime_of};
 use smmflow_runtime::Error as RuntimeError;
 
-pub struct Mutation;
+/// Changes: each takes one `input` object and returns a payload with `userErrors`.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(CoreMutation, crate::console::ConsoleMutation);
+
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// A YAML document to deploy: a workflow, a business calendar or the `kind: profile` document.
 #[derive(InputObject)]
@@ -434,7 +440,7 @@ fn schedule_payload(r: RtResult<ScheduleRow>) -> Result<SchedulePayload> {
     }
 }
 
-impl Mutation {
+impl CoreMutation {
     async fn member_task(
         &self,
         ctx: &Context<'_>,
@@ -463,9 +469,8 @@ impl Mutation {
     }
 }
 
-/// Changes: each takes one `input` object and returns a payload with `userErrors`.
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Deploys a workflow (or calendar): a new version only when the content is new.
     async fn deploy_workflow(&self, ctx: &Context<'_>, input: DeployWorkflowInput) -> Result<DeployWorkflowPayload> {
         let session = access_of(ctx)?;

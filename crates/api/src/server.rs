@@ -40,6 +40,13 @@ struct AppState {
     deployed: Arc<AtomicBool>,
     /// The largest request body, and WebSocket message, accepted.
     body_limit: usize,
+    public: crate::console::PublicBase,
+}
+
+impl axum::extract::FromRef<AppState> for crate::console::PublicBase {
+    fn from_ref(s: &AppState) -> crate::console::PublicBase {
+        s.public.clone()
+    }
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Runtime> {
@@ -61,6 +68,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
             }
         });
     }
+    let public = crate::console::PublicBase(opts.public_url.clone());
     let schema = crate::schema(
         rt.clone(),
         crate::SchemaOptions {
@@ -70,7 +78,7 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
             public_url: opts.public_url,
         },
     );
-    let state = AppState { rt, schema, deployed: opts.deployed, body_limit: opts.body_limit };
+    let state = AppState { rt, schema, deployed: opts.deployed, body_limit: opts.body_limit, public };
     Router::new()
         .route("/", get(crate::graphiql::page))
         .route("/assets/graphiql/{name}", get(crate::graphiql::asset))
@@ -82,6 +90,11 @@ pub fn router(rt: Arc<Runtime>, opts: ServerOptions) -> Router {
         .route("/approve/{token}", get(crate::approval_page::show).post(crate::approval_page::decide))
         .route("/approve/batch/{token}", get(crate::batch_page::show).post(crate::batch_page::decide))
         .route("/calendar/{file}", get(crate::ical::feed))
+        .route("/app", get(crate::console::app))
+        .route("/app/", get(crate::console::app))
+        .route("/app/sign-in", get(crate::console::sign_in_page).post(crate::console::sign_in))
+        .route("/app/sign-out", axum::routing::post(crate::console::sign_out))
+        .route("/app/assets/{name}", get(crate::console::asset))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.body_limit))
         .with_state(state)
 }
@@ -162,7 +175,18 @@ async fn graphql(State(s): State<AppState>, request: axum::extract::Request) -> 
         r.headers_mut().insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
         return r;
     }
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let cookie = crate::console::session_of(&headers);
+    let auth = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(a) => Some(a),
+        None if cookie.is_some() && headers.get(crate::console::CSRF_HEADER).is_none() => {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "a request signed in by the console's cookie must carry the x-smmflow-csrf header".into(),
+            );
+        }
+        None => cookie.as_deref(),
+    };
     let access = match s.rt.sign_in(auth).await {
         Ok(a) => a,
         Err(e) => {
@@ -213,7 +237,9 @@ async fn ws(
     // offer both, and axum would otherwise pick by its own order.
     let upgrade = upgrade.protocols([protocol]).max_message_size(s.body_limit).max_frame_size(s.body_limit);
     if protocol == "graphql-transport-ws" {
-        return upgrade.on_upgrade(move |socket| crate::ws::serve(socket, s.schema, s.rt));
+        // The console's cookie signs in a socket opened by its own pages only.
+        let cookie = crate::console::session_of(&headers).filter(|_| crate::console::same_origin(&headers));
+        return upgrade.on_upgrade(move |socket| crate::ws::serve(socket, s.schema, s.rt, cookie));
     }
     let rt = s.rt.clone();
     upgrade.on_upgrade(move |socket| {

@@ -145,7 +145,7 @@ impl Runtime {
 
     /// The user a token hash signs in, with their memberships as they are now.
     async fn viewer_of(&self, token_hash: String) -> Result<Option<Viewer>> {
-        let Some(user) = self.store.user_by_token(&token_hash).await? else { return Ok(None) };
+        let Some(user) = self.store.user_by_token(&token_hash, self.now()).await? else { return Ok(None) };
         let memberships = self.store.memberships(&user.login).await?;
         Ok(Some(Viewer { user, memberships, token_hash: Some(token_hash) }))
     }

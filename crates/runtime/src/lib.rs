@@ -31,6 +31,7 @@ pub mod reads;
 mod remembered;
 pub mod schedules;
 mod service;
+pub mod sessions;
 pub mod system;
 mod timers;
 

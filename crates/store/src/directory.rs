@@ -192,6 +192,8 @@ impl Store {
             name: Set(name.into()),
             created_at: Set(now),
             id: Set(Some(id.clone())),
+            kind: Set("api".into()),
+            expires_at: Set(None),
         }
         .insert(self.conn())
         .await
@@ -199,10 +201,11 @@ impl Store {
         Ok(id)
     }
 
-    /// A user's tokens, oldest first.
+    /// A user's API tokens, oldest first (console sessions are not listed).
     pub async fn tokens(&self, login: &str) -> Result<Vec<Token>> {
         let rows = api_token::Entity::find()
             .filter(api_token::Column::UserLogin.eq(login))
+            .filter(api_token::Column::Kind.eq("api"))
             .order_by_asc(api_token::Column::CreatedAt)
             .all(self.conn())
             .await?;
@@ -229,10 +232,14 @@ impl Store {
         Ok(r.rows_affected > 0)
     }
 
-    pub async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+    /// The user a token (or a session unexpired at `now`) belongs to.
+    pub async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
         let Some(t) = api_token::Entity::find_by_id(token_hash.to_string()).one(self.conn()).await? else {
             return Ok(None);
         };
+        if t.expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
         self.user(&t.user_login).await
     }
 }

@@ -99,6 +99,10 @@ entity!(api_token, "api_tokens", {
     pub name: String,
     pub created_at: DateTimeUtc,
     pub id: Option<String>,
+    /// `api` (a token for scripts) or `session` (a console sign-in).
+    pub kind: String,
+    /// When it stops working (sessions); null: until revoked.
+    pub expires_at: Option<DateTimeUtc>,
 });
 
 entity!(document, "documents", {

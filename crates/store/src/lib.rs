@@ -20,6 +20,7 @@ mod instances;
 mod outbox;
 mod publications;
 mod schedules;
+mod sessions;
 mod timers;
 mod workspaces;
 mod writes;

@@ -27,11 +27,21 @@ impl InstanceObj {
 
 /// A workflow version: the one an instance runs, or the latest one a schedule starts.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WorkflowRef {
     /// The workflow's key, as in its YAML.
     pub key: String,
     /// The deployed version number (1 for the first deploy).
     pub version: i32,
+}
+
+#[async_graphql::ComplexObject]
+impl WorkflowRef {
+    /// The workflow's readable `name` at this version.
+    async fn name(&self, ctx: &Context<'_>) -> Result<String> {
+        let def = access_of(ctx)?.definition(&self.key, Some(self.version)).await.map_err(ApiError::from)?;
+        Ok(def.workflow.name.clone())
+    }
 }
 
 /// A step of an instance. `id` is the step's key from the YAML (`"draft"`).

@@ -1,0 +1,363 @@
+// smmflow console: a client of the public GraphQL API (POST /graphql, and
+// graphql-transport-ws on /graphql/ws for live updates), signed in by the
+// session cookie; every request carries the x-smmflow-csrf header the server
+// asks of cookie requests. Plain JavaScript, no build step, no network but
+// this server. Pages: sign-in, "My work" (#/), a task (#/task/<id>).
+"use strict";
+
+const view = () => document.getElementById("view");
+const CSRF = { "x-smmflow-csrf": "1" };
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function say(text) {
+  document.getElementById("status").textContent = text;
+}
+
+class GqlError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function gql(query, variables) {
+  const r = await fetch("/graphql", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", ...CSRF },
+    body: JSON.stringify({ query, variables: variables || {} }),
+  });
+  const body = await r.json().catch(() => ({ errors: [{ message: `HTTP ${r.status}` }] }));
+  if (body.errors && body.errors.length) {
+    const e = body.errors[0];
+    throw new GqlError(e.message, e.extensions && e.extensions.code);
+  }
+  return body.data;
+}
+
+// Live updates: one graphql-transport-ws subscription, reconnecting.
+let live = null;
+function subscribe(query, onEvent) {
+  if (live) live.stop();
+  let stopped = false;
+  let socket = null;
+  const open = () => {
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql/ws";
+    socket = new WebSocket(url, "graphql-transport-ws");
+    socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
+    socket.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === "connection_ack") socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query } }));
+      else if (msg.type === "next") onEvent(msg.payload);
+      else if (msg.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
+    };
+    socket.onclose = () => { if (!stopped) setTimeout(open, 3000); };
+  };
+  open();
+  live = { stop() { stopped = true; if (socket) socket.close(); } };
+}
+
+// Markdown, safely: text is escaped by building DOM nodes; only paragraphs,
+// lists, **bold**, *emphasis*, `code` and http(s) links are made.
+function markdown(src) {
+  const out = document.createDocumentFragment();
+  const inline = (text) => {
+    const frag = document.createDocumentFragment();
+    const re = /\*\*([^*]+)\*\*|\*([^*]+)\*|`([^`]+)`|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text))) {
+      frag.append(text.slice(last, m.index));
+      if (m[1]) frag.append(h("strong", {}, m[1]));
+      else if (m[2]) frag.append(h("em", {}, m[2]));
+      else if (m[3]) frag.append(h("code", {}, m[3]));
+      else frag.append(h("a", { href: m[5], rel: "noopener noreferrer", target: "_blank" }, m[4]));
+      last = re.lastIndex;
+    }
+    frag.append(text.slice(last));
+    return frag;
+  };
+  for (const block of String(src || "").split(/\n\s*\n/)) {
+    const lines = block.split("\n").filter((l) => l.trim());
+    if (!lines.length) continue;
+    if (lines.every((l) => /^\s*[-*] /.test(l))) {
+      out.append(h("ul", {}, lines.map((l) => h("li", {}, inline(l.replace(/^\s*[-*] /, ""))))));
+    } else {
+      out.append(h("p", {}, inline(lines.join(" "))));
+    }
+  }
+  return out;
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+}
+
+// Replaces the page's content (nested lists flattened, empty parts left out).
+function render(...nodes) {
+  put(nodes);
+  view().focus();
+}
+
+function put(nodes) {
+  view().replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false && n !== ""));
+}
+
+// ---- sign-in ----
+
+function signInPage(message) {
+  document.getElementById("nav").hidden = true;
+  const email = h("input", { type: "email", id: "email", name: "email", autocomplete: "email", required: true });
+  const note = h("div", { role: "alert" });
+  const form = h("form", {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      note.replaceChildren();
+      try {
+        const d = await gql("mutation($e: String!) { requestSignInLink(input: {email: $e}) { sent userErrors { message } } }", { e: email.value });
+        const p = d.requestSignInLink;
+        if (p.userErrors.length) note.replaceChildren(h("p", { class: "notice error" }, p.userErrors[0].message));
+        else note.replaceChildren(h("p", { class: "notice ok" }, `If ${email.value} has an account, a sign-in link is on its way. It works once, for 15 minutes.`));
+      } catch (err) {
+        note.replaceChildren(h("p", { class: "notice error" }, err.message));
+      }
+    },
+  },
+  h("label", { for: "email" }, "Your work e-mail"),
+  email,
+  h("div", { class: "actions" }, h("button", { type: "submit" }, "Send me a sign-in link")));
+  render(h("h1", {}, "Sign in"), message ? h("p", { class: "notice" }, message) : null, form, note);
+}
+
+// ---- my work ----
+
+const INBOX = `query { viewer { login name }
+  tasks(filter: {mine: true, status: [OPEN, CLAIMED]}, first: 100) { totalCount nodes {
+    id title status dueAt overdue isApproval priority round assignee { login }
+    instance { workspace { key name } workflow { key name } } } } }`;
+
+function group(tasks) {
+  const now = new Date();
+  const endOfDay = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  const groups = [["Overdue", []], ["Due today", []], ["Due later", []], ["No due time", []]];
+  for (const t of tasks) {
+    if (t.overdue) groups[0][1].push(t);
+    else if (!t.dueAt) groups[3][1].push(t);
+    else if (new Date(t.dueAt) < endOfDay) groups[1][1].push(t);
+    else groups[2][1].push(t);
+  }
+  for (const [, list] of groups) list.sort((a, b) => (a.dueAt || "~").localeCompare(b.dueAt || "~"));
+  return groups.filter(([, list]) => list.length);
+}
+
+function taskItem(t) {
+  return h("li", { "data-task": t.id },
+    h("a", { href: `#/task/${encodeURIComponent(t.id)}` }, t.title),
+    t.isApproval ? h("span", { class: "badge" }, "approval") : null,
+    t.priority !== "NORMAL" ? h("span", { class: "badge" }, t.priority.toLowerCase()) : null,
+    h("div", { class: "meta" },
+      `${t.instance.workspace.name} · ${t.instance.workflow.name}`,
+      t.dueAt ? h("span", { class: t.overdue ? "overdue" : null }, ` · due ${when(t.dueAt)}`) : null,
+      t.status === "CLAIMED" ? ` · taken by ${t.assignee ? t.assignee.login : "someone"}` : " · open"));
+}
+
+function inboxNodes(d) {
+  const groups = group(d.tasks.nodes);
+  return [
+    h("h1", {}, "My work"),
+    h("p", { class: "meta" }, `${d.tasks.totalCount} open task${d.tasks.totalCount === 1 ? "" : "s"} for you`),
+    groups.length ? groups.map(([name, list]) => [h("h2", {}, `${name} (${list.length})`), h("ul", { class: "tasks" }, list.map(taskItem))])
+      : h("p", { class: "notice" }, "Nothing waits for you."),
+  ];
+}
+
+async function inboxPage() {
+  const d = await gql(INBOX);
+  showViewer(d.viewer);
+  render(inboxNodes(d));
+  let pending = null;
+  subscribe("subscription { taskEvents { kind task { id } } }", () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => { if (route().page === "inbox") refreshInbox(); }, 300);
+  });
+}
+
+async function refreshInbox() {
+  try {
+    const d = await gql(INBOX);
+    put(inboxNodes(d));
+    say("My work was updated");
+  } catch (e) {
+    say(e.message);
+  }
+}
+
+// ---- one task ----
+
+const TASK = `query($id: ID!) { viewer { login name } task(id: $id) {
+  id title instructions status isApproval round dueAt overdue form output
+  assignee { login } comments { body author { login } createdAt }
+  instance { workspace { key name } workflow { key name } } } }`;
+
+function inputFor(name, spec, value) {
+  const id = `f-${name}`;
+  const common = { id, name, "data-path": name, "aria-describedby": `${id}-help ${id}-error` };
+  const type = spec.type || "string";
+  let input;
+  if (type === "text") input = h("textarea", common);
+  else if (type === "boolean") input = h("input", { ...common, type: "checkbox" });
+  else if (type === "enum") input = h("select", common, h("option", { value: "" }, "—"), (spec.values || []).map((v) => h("option", { value: v }, v)));
+  else if (type === "integer" || type === "number") input = h("input", { ...common, type: "number", step: type === "integer" ? "1" : "any", min: spec.min, max: spec.max });
+  else if (type === "date") input = h("input", { ...common, type: "date" });
+  else if (type === "url" || type === "email") input = h("input", { ...common, type });
+  else if (type === "list" || type === "object") input = h("textarea", { ...common, "data-json": "1", placeholder: type === "list" ? "[ ... ] (JSON)" : "{ ... } (JSON)" });
+  else input = h("input", { ...common, type: "text", maxlength: spec.max_length });
+  const initial = value !== undefined ? value : spec.default;
+  if (initial !== undefined && initial !== null) {
+    if (type === "boolean") input.checked = !!initial;
+    else if (input.dataset.json) input.value = JSON.stringify(initial, null, 2);
+    else input.value = initial;
+  }
+  if (spec.required && type !== "boolean") input.required = true;
+  return h("div", { class: "field" },
+    h("label", { for: id }, spec.label || name.replace(/_/g, " "), spec.required ? " *" : ""),
+    spec.help ? h("p", { class: "help", id: `${id}-help` }, spec.help) : null,
+    input,
+    h("p", { class: "field-error", id: `${id}-error` }));
+}
+
+function readForm(form, spec) {
+  const out = {};
+  for (const [name, f] of Object.entries(spec || {})) {
+    const el = form.querySelector(`[data-path="${CSS.escape(name)}"]`);
+    if (!el) continue;
+    const type = f.type || "string";
+    if (type === "boolean") out[name] = el.checked;
+    else if (el.value === "") continue;
+    else if (type === "integer") out[name] = Number.parseInt(el.value, 10);
+    else if (type === "number") out[name] = Number(el.value);
+    else if (el.dataset.json) {
+      try { out[name] = JSON.parse(el.value); } catch { out[name] = el.value; }
+    } else out[name] = el.value;
+  }
+  return out;
+}
+
+function showErrors(form, errors) {
+  form.querySelectorAll(".field-error").forEach((p) => { p.textContent = ""; });
+  form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  const general = [];
+  let first = null;
+  for (const e of errors) {
+    const path = (e.field || []).filter((p) => p !== "input" && p !== "output");
+    const el = path.length ? form.querySelector(`[data-path="${CSS.escape(path[0])}"]`) : null;
+    if (el) {
+      el.setAttribute("aria-invalid", "true");
+      const p = form.querySelector(`#${CSS.escape(el.id)}-error`);
+      p.textContent = (p.textContent ? p.textContent + " " : "") + (path.length > 1 ? `${path.slice(1).join(".")}: ` : "") + e.message;
+      first = first || el;
+    } else general.push(e.message);
+  }
+  const note = form.querySelector(".form-note");
+  note.replaceChildren(...general.map((m) => h("p", { class: "notice error" }, m)));
+  if (first) first.focus();
+  say(`${errors.length} problem${errors.length === 1 ? "" : "s"} to fix`);
+}
+
+async function act(mutation, variables, form, done) {
+  try {
+    const d = await gql(mutation, variables);
+    const payload = Object.values(d)[0];
+    if (payload.userErrors && payload.userErrors.length) return showErrors(form, payload.userErrors);
+    say(done);
+    location.hash = "#/";
+  } catch (e) {
+    showErrors(form, [{ field: [], message: e.message }]);
+  }
+}
+
+async function taskPage(id) {
+  const d = await gql(TASK, { id });
+  showViewer(d.viewer);
+  const t = d.task;
+  if (!t) return render(h("h1", {}, "Not found"), h("p", {}, "This task does not exist, or it is not yours to see."), h("a", { href: "#/" }, "Back to my work"));
+  const waiting = t.status === "OPEN" || t.status === "CLAIMED";
+  const mine = t.assignee && t.assignee.login === d.viewer.login;
+  const form = h("form", { novalidate: true, onsubmit: (e) => e.preventDefault() }, h("div", { class: "form-note", role: "alert" }));
+  if (waiting && t.isApproval) {
+    form.append(inputFor("comment", { type: "text", label: "Comment (needed to reject)" }));
+    form.append(h("div", { class: "actions" },
+      h("button", { type: "button", id: "approve", onclick: () => act("mutation($t: ID!, $c: String) { approveTask(input: {taskId: $t, comment: $c}) { userErrors { field message } } }", { t: t.id, c: form.querySelector("#f-comment").value || null }, form, "Approved") }, "Approve"),
+      h("button", { type: "button", id: "reject", class: "danger", onclick: () => act("mutation($t: ID!, $c: String!) { rejectTask(input: {taskId: $t, comment: $c}) { userErrors { field message } } }", { t: t.id, c: form.querySelector("#f-comment").value }, form, "Rejected") }, "Reject")));
+  } else if (waiting) {
+    for (const [name, spec] of Object.entries(t.form || {})) form.append(inputFor(name, spec, undefined));
+    form.append(h("div", { class: "actions" },
+      h("button", { type: "submit", id: "complete", onclick: () => act("mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { field message } } }", { t: t.id, o: readForm(form, t.form) }, form, "Completed") }, "Complete")));
+  }
+  if (waiting) {
+    form.querySelector(".actions").append(mine
+      ? h("button", { type: "button", class: "secondary", id: "release", onclick: () => act("mutation($t: ID!) { releaseTask(input: {taskId: $t}) { userErrors { field message } } }", { t: t.id }, form, "Released") }, "Release")
+      : t.status === "OPEN" ? h("button", { type: "button", class: "secondary", id: "claim", onclick: () => act("mutation($t: ID!) { claimTask(input: {taskId: $t}) { userErrors { field message } } }", { t: t.id }, form, "Claimed") }, "Take it") : null);
+  }
+  render(
+    h("p", {}, h("a", { href: "#/" }, "← My work")),
+    h("h1", {}, t.title),
+    h("p", { class: "meta" }, `${t.instance.workspace.name} · ${t.instance.workflow.name} · ${t.status.toLowerCase()}`,
+      t.round > 1 ? ` · round ${t.round}` : "",
+      t.dueAt ? h("span", { class: t.overdue ? "overdue" : null }, ` · due ${when(t.dueAt)}`) : ""),
+    t.instructions ? h("div", { class: "instructions" }, markdown(t.instructions)) : null,
+    t.comments.length ? [h("h2", {}, "Comments"), t.comments.map((c) => h("div", { class: "comment" }, h("div", { class: "meta" }, `${c.author ? c.author.login : "someone"} · ${when(c.createdAt)}`), markdown(c.body)))] : null,
+    waiting ? [h("h2", {}, t.isApproval ? "Your decision" : "Your work"), form] : h("p", { class: "notice" }, `This task is ${t.status.toLowerCase()}.`));
+}
+
+// ---- frame ----
+
+function showViewer(v) {
+  document.getElementById("nav").hidden = false;
+  document.getElementById("who").textContent = v.name || v.login;
+}
+
+function route() {
+  const m = location.hash.match(/^#\/task\/(.+)$/);
+  return m ? { page: "task", id: decodeURIComponent(m[1]) } : { page: "inbox" };
+}
+
+async function show() {
+  const r = route();
+  if (r.page !== "inbox" && live) { live.stop(); live = null; }
+  try {
+    if (r.page === "task") await taskPage(r.id);
+    else await inboxPage();
+  } catch (e) {
+    if (e.code === "UNAUTHENTICATED") signInPage();
+    else if (e.code === "NOT_FOUND" || e.code === "FORBIDDEN") {
+      render(h("h1", {}, "Not found"), h("p", {}, "This does not exist, or it is not yours to see."), h("a", { href: "#/" }, "Back to my work"));
+    } else render(h("h1", {}, "Something went wrong"), h("p", { class: "notice error" }, e.message));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("sign-out").addEventListener("click", async () => {
+    if (live) { live.stop(); live = null; }
+    await fetch("/app/sign-out", { method: "POST", credentials: "same-origin", headers: CSRF });
+    signInPage("You are signed out.");
+  });
+  window.addEventListener("hashchange", show);
+  show();
+});

@@ -1,0 +1,200 @@
+"""The console (/app) in Debian's Chromium, headless, with every host but
+127.0.0.1 unresolvable: sign in by the mailed link, see "My work", a form
+refused by the server with the error at its field and then accepted, the
+review appearing live in the reviewer's list, a rejection without a comment
+refused and one with a comment sending the work back (live), an approval, a
+task that appears live when the lead starts work,
+another workspace's task not found, a cookie request without the CSRF header
+refused. Screenshots of each page go to SMMFLOW_SHOTS.
+
+Two browsers: a writer and a reviewer (the four-eyes rule keeps a writer
+from approving their own work), each signed in by their own link.
+
+Environment: BASE_URL, WRITER_LINK, REVIEWER_LINK, LEAD_TOKEN, START (a
+GraphQL request body the lead POSTs to start one more instance), OTHER_TASK
+(a task id of another workspace), SMMFLOW_SHOTS.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from chromium import browser
+
+SHOTS = os.environ["SMMFLOW_SHOTS"]
+BASE = os.environ["BASE_URL"].rstrip("/")
+
+
+def fail(what):
+    print(f"FAILED: {what}", file=sys.stderr)
+    sys.exit(1)
+
+
+def wait(d, what, cond, timeout=20):
+    try:
+        return WebDriverWait(d, timeout).until(cond)
+    except Exception:
+        shot(d, "failure")
+        fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
+
+
+def shot(d, name):
+    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def inbox_items(d):
+    return d.find_elements(By.CSS_SELECTOR, "ul.tasks li")
+
+
+def open_task(d, title_part):
+    link = wait(d, f"a task titled …{title_part}… in My work",
+                lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "ul.tasks li a") if title_part in a.text), None))
+    link.click()
+    wait(d, "the task page", EC.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
+
+
+def post(body, token):
+    req = urllib.request.Request(BASE + "/graphql", data=body.encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    answer = json.loads(urllib.request.urlopen(req, timeout=20).read())
+    if answer.get("errors"):
+        fail(f"the API refused {body}: {answer}")
+    return answer
+
+
+def sign_in(d, link, who):
+    d.get(link)
+    d.find_element(By.ID, "sign-in").click()
+    wait(d, f"My work for {who}", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
+         and who in d.find_element(By.ID, "who").text)
+
+
+def mark(d):
+    d.execute_script("window.__marker = 1;")
+
+
+def not_reloaded(d, what):
+    if d.execute_script("return window.__marker") != 1:
+        fail(f"{what}: the page was reloaded")
+
+
+def main():
+    d = browser(1200, 900, offline=True)  # wanda, who writes
+    e = browser(1200, 900, offline=True)  # eddie, who reviews
+    try:
+        # Signed out, /app asks for an address.
+        d.get(BASE + "/app")
+        wait(d, "the sign-in form", EC.presence_of_element_located((By.ID, "email")))
+        shot(d, "01-sign-in")
+        # The mailed link: a page with a button, then My work.
+        d.get(os.environ["WRITER_LINK"])
+        shot(d, "02-sign-in-link")
+        d.find_element(By.ID, "sign-in").click()
+        wait(d, "My work after signing in", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
+        wait(d, "two drafts in My work", lambda d: len(inbox_items(d)) == 2)
+        if "beta secret" in d.find_element(By.TAG_NAME, "body").text:
+            fail("another workspace's work is shown")
+        shot(d, "03-my-work")
+        sign_in(e, os.environ["REVIEWER_LINK"], "eddie")
+        wait(e, "nothing for the reviewer yet", lambda e: "Nothing waits for you." in e.find_element(By.TAG_NAME, "body").text)
+        mark(e)
+
+        # A form the server refuses: the error sits at its field.
+        open_task(d, "Draft: spring menu")
+        shot(d, "04-task")
+        d.find_element(By.ID, "f-text").send_keys("Spring menu is here")
+        d.find_element(By.ID, "f-words").send_keys("0")
+        d.find_element(By.ID, "complete").click()
+        err = wait(d, "the server's error at the words field", lambda d: d.find_element(By.ID, "f-words-error").text or None)
+        if d.find_element(By.ID, "f-words").get_attribute("aria-invalid") != "true":
+            fail("the field with the error is not marked invalid")
+        shot(d, "05-form-error")
+        print(f"field error shown: {err}")
+        words = d.find_element(By.ID, "f-words")
+        words.clear()
+        words.send_keys("4")
+        d.find_element(By.ID, "complete").click()
+        wait(d, "back in My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
+
+        # The reviewer's list shows the review without a reload.
+        wait(e, "the review, live", lambda e: any("Review: spring menu" in li.text for li in inbox_items(e)))
+        not_reloaded(e, "the review's arrival")
+        shot(e, "06-live-review")
+
+        # A rejection needs a comment; with one, the draft goes back (live for the writer).
+        mark(d)
+        open_task(e, "Review: spring menu")
+        e.find_element(By.ID, "reject").click()
+        wait(e, "the refusal of a rejection without a comment",
+             lambda e: e.find_element(By.CSS_SELECTOR, ".form-note").text or e.find_element(By.ID, "f-comment-error").text or None)
+        shot(e, "07-reject-needs-comment")
+        e.find_element(By.ID, "f-comment").send_keys("Shorter, please")
+        e.find_element(By.ID, "reject").click()
+        wait(e, "the reviewer back in My work", lambda e: e.find_element(By.TAG_NAME, "h1").text == "My work")
+        wait(d, "the draft back for round 2, live", lambda d: any("Draft: spring menu" in li.text for li in inbox_items(d)))
+        not_reloaded(d, "the rework's arrival")
+        open_task(d, "Draft: spring menu")
+        if "Shorter, please" not in d.find_element(By.TAG_NAME, "body").text:
+            fail("the rejection's comment is not on the reworked task")
+        shot(d, "08-rework")
+        d.find_element(By.ID, "f-text").send_keys("Spring menu")
+        d.find_element(By.ID, "f-words").send_keys("2")
+        d.find_element(By.ID, "complete").click()
+        wait(e, "the second review", lambda e: any("Review: spring menu" in li.text for li in inbox_items(e)))
+        open_task(e, "Review: spring menu")
+        e.find_element(By.ID, "approve").click()
+        wait(e, "My work without the review", lambda e: e.find_element(By.TAG_NAME, "h1").text == "My work"
+             and not any("spring menu" in li.text for li in inbox_items(e)))
+
+        # Live: the lead starts more work, and it appears without a reload.
+        wait(d, "the writer in My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
+        before = len(inbox_items(d))
+        mark(d)
+        time.sleep(1)
+        post(os.environ["START"], os.environ["LEAD_TOKEN"])
+        wait(d, "the new task, live", lambda d: len(inbox_items(d)) == before + 1)
+        not_reloaded(d, "the new task's arrival")
+        shot(d, "09-live-update")
+
+        # Another workspace's task is not found.
+        d.get(BASE + "/app#/task/" + os.environ["OTHER_TASK"])
+        wait(d, "not found for another workspace's task", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Not found")
+        shot(d, "10-other-workspace")
+
+        # The cookie alone, without the header, is refused.
+        status = d.execute_async_script("""
+            const done = arguments[0];
+            fetch('/graphql', {method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json'}, body: JSON.stringify({query: '{ viewer { login } }'})})
+              .then(r => done(r.status), () => done(-1));
+        """)
+        if status != 403:
+            fail(f"a cookie request without the CSRF header got {status}")
+
+        # On a phone.
+        d.set_window_size(390, 844)
+        d.get(BASE + "/app#/")
+        wait(d, "My work on a phone", lambda d: len(inbox_items(d)) >= 1)
+        shot(d, "11-phone")
+        origins = d.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin);")
+        if any(o != BASE for o in origins):
+            fail(f"the console loaded files from elsewhere: {origins}")
+        # Sign-out: the next visit asks for an address again.
+        d.find_element(By.ID, "sign-out").click()
+        wait(d, "signed out", EC.presence_of_element_located((By.ID, "email")))
+        d.get(BASE + "/app")
+        wait(d, "still signed out after a reload", EC.presence_of_element_located((By.ID, "email")))
+    finally:
+        d.quit()
+        e.quit()
+    print("console checks passed")
+
+
+if __name__ == "__main__":
+    main()
