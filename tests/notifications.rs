@@ -572,19 +572,13 @@ async fn an_external_client_decides_in_a_real_browser_and_bad_links_change_nothi
     };
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("approval-page");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/approval_browser.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("APPROVE_URL", &approve_link)
-        .env("REJECT_URL", &reject_link)
-        .env("TAMPERED_URL", &tampered)
-        .env("SMMFLOW_SHOTS", &shots)
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("browser checks passed"), "{stdout}");
+    let env = [
+        ("APPROVE_URL", approve_link.clone()),
+        ("REJECT_URL", reject_link.clone()),
+        ("TAMPERED_URL", tampered.clone()),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    support::run_client(&python, "approval_browser.py", &env, "browser checks passed", "approval page").await;
 
     // What the browser did is what the API shows.
     assert_eq!(task_status(&s, &approve_id, "client_approval").await, ["APPROVED"]);

@@ -23,17 +23,8 @@ async fn pythons_gql_client_claims_completes_and_subscribes() {
         let t = s.team("py", &[("lena", "lead"), ("wanda", "writer")]).await;
         let r = s.ok(&t["lena"], r#"mutation { startInstance(input: {workflow: "py-flow", workspace: "py"}) { instance { tasks { id } } } }"#, json!({})).await;
         let task = r["startInstance"]["instance"]["tasks"][0]["id"].as_str().unwrap().to_string();
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/gql_client.py");
-        let out = tokio::process::Command::new(&python)
-            .arg(&script)
-            .env("SMMFLOW_URL", &s.url)
-            .env("SMMFLOW_TOKEN", &t["wanda"])
-            .env("SMMFLOW_TASK", &task)
-            .output()
-            .await
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{db}: {stdout}\n{stderr}");
-        assert!(stdout.contains("task.completed"), "{db}: {stdout}");
+        let env =
+            [("SMMFLOW_URL", s.url.clone()), ("SMMFLOW_TOKEN", t["wanda"].clone()), ("SMMFLOW_TASK", task.clone())];
+        support::run_client(&python, "gql_client.py", &env, "task.completed", db).await;
     }
 }

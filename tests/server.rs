@@ -195,23 +195,17 @@ async fn graphiql_works_with_the_network_blocked() {
     let trigger = json!({"query": r#"mutation { startInstance(input: {workflow: "offline-check", workspace: "acme"}) { userErrors { message } } }"#});
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/graphiql_browser.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("BASE_URL", &s.url)
-        .env("TOKEN", &s.admin)
-        .env("QUERY", "{ viewer { login } }")
-        .env("QUERY_EXPECT", format!("\"{login}\""))
-        .env("SUBSCRIPTION", r#"subscription { taskEvents(workspace: "acme") { kind task { title } } }"#)
-        .env("TRIGGER", trigger.to_string())
-        .env("SUB_EXPECT", "Write the offline post")
-        .env("SMMFLOW_SHOTS", &shots)
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("graphiql checks passed"), "{stdout}");
+    let env = [
+        ("BASE_URL", s.url.clone()),
+        ("TOKEN", s.admin.clone()),
+        ("QUERY", "{ viewer { login } }".to_string()),
+        ("QUERY_EXPECT", format!("\"{login}\"")),
+        ("SUBSCRIPTION", r#"subscription { taskEvents(workspace: "acme") { kind task { title } } }"#.to_string()),
+        ("TRIGGER", trigger.to_string()),
+        ("SUB_EXPECT", "Write the offline post".to_string()),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    support::run_client(&python, "graphiql_browser.py", &env, "graphiql checks passed", "GraphiQL").await;
 }
 
 /// The embedded files are served compressed to browsers and plain to

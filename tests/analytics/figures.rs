@@ -305,18 +305,12 @@ async fn report(s: &Server, m: DateTime<Utc>, period: &Value) {
         ["rejections", "facts", "count", 1],
         ["sla", "period", "met", 4],
     ]);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/report_browser.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("REPORT_HTML", dir.path().join("r.html"))
-        .env("REPORT_CSV", dir.path().join("r.csv"))
-        .env("EXPECT", expect.to_string())
-        .env("CSV_EXPECT", csv_expect.to_string())
-        .env("SMMFLOW_SHOTS", &shots)
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{db}: {stdout}\n{stderr}");
-    assert!(stdout.contains("report checks passed"), "{db}: {stdout}");
+    let env = [
+        ("REPORT_HTML", dir.path().join("r.html").display().to_string()),
+        ("REPORT_CSV", dir.path().join("r.csv").display().to_string()),
+        ("EXPECT", expect.to_string()),
+        ("CSV_EXPECT", csv_expect.to_string()),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    crate::support::run_client(&python, "report_browser.py", &env, "report checks passed", db).await;
 }

@@ -263,20 +263,14 @@ async fn the_batch_page_in_a_real_browser_decides_each_post_once() {
         let state = reviews(&s, &t["lena"], &ids).await;
         let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("batch-page-{db}"));
         std::fs::create_dir_all(&shots).unwrap();
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/batch_browser.py");
-        let out = tokio::process::Command::new(&python)
-            .arg(&script)
-            .env("BATCH_URL", &link)
-            .env("API_URL", format!("{}/graphql", s.url))
-            .env("API_TOKEN", &t["olga"])
-            .env("MEANWHILE_TASK", review_task(&state[3])["id"].as_str().unwrap())
-            .env("SMMFLOW_SHOTS", &shots)
-            .output()
-            .await
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{db}: {stdout}\n{stderr}");
-        assert!(stdout.contains("browser checks passed"), "{db}: {stdout}");
+        let env = [
+            ("BATCH_URL", link.clone()),
+            ("API_URL", format!("{}/graphql", s.url)),
+            ("API_TOKEN", t["olga"].clone()),
+            ("MEANWHILE_TASK", review_task(&state[3])["id"].as_str().unwrap().to_string()),
+            ("SMMFLOW_SHOTS", shots.display().to_string()),
+        ];
+        crate::support::run_client(&python, "batch_browser.py", &env, "browser checks passed", db).await;
         // What the browser did is what the API shows, each post decided once.
         let state = reviews(&s, &t["lena"], &ids).await;
         for (n, i) in state.iter().enumerate().take(3) {

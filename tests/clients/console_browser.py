@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -37,9 +38,12 @@ def fail(what):
 
 
 def wait(d, what, cond, timeout=20):
+    # The console replaces its page as data arrives: an element read a moment
+    # before may be gone (stale); that is "not yet", not a failure.
+    ignored = (StaleElementReferenceException, NoSuchElementException)
     try:
-        return WebDriverWait(d, timeout).until(cond)
-    except Exception:
+        return WebDriverWait(d, timeout, ignored_exceptions=ignored).until(cond)
+    except TimeoutException:
         shot(d, "failure")
         fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
 
@@ -53,10 +57,15 @@ def inbox_items(d):
 
 
 def open_task(d, title_part):
-    link = wait(d, f"a task titled …{title_part}… in My work",
-                lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "ul.tasks li a") if title_part in a.text), None))
-    link.click()
-    wait(d, "the task page", EC.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
+    def click(d):
+        # A live update may redraw the list between finding the link and clicking it.
+        link = next((a for a in d.find_elements(By.CSS_SELECTOR, "ul.tasks li a") if title_part in a.text), None)
+        if link is None:
+            return None
+        link.click()
+        return True
+    wait(d, f"a task titled …{title_part}… in My work", click)
+    wait(d, "the task page", lambda d: title_part in d.find_element(By.CSS_SELECTOR, "main h1").text)
 
 
 def post(body, token):

@@ -60,22 +60,16 @@ async fn a_specialist_works_through_the_console() {
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
     std::fs::create_dir_all(&shots).unwrap();
     let start = json!({"query": START, "variables": {"w": "acme", "t": "live news"}});
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/console_browser.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("BASE_URL", &s.url)
-        .env("WRITER_LINK", &writer)
-        .env("REVIEWER_LINK", &reviewer)
-        .env("LEAD_TOKEN", &t["lena"])
-        .env("START", start.to_string())
-        .env("OTHER_TASK", &other_task)
-        .env("SMMFLOW_SHOTS", &shots)
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("console checks passed"), "{stdout}");
+    let env = [
+        ("BASE_URL", s.url.clone()),
+        ("WRITER_LINK", writer),
+        ("REVIEWER_LINK", reviewer),
+        ("LEAD_TOKEN", t["lena"].clone()),
+        ("START", start.to_string()),
+        ("OTHER_TASK", other_task),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    crate::support::run_client(&python, "console_browser.py", &env, "console checks passed", "console").await;
 
     // What the browser did is what the API shows.
     let q = r#"{ instances(filter: {workspace: "acme"}, first: 10) { nodes { status inputs events { kind actor { login } } } } }"#;

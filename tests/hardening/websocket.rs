@@ -196,19 +196,13 @@ async fn the_reference_client_gets_what_the_protocol_promises() {
     s.deploy("workflow: ws-check\nname: Socket check\nroles: {writer: Writes}\nsteps:\n  write: {role: writer, title: Write the socket post}\n")
         .await;
     let trigger = json!({"query": r#"mutation { startInstance(input: {workflow: "ws-check", workspace: "acme"}) { userErrors { message } } }"#});
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/graphql_ws_client.cjs");
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("NODE_PATH", &modules)
-        .env("WS_URL", s.url.replace("http://", "ws://") + "/graphql/ws")
-        .env("BASE_URL", &s.url)
-        .env("TOKEN", &s.admin)
-        .env("TRIGGER", trigger.to_string())
-        .env("EXPECT", "Write the socket post")
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("graphql-ws checks passed"), "{stdout}");
+    let env = [
+        ("NODE_PATH", modules),
+        ("WS_URL", s.url.replace("http://", "ws://") + "/graphql/ws"),
+        ("BASE_URL", s.url.clone()),
+        ("TOKEN", s.admin.clone()),
+        ("TRIGGER", trigger.to_string()),
+        ("EXPECT", "Write the socket post".to_string()),
+    ];
+    crate::support::run_client("node", "graphql_ws_client.cjs", &env, "graphql-ws checks passed", "graphql-ws").await;
 }

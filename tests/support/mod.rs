@@ -386,6 +386,23 @@ impl Subscription {
     }
 }
 
+/// Runs a check script of `tests/clients/` with `program` (the test venv's
+/// Python, or `node`) and the given environment; panics with its output,
+/// after `context`, unless it exits 0 and prints `expect`. Returns stdout.
+pub async fn run_client(program: &str, script: &str, env: &[(&str, String)], expect: &str, context: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let out = tokio::process::Command::new(program)
+        .arg(&path)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{context}: cannot run {program} {script}: {e}"));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{context}: {script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(expect), "{context}: {script} did not print `{expect}`:\n{stdout}");
+    stdout.into_owned()
+}
+
 /// POSTs headers announcing a body of `len` bytes, sends the first 64 KiB,
 /// and reads the status the server answers with.
 pub fn status_of_announced_body(url: &str, token: &str, len: usize) -> u16 {
