@@ -104,6 +104,10 @@ async fn a_mailed_link_signs_in_once_and_the_cookie_needs_its_header() {
     let page = client().get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers().get("set-cookie").is_none());
+    // Not to be framed by another site (a disguised button), no referrer elsewhere for the token.
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert!(page.text().await.unwrap().contains("<form method=\"post\" action=\"/app/sign-in\">"));
     // A post from another site is refused (no signing a victim in to an attacker's account).
     let token = link.split("token=").nth(1).unwrap();

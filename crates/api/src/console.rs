@@ -104,11 +104,30 @@ pub struct TokenQuery {
     token: String,
 }
 
+/// The console's pages: not framed by other sites (its buttons cannot be
+/// clicked under a disguise), a referrer only to this server (the sign-in
+/// link's token goes nowhere else; `no-referrer` would make browsers send
+/// `Origin: null` with the sign-in form, which the same-origin check
+/// refuses), and only this server's own scripts, styles and connections.
+fn guarded(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    resp
+}
+
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · smmflow</title><link rel=\"stylesheet\" href=\"/app/assets/console.css\"></head><body><main class=\"narrow\"><h1>{title}</h1>{body}</main></body></html>"
     );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    guarded((status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
 }
 
 fn escape(s: &str) -> String {
@@ -210,7 +229,7 @@ const ASSETS: &[Asset] = &[
 /// `GET /app` (and every page under it): the console's one HTML page.
 pub async fn app() -> Response {
     let html = include_str!("../assets/console/index.html");
-    ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response()
+    guarded(([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response())
 }
 
 /// `GET /app/assets/{name}`.

@@ -405,6 +405,13 @@ const ROWS: &[Row] = &[
         "UFFAH",
     ),
     row("advanceClock", r#"mutation($to: DateTime!) { advanceClock(input: {to: $to}) { fired } }"#, None, "UFFFA"),
+    // Anyone may ask: the answer is the same for every address.
+    row(
+        "requestSignInLink",
+        r#"mutation { requestSignInLink(input: {email: "someone@agency.example"}) { sent } }"#,
+        None,
+        "AAAAA",
+    ),
     row(
         "updateNotificationPreferences",
         "mutation { updateNotificationPreferences(input: {mode: DAILY}) { user { login } } }",
