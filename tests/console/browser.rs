@@ -87,3 +87,66 @@ async fn a_specialist_works_through_the_console() {
     assert_eq!(kinds, [("task.rejected", "eddie"), ("task.approved", "eddie")]);
     assert_eq!(r["instances"]["nodes"].as_array().unwrap().len(), 3, "the live one was started");
 }
+
+const PUBLISHING: &str = r#"workflow: console-publication
+name: A publication
+roles: {writer: Writes, lead: Leads}
+inputs:
+  publish_at: {type: datetime, required: true}
+  topic: {type: string, required: true}
+publication:
+  at: "{{ inputs.publish_at }}"
+  channel: telegram
+  title: "{{ inputs.topic }}"
+steps:
+  copy: {role: writer, due: 1d}
+"#;
+
+/// Three clients in three timezones: each publication on its client's own
+/// day, in the lead's week and month, one client alone, no other client.
+#[tokio::test]
+async fn the_calendar_puts_each_client_s_posts_on_their_own_days() {
+    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
+        crate::support::skipped(
+            "SKIPPED: the calendar's browser check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)",
+        );
+        return;
+    };
+    let Some(sink) = SmtpSink::start() else { return };
+    let s = server(&sink);
+    s.deploy(PUBLISHING).await;
+    let create = "mutation($k: String!, $tz: String!) { createWorkspace(input: {key: $k, name: $k, timezone: $tz}) { userErrors { message } } }";
+    // (workspace, timezone, publish at, its local day and time)
+    let posts = [
+        ("moscow", "Europe/Moscow", "2027-03-16T00:30:00+03:00", "2027-03-16", "00:30"),
+        ("newyork", "America/New_York", "2027-03-17T22:00:00-04:00", "2027-03-17", "22:00"),
+        ("tokyo", "Asia/Tokyo", "2027-03-19T08:00:00+09:00", "2027-03-19", "08:00"),
+        ("elsewhere", "UTC", "2027-03-16T12:00:00Z", "2027-03-16", "12:00"),
+    ];
+    for (ws, tz, at, _, _) in posts {
+        s.ok(&s.admin, create, json!({"k": ws, "tz": tz})).await;
+        let people: &[(&str, &str)] = if ws == "elsewhere" { &[("olaf", "lead")] } else { &[("lena", "lead")] };
+        let t = s.team(ws, people).await;
+        let token = t.values().next().unwrap().clone();
+        let start = "mutation($w: String!, $at: String!, $t: String!) { startInstance(input: {workflow: \"console-publication\", workspace: $w, inputs: {publish_at: $at, topic: $t}}) { userErrors { message } } }";
+        let r = s.ok(&token, start, json!({"w": ws, "at": at, "t": format!("{ws} post")})).await;
+        assert_eq!(r["startInstance"]["userErrors"], json!([]), "{ws}: {r}");
+    }
+    ask(&s, "lena@agency.example").await;
+    let link = wait_links(&sink, &s, "lena", 1).await.remove(0);
+    let expect: Vec<[String; 4]> = posts
+        .iter()
+        .filter(|p| p.0 != "elsewhere")
+        .map(|(ws, _, _, day, time)| [ws.to_string(), day.to_string(), time.to_string(), format!("{ws} post")])
+        .collect();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&shots).unwrap();
+    let env = [
+        ("BASE_URL", s.url.clone()),
+        ("SIGN_IN_LINK", link),
+        ("EXPECT", json!(expect).to_string()),
+        ("HIDDEN", "elsewhere post".to_string()),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    crate::support::run_client(&python, "calendar_browser.py", &env, "calendar checks passed", "calendar").await;
+}
