@@ -171,6 +171,21 @@ def main():
         not_reloaded(d, "the new task's arrival")
         shot(d, "09-live-update")
 
+        # An instance: its diagram drawn offline (the step that waits marked
+        # ready), its steps and its log.
+        open_task(d, "Draft: opening hours")
+        d.find_element(By.ID, "to-instance").click()
+        wait(d, "the instance's diagram", lambda d: d.find_element(By.CSS_SELECTOR, "figure.diagram[data-rendered] svg"))
+        if not d.find_elements(By.CSS_SELECTOR, "figure.diagram svg .ready"):
+            fail("the diagram does not mark the ready step")
+        steps = {r.get_attribute("data-step"): r.text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-step]")}
+        if "ready" not in steps.get("draft", "") or "waiting" not in steps.get("review", ""):
+            fail(f"the steps table: {steps}")
+        kinds = [li.get_attribute("data-kind") for li in d.find_elements(By.CSS_SELECTOR, "ol.log li")]
+        if kinds[:1] != ["instance.started"] or "task.created" not in kinds:
+            fail(f"the log: {kinds}")
+        shot(d, "12-instance")
+
         # Another workspace's task is not found.
         d.get(BASE + "/app#/task/" + os.environ["OTHER_TASK"])
         wait(d, "not found for another workspace's task", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Not found")

@@ -108,7 +108,8 @@ pub struct TokenQuery {
 /// clicked under a disguise), a referrer only to this server (the sign-in
 /// link's token goes nowhere else; `no-referrer` would make browsers send
 /// `Origin: null` with the sign-in form, which the same-origin check
-/// refuses), and only this server's own scripts, styles and connections.
+/// refuses), and only this server's own scripts and connections (styles
+/// may also be inline: Mermaid's diagrams carry their own).
 fn guarded(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
@@ -117,7 +118,7 @@ fn guarded(mut resp: Response) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     resp
@@ -232,8 +233,16 @@ pub async fn app() -> Response {
     guarded(([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response())
 }
 
+/// Mermaid, for the instance and workflow pages (gzip-compressed; see
+/// `assets/console/vendor/README.md`).
+const MERMAID: &str = "mermaid-11.17.2.min.js";
+const MERMAID_GZ: &[u8] = include_bytes!("../assets/console/vendor/mermaid-11.17.2.min.js.gz");
+
 /// `GET /app/assets/{name}`.
-pub async fn asset(Path(name): Path<String>) -> Response {
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    if name == MERMAID {
+        return crate::embedded::gzipped(MERMAID, "text/javascript; charset=utf-8", MERMAID_GZ, &headers);
+    }
     match ASSETS.iter().find(|a| a.name == name) {
         Some(a) => ([(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, "no-cache")], a.body).into_response(),
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),

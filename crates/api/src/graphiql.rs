@@ -1,13 +1,10 @@
 //! GraphiQL at `/`, from files embedded in the binary (pinned releases of
 //! graphiql, react and react-dom; see `crates/api/assets/graphiql/README.md`),
 //! so the page works on a machine without internet access. The files are
-//! stored gzip-compressed and sent as they are to browsers that accept gzip
-//! (all of them); anything else gets them decompressed.
-
-use std::io::Read;
+//! stored gzip-compressed (`embedded.rs` sends them).
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 /// One embedded file: its name under `/assets/graphiql/`, its type, its
@@ -77,65 +74,20 @@ pub async fn page() -> Html<&'static str> {
 }
 
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
-        return (StatusCode::NOT_FOUND, "no such file").into_response();
-    };
-    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
-    let mime = (header::CONTENT_TYPE, HeaderValue::from_static(a.mime));
-    if accepts_gzip(&headers) {
-        let gzip = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-        return ([mime, cache, gzip, vary], a.gzip).into_response();
+    match ASSETS.iter().find(|a| a.name == name) {
+        Some(a) => crate::embedded::gzipped(a.name, a.mime, a.gzip, &headers),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
-    let mut plain = Vec::new();
-    match flate2::read::GzDecoder::new(a.gzip).read_to_end(&mut plain) {
-        Ok(_) => ([mime, cache], plain).into_response(),
-        Err(e) => {
-            tracing::error!("embedded asset {} does not decompress: {e}", a.name);
-            (StatusCode::INTERNAL_SERVER_ERROR, "the file is damaged").into_response()
-        }
-    }
-}
-
-/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |part| {
-            let mut bits = part.split(';').map(str::trim);
-            let coding = bits.next().unwrap_or("").to_ascii_lowercase();
-            let refused = bits.any(|b| b.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
-            (coding == "gzip" || coding == "*") && !refused
-        },
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn with(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
-        h
-    }
-
-    #[test]
-    fn gzip_is_sent_only_to_who_takes_it() {
-        assert!(accepts_gzip(&with("gzip, deflate, br")));
-        assert!(accepts_gzip(&with("br;q=1.0, GZIP;q=0.5")));
-        assert!(accepts_gzip(&with("*")));
-        assert!(!accepts_gzip(&with("gzip;q=0, br")));
-        assert!(!accepts_gzip(&with("gzip; q=0.000")));
-        assert!(!accepts_gzip(&with("identity")));
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
-
     #[test]
     fn every_embedded_file_decompresses_and_the_page_names_each() {
         for a in ASSETS {
-            let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(a.gzip).read_to_end(&mut plain).unwrap();
-            assert!(plain.len() > 1000, "{}", a.name);
+            assert!(crate::embedded::plain(a.gzip).len() > 1000, "{}", a.name);
             assert!(PAGE.contains(&format!("/assets/graphiql/{}", a.name)), "{}", a.name);
         }
         assert!(!PAGE.contains("unpkg") && !PAGE.contains("https://"), "the page names no other site");

@@ -8,6 +8,7 @@ pub mod batch_page;
 pub mod console;
 pub mod datadir;
 pub mod demo;
+mod embedded;
 pub mod error;
 mod graphiql;
 pub mod ical;

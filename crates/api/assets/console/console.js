@@ -3,7 +3,8 @@
 // session cookie; every request carries the x-smmflow-csrf header the server
 // asks of cookie requests. Plain JavaScript, no build step, no network but
 // this server. Pages: sign-in, "My work" (#/), a task (#/task/<id>), the
-// content calendar (#/calendar?view=week|month&start=YYYY-MM-DD&ws=&channel=).
+// content calendar (#/calendar?view=week|month&start=YYYY-MM-DD&ws=&channel=),
+// an instance with its diagram and log (#/instance/<id>).
 "use strict";
 
 const view = () => document.getElementById("view");
@@ -214,7 +215,7 @@ async function refreshInbox() {
 const TASK = `query($id: ID!) { viewer { login name } task(id: $id) {
   id title instructions status isApproval round dueAt overdue form output
   assignee { login } comments { body author { login } createdAt }
-  instance { workspace { key name } workflow { key name } } } }`;
+  instance { id workspace { key name } workflow { key name } } } }`;
 
 function inputFor(name, spec, value) {
   const id = `f-${name}`;
@@ -319,7 +320,7 @@ async function taskPage(id) {
   render(
     h("p", {}, h("a", { href: "#/" }, "← My work")),
     h("h1", {}, t.title),
-    h("p", { class: "meta" }, `${t.instance.workspace.name} · ${t.instance.workflow.name} · ${t.status.toLowerCase()}`,
+    h("p", { class: "meta" }, h("a", { href: `#/instance/${encodeURIComponent(t.instance.id)}`, id: "to-instance" }, `${t.instance.workspace.name} · ${t.instance.workflow.name}`), ` · ${t.status.toLowerCase()}`,
       t.round > 1 ? ` · round ${t.round}` : "",
       t.dueAt ? h("span", { class: t.overdue ? "overdue" : null }, ` · due ${when(t.dueAt)}`) : ""),
     t.instructions ? h("div", { class: "instructions" }, markdown(t.instructions)) : null,
@@ -331,7 +332,7 @@ async function taskPage(id) {
 
 const PUBS = `query($f: PublicationFilter!, $after: String) { publications(filter: $f, first: 100, after: $after) {
   pageInfo { hasNextPage endCursor }
-  nodes { id at channel title status forecast { atRisk expectedReadyAt } workspace { key name timezone } } } }`;
+  nodes { id at channel title status forecast { atRisk expectedReadyAt } workspace { key name timezone } instance { id } } } }`;
 
 // A date (YYYY-MM-DD) moved by `days`.
 function addDays(iso, days) {
@@ -408,7 +409,8 @@ async function calendarPage(params) {
       items.map((p) => h("div", { class: `pub ${p.status.toLowerCase()}${p.forecast && p.forecast.atRisk ? " at-risk" : ""}`, "data-pub": p.id, "data-workspace": p.workspace.key },
         h("span", { class: "time" }, p.time), " ",
         h("span", { class: "channel" }, p.channel), " ",
-        h("span", { class: "title" }, p.title || "(untitled)"),
+        p.instance ? h("a", { class: "title", href: `#/instance/${encodeURIComponent(p.instance.id)}` }, p.title || "(untitled)")
+          : h("span", { class: "title" }, p.title || "(untitled)"),
         h("div", { class: "meta" }, `${p.workspace.name} · ${p.status.toLowerCase().replace("_", " ")}`,
           p.forecast && p.forecast.atRisk ? h("strong", { class: "risk" }, " · at risk") : null)))));
   }
@@ -426,6 +428,68 @@ async function calendarPage(params) {
     h("ol", { class: `calendar ${view}` }, cells));
 }
 
+// ---- an instance: its diagram, steps, tasks and log ----
+
+let mermaidLoaded = null;
+function loadMermaid() {
+  if (!mermaidLoaded) {
+    mermaidLoaded = new Promise((resolve, reject) => {
+      const s = h("script", { src: "/app/assets/mermaid-11.17.2.min.js" });
+      s.onload = () => {
+        window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral" });
+        resolve(window.mermaid);
+      };
+      s.onerror = () => { mermaidLoaded = null; reject(new Error("the diagram library did not load")); };
+      document.head.append(s);
+    });
+  }
+  return mermaidLoaded;
+}
+
+let diagrams = 0;
+async function diagram(text, label) {
+  const box = h("figure", { class: "diagram", "aria-label": label }, h("p", { class: "meta" }, "Drawing the diagram…"));
+  loadMermaid()
+    .then((m) => m.render(`diagram-${++diagrams}`, text))
+    .then(({ svg }) => {
+      // Mermaid's own output (strict mode sanitises labels), from the server's text.
+      box.innerHTML = svg;
+      box.setAttribute("data-rendered", "1");
+    })
+    .catch((e) => box.replaceChildren(h("p", { class: "notice error" }, `The diagram could not be drawn: ${e.message}`), h("pre", {}, text)));
+  return box;
+}
+
+const INSTANCE = `query($id: ID!) { viewer { login name } instance(id: $id) {
+  id status startedAt completedAt startedBy { login } mermaid
+  workflow { key name version } workspace { key name }
+  steps { id type status }
+  tasks { id title status assignee { login } step { id } }
+  events { seq kind at actor { login } } } }`;
+
+async function instancePage(id) {
+  const d = await gql(INSTANCE, { id });
+  showViewer(d.viewer);
+  const i = d.instance;
+  if (!i) return render(h("h1", {}, "Not found"), h("p", {}, "This instance does not exist, or it is not yours to see."), h("a", { href: "#/" }, "Back to my work"));
+  render(
+    h("p", {}, h("a", { href: "#/" }, "← My work")),
+    h("h1", {}, `${i.workflow.name} · ${i.workspace.name}`),
+    h("p", { class: "meta" }, `${i.status.toLowerCase()} · started ${when(i.startedAt)}`, i.startedBy ? ` by ${i.startedBy.login}` : "",
+      i.completedAt ? ` · ended ${when(i.completedAt)}` : "", ` · version ${i.workflow.version}`),
+    await diagram(i.mermaid, `The steps of ${i.workflow.name}, coloured by status`),
+    h("p", { class: "meta legend" }, "Green: done · blue: ready · grey: skipped · red: failed"),
+    h("h2", {}, "Steps"),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Status"))),
+      h("tbody", {}, i.steps.map((s) => h("tr", { "data-step": s.id }, h("td", {}, s.id), h("td", {}, s.type.toLowerCase()), h("td", {}, s.status.toLowerCase()))))),
+    h("h2", {}, "Tasks"),
+    h("ul", { class: "tasks" }, i.tasks.map((t) => h("li", {}, h("a", { href: `#/task/${encodeURIComponent(t.id)}` }, t.title),
+      h("div", { class: "meta" }, `${t.step.id} · ${t.status.toLowerCase()}`, t.assignee ? ` · ${t.assignee.login}` : "")))),
+    h("h2", {}, "What happened"),
+    h("ol", { class: "log" }, i.events.map((e) => h("li", { "data-kind": e.kind },
+      h("span", { class: "meta" }, when(e.at)), " ", e.kind, e.actor ? ` · ${e.actor.login}` : ""))));
+}
+
 // ---- frame ----
 
 function showViewer(v) {
@@ -436,6 +500,8 @@ function showViewer(v) {
 function route() {
   const m = location.hash.match(/^#\/task\/(.+)$/);
   if (m) return { page: "task", id: decodeURIComponent(m[1]) };
+  const inst = location.hash.match(/^#\/instance\/(.+)$/);
+  if (inst) return { page: "instance", id: decodeURIComponent(inst[1]) };
   const c = location.hash.match(/^#\/calendar(?:\?(.*))?$/);
   if (c) return { page: "calendar", params: new URLSearchParams(c[1] || "") };
   return { page: "inbox" };
@@ -447,6 +513,7 @@ async function show() {
   try {
     if (r.page === "task") await taskPage(r.id);
     else if (r.page === "calendar") await calendarPage(r.params);
+    else if (r.page === "instance") await instancePage(r.id);
     else await inboxPage();
   } catch (e) {
     if (e.code === "UNAUTHENTICATED") signInPage();

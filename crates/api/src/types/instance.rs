@@ -234,8 +234,8 @@ impl InstanceObj {
     async fn mermaid(&self, ctx: &Context<'_>) -> Result<String> {
         let def = access_of(ctx)?.definition(&self.0.workflow, Some(self.0.version)).await.map_err(ApiError::from)?;
         let mut out = smmflow_spec::mermaid::render(&def.workflow);
-        out.push_str("  classDef done fill:#d9f2d9,stroke:#2e7d32\n  classDef ready fill:#dbe9ff,stroke:#1565c0\n  classDef skipped fill:#eeeeee,stroke:#9e9e9e\n");
-        for status in ["done", "ready", "skipped"] {
+        out.push_str("  classDef done fill:#d9f2d9,stroke:#2e7d32\n  classDef ready fill:#dbe9ff,stroke:#1565c0\n  classDef skipped fill:#eeeeee,stroke:#9e9e9e\n  classDef failed fill:#fde0dc,stroke:#b3261e\n");
+        for status in ["done", "ready", "skipped", "failed"] {
             let ids: Vec<String> = self
                 .0
                 .steps
