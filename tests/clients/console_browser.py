@@ -186,6 +186,18 @@ def main():
             fail(f"the log: {kinds}")
         shot(d, "12-instance")
 
+        # The load board: open work by role and person, the period's figures.
+        d.get(BASE + "/app#/board?days=30")
+        wait(d, "the load board", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Load and figures"
+             and d.find_elements(By.CSS_SELECTOR, "table"))
+        board = d.find_element(By.TAG_NAME, "main").text
+        for needed in ["writer", "eddie", "unstated", "Cycle p50"]:
+            if needed not in board:
+                fail(f"the load board lacks {needed!r}: {board[:1500]}")
+        if not d.find_elements(By.CSS_SELECTOR, ".meter[role=img][aria-label]"):
+            fail("the bars have no text alternative")
+        shot(d, "13-board")
+
         # Another workspace's task is not found.
         d.get(BASE + "/app#/task/" + os.environ["OTHER_TASK"])
         wait(d, "not found for another workspace's task", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Not found")
