@@ -103,7 +103,15 @@ async fn two_hundred_minute_schedules_on_three_replicas_survive_a_sigkill() {
     let last = (ended - chrono::Duration::seconds(10)).timestamp() / 60 * 60;
     let expected: Vec<i64> = (first..=last).step_by(60).collect();
     assert!(expected.len() >= 2, "the run spans at least two fires");
-    let listed = c.ok(&a.admin, "{ schedules(workspace: \"ticks\") { id runs lastFires(limit: 100) { scheduledFor skipped instance { id } } } }", json!({})).await;
+    // The schedules keep firing while they are read (runs, fires, instances
+    // are separate reads): pause them all first, so the reads agree.
+    let pause = "mutation($s: ID!) { pauseSchedule(input: {scheduleId: $s}) { userErrors { message } } }";
+    for id in &ids {
+        c.ok(&a.admin, pause, json!({"s": id})).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let query = "{ schedules(workspace: \"ticks\") { id runs lastFires(limit: 100) { scheduledFor skipped instance { id } } } }";
+    let listed = c.ok(&a.admin, query, json!({})).await;
     assert_eq!(listed["schedules"].as_array().unwrap().len(), 200);
     let mut total = 0;
     for sched in listed["schedules"].as_array().unwrap() {
