@@ -64,17 +64,23 @@ pub(crate) fn page(status: StatusCode, ctx: Value) -> Response {
             "<!doctype html><title>smmflow</title><p>Something went wrong; nothing was changed.</p>".to_string()
         });
     let mut resp = (status, Html(html)).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    protected(
+        resp,
+        "no-referrer",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    )
+}
+
+/// The headers of a page people act on (approval pages, the console): not
+/// framed by other sites, no content sniffing, the given referrer policy and
+/// Content-Security-Policy.
+pub(crate) fn protected(mut resp: Response, referrer: &'static str, csp: &'static str) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     resp
 }
 

@@ -84,18 +84,20 @@ pub fn session_of(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 200)
 }
 
-/// Whether a request comes from a page of this server (its `Origin`, or
-/// else its `Referer`, names the `Host` it was sent to).
-pub fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether a request comes from a page of this server: its `Origin` (or
+/// else its `Referer`) names the `Host` it was sent to, or the origin of
+/// the public URL (behind a proxy that rewrites `Host`).
+pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let from = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|h| h.to_str().ok());
-    match (host, from) {
-        (Some(host), Some(from)) => {
-            let rest = from.split_once("://").map_or(from, |(_, r)| r);
-            rest.split('/').next() == Some(host)
-        }
-        _ => false,
-    }
+    let Some((scheme, authority)) = from.and_then(origin_of) else { return false };
+    Some(authority) == host || origin_of(public_url) == Some((scheme, authority))
+}
+
+/// `(scheme, host[:port])` of a URL.
+fn origin_of(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    Some((scheme, rest.split('/').next()?)).filter(|(_, a)| !a.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -110,18 +112,12 @@ pub struct TokenQuery {
 /// `Origin: null` with the sign-in form, which the same-origin check
 /// refuses), and only this server's own scripts and connections (styles
 /// may also be inline: Mermaid's diagrams carry their own).
-fn guarded(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    resp
+fn guarded(resp: Response) -> Response {
+    crate::approval_page::protected(
+        resp,
+        "same-origin",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -164,7 +160,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &public.0) {
         return page(StatusCode::FORBIDDEN, "Sign in", "<p>Sign in from the link in your e-mail.</p>");
     }
     match rt.redeem_sign_in_link(&form.token).await {
@@ -272,11 +268,19 @@ mod tests {
     #[test]
     fn only_this_server_s_pages_are_the_same_origin() {
         let ok = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]);
-        assert!(same_origin(&ok));
+        assert!(same_origin(&ok, ""));
         let referer = headers(&[("host", "a.example"), ("referer", "https://a.example/app/sign-in?token=x")]);
-        assert!(same_origin(&referer));
-        assert!(!same_origin(&headers(&[("host", "a.example"), ("origin", "https://evil.example")])));
-        assert!(!same_origin(&headers(&[("host", "a.example"), ("origin", "https://a.example.evil.example")])));
-        assert!(!same_origin(&headers(&[("host", "a.example")])));
+        assert!(same_origin(&referer, ""));
+        // Behind a proxy that sends its own Host, the public URL names the origin.
+        let proxied = headers(&[("host", "127.0.0.1:8080"), ("origin", "https://smm.agency.example")]);
+        assert!(same_origin(&proxied, "https://smm.agency.example"));
+        assert!(!same_origin(&proxied, "https://smm.agency.example:8443"));
+        assert!(!same_origin(
+            &headers(&[("host", "a.example"), ("origin", "https://evil.example")]),
+            "https://a.example"
+        ));
+        assert!(!same_origin(&headers(&[("host", "a.example"), ("origin", "https://a.example.evil.example")]), ""));
+        assert!(!same_origin(&headers(&[("host", "a.example")]), "https://a.example"));
+        assert!(!same_origin(&headers(&[("host", "a.example"), ("origin", "null")]), ""));
     }
 }

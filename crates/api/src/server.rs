@@ -238,7 +238,8 @@ async fn ws(
     let upgrade = upgrade.protocols([protocol]).max_message_size(s.body_limit).max_frame_size(s.body_limit);
     if protocol == "graphql-transport-ws" {
         // The console's cookie signs in a socket opened by its own pages only.
-        let cookie = crate::console::session_of(&headers).filter(|_| crate::console::same_origin(&headers));
+        let cookie =
+            crate::console::session_of(&headers).filter(|_| crate::console::same_origin(&headers, &s.public.0));
         return upgrade.on_upgrade(move |socket| crate::ws::serve(socket, s.schema, s.rt, cookie));
     }
     let rt = s.rt.clone();

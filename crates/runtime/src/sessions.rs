@@ -61,7 +61,7 @@ impl Runtime {
     /// same whatever happened here.
     pub async fn request_sign_in_link(&self, email: &str, public_url: &str) -> Result<()> {
         let email = email.trim();
-        if email.is_empty() || email.len() > 254 || !email.contains('@') || email.contains(char::is_whitespace) {
+        if !smmflow_spec::field::is_email(email) {
             return Err(Error::Field { field: "email".into(), message: "give an e-mail address".into() });
         }
         let Some(user) = self.store.user_by_email(email).await? else {

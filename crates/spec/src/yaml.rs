@@ -257,7 +257,11 @@ fn explain(source: &str, pos: Pos, message: &str) -> (Pos, Option<String>) {
     let line_of = |n: usize| source.lines().nth(n.saturating_sub(1)).unwrap_or("");
     if message.contains("tab") {
         for (i, line) in source.lines().enumerate().skip(pos.line.saturating_sub(1)) {
-            let from = if i + 1 == pos.line { pos.column.saturating_sub(1).min(line.len()) } else { 0 };
+            // The marker's column counts characters; find the byte it starts at.
+            let from = match i + 1 == pos.line {
+                true => line.char_indices().nth(pos.column.saturating_sub(1)).map_or(line.len(), |(b, _)| b),
+                false => 0,
+            };
             if let Some(col) = line.get(from..).and_then(|rest| rest.find('\t')) {
                 let at = Pos::new(i + 1, line[..from + col].chars().count() + 1);
                 return (at, Some("YAML indents with spaces only: replace the tab with spaces".into()));
