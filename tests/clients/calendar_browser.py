@@ -16,6 +16,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from a11y import audit
 from chromium import browser
 
 BASE = os.environ["BASE_URL"].rstrip("/")
@@ -33,6 +34,15 @@ def wait(d, what, cond, timeout=20):
     except TimeoutException:
         d.save_screenshot(os.path.join(SHOTS, "calendar-failure.png"))
         fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
+
+
+AUDITED = []
+
+
+def seen(d, name):
+    """A page reached: its screenshot, and its accessibility audit."""
+    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+    audit(d, name, AUDITED)
 
 
 def pubs(d):
@@ -58,19 +68,20 @@ def main():
         days = [li.get_attribute("data-day") for li in d.find_elements(By.CSS_SELECTOR, "li.day")]
         if days[0] != "2027-03-15" or len(days) != 7:
             fail(f"the week runs Monday to Sunday: {days}")
-        d.save_screenshot(os.path.join(SHOTS, "calendar-week.png"))
+        seen(d, "calendar-week")
 
         d.get(BASE + "/app#/calendar?view=month&start=2027-03-17")
         wait(d, "the month", lambda d: len(d.find_elements(By.CSS_SELECTOR, "li.day")) == 42 and len(pubs(d)) == len(expect))
-        d.save_screenshot(os.path.join(SHOTS, "calendar-month.png"))
+        seen(d, "calendar-month")
 
         one = expect[0][0]
         d.get(BASE + f"/app#/calendar?view=week&start=2027-03-17&ws={one}")
         wait(d, "one client alone", lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Calendar")
              and sorted(pubs(d)) == [e for e in expect if e[0] == one])
-        d.save_screenshot(os.path.join(SHOTS, "calendar-one-client.png"))
+        seen(d, "calendar-one-client")
     finally:
         d.quit()
+    print(f"accessibility: {len(AUDITED)} pages audited by axe-core, no violations")
     print("calendar checks passed")
 
 

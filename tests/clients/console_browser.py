@@ -1,9 +1,12 @@
 """The console (/app) in Debian's Chromium, headless, with every host but
 127.0.0.1 unresolvable: sign in by the mailed link, see "My work", a form
-refused by the server with the error at its field and then accepted, the
-review appearing live in the reviewer's list, a rejection without a comment
-refused and one with a comment sending the work back (live), an approval, a
-task that appears live when the lead starts work,
+checked in the page (the server's own message at the field), then refused by
+the server (two posts closer than the client's posting limit allows: the
+error at the post's field) and then accepted, the review appearing live in
+the reviewer's list, a rejection without a comment refused and one with a
+comment and a reason sending the work back (live), the rework prefilled, the
+second round shown as a word diff to the reviewer, an approval, a task that
+appears live when the lead starts work,
 another workspace's task not found, a cookie request without the CSRF header
 refused. Screenshots of each page go to SMMFLOW_SHOTS.
 
@@ -24,8 +27,9 @@ import urllib.request
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from a11y import audit
 from chromium import browser
 
 SHOTS = os.environ["SMMFLOW_SHOTS"]
@@ -46,6 +50,15 @@ def wait(d, what, cond, timeout=20):
     except TimeoutException:
         shot(d, "failure")
         fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
+
+
+AUDITED = []
+
+
+def seen(d, name):
+    """A page reached: its screenshot, and its accessibility audit."""
+    shot(d, name)
+    audit(d, name, AUDITED)
 
 
 def shot(d, name):
@@ -100,41 +113,58 @@ def main():
         # Signed out, /app asks for an address.
         d.get(BASE + "/app")
         wait(d, "the sign-in form", EC.presence_of_element_located((By.ID, "email")))
-        shot(d, "01-sign-in")
+        seen(d, "01-sign-in")
         # The mailed link: a page with a button, then My work.
         d.get(os.environ["WRITER_LINK"])
-        shot(d, "02-sign-in-link")
+        seen(d, "02-sign-in-link")
         d.find_element(By.ID, "sign-in").click()
         wait(d, "My work after signing in", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
         wait(d, "two drafts in My work", lambda d: len(inbox_items(d)) == 2)
         if "beta secret" in d.find_element(By.TAG_NAME, "body").text:
             fail("another workspace's work is shown")
-        shot(d, "03-my-work")
+        seen(d, "03-my-work")
         sign_in(e, os.environ["REVIEWER_LINK"], "eddie")
         wait(e, "nothing for the reviewer yet", lambda e: "Nothing waits for you." in e.find_element(By.TAG_NAME, "body").text)
         mark(e)
 
-        # A form the server refuses: the error sits at its field.
+        # A form checked in the page: the server's rule and words, at the field.
         open_task(d, "Draft: spring menu")
-        shot(d, "04-task")
+        seen(d, "04-task")
         d.find_element(By.ID, "f-text").send_keys("Spring menu is here")
         d.find_element(By.ID, "f-words").send_keys("0")
         d.find_element(By.ID, "complete").click()
-        err = wait(d, "the server's error at the words field", lambda d: d.find_element(By.ID, "f-words-error").text or None)
+        err = wait(d, "the error at the words field", lambda d: d.find_element(By.ID, "f-words-error").text or None)
+        if err != "must be at least 1":
+            fail(f"the words field says {err!r}, not the server's 'must be at least 1'")
         if d.find_element(By.ID, "f-words").get_attribute("aria-invalid") != "true":
             fail("the field with the error is not marked invalid")
-        shot(d, "05-form-error")
-        print(f"field error shown: {err}")
+        seen(d, "05-form-error")
         words = d.find_element(By.ID, "f-words")
         words.clear()
         words.send_keys("4")
+        # Two posts an hour apart on Moscow's wall clock: only the server knows
+        # the client's limits (3 h apart), and says so at the second post.
+        for i, at in enumerate(["2030-06-10T10:00", "2030-06-10T11:00"]):
+            d.find_element(By.ID, "f-posts-add").click()
+            field = wait(d, f"post {i + 1}'s time", lambda d: d.find_element(By.ID, f"f-posts-{i}-publish_at"))
+            d.execute_script("arguments[0].value = arguments[1]", field, at)
+            Select(d.find_element(By.ID, f"f-posts-{i}-channel")).select_by_value("telegram")
+        if "Europe/Moscow" not in d.find_element(By.CSS_SELECTOR, "label[for=f-posts-0-publish_at]").text:
+            fail("the time field does not say whose clock it is")
+        d.find_element(By.ID, "complete").click()
+        err = wait(d, "the server's error at the second post", lambda d: d.find_element(By.ID, "f-posts-1-publish_at-error").text
+                   or d.find_element(By.ID, "f-posts-1-error").text or None)
+        print(f"server's field error shown: {err}")
+        seen(d, "05b-server-error")
+        field = d.find_element(By.ID, "f-posts-1-publish_at")
+        d.execute_script("arguments[0].value = arguments[1]", field, "2030-06-10T15:00")
         d.find_element(By.ID, "complete").click()
         wait(d, "back in My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
 
         # The reviewer's list shows the review without a reload.
         wait(e, "the review, live", lambda e: any("Review: spring menu" in li.text for li in inbox_items(e)))
         not_reloaded(e, "the review's arrival")
-        shot(e, "06-live-review")
+        seen(e, "06-live-review")
 
         # A rejection needs a comment; with one, the draft goes back (live for the writer).
         mark(d)
@@ -142,8 +172,9 @@ def main():
         e.find_element(By.ID, "reject").click()
         wait(e, "the refusal of a rejection without a comment",
              lambda e: e.find_element(By.CSS_SELECTOR, ".form-note").text or e.find_element(By.ID, "f-comment-error").text or None)
-        shot(e, "07-reject-needs-comment")
+        seen(e, "07-reject-needs-comment")
         e.find_element(By.ID, "f-comment").send_keys("Shorter, please")
+        e.find_element(By.CSS_SELECTOR, "input[data-choice=reasons][value=too_long]").click()
         e.find_element(By.ID, "reject").click()
         wait(e, "the reviewer back in My work", lambda e: e.find_element(By.TAG_NAME, "h1").text == "My work")
         wait(d, "the draft back for round 2, live", lambda d: any("Draft: spring menu" in li.text for li in inbox_items(d)))
@@ -151,12 +182,24 @@ def main():
         open_task(d, "Draft: spring menu")
         if "Shorter, please" not in d.find_element(By.TAG_NAME, "body").text:
             fail("the rejection's comment is not on the reworked task")
-        shot(d, "08-rework")
-        d.find_element(By.ID, "f-text").send_keys("Spring menu")
-        d.find_element(By.ID, "f-words").send_keys("2")
+        seen(d, "08-rework")
+        if d.find_element(By.ID, "f-text").get_attribute("value") != "Spring menu is here":
+            fail("the rework is not prefilled with round 1's text")
+        if d.execute_script("return document.getElementById('f-posts').dataset.count") != "2":
+            fail("the rework is not prefilled with round 1's posts")
+        for field, value in [("f-text", "Spring menu"), ("f-words", "2")]:
+            d.find_element(By.ID, field).clear()
+            d.find_element(By.ID, field).send_keys(value)
         d.find_element(By.ID, "complete").click()
         wait(e, "the second review", lambda e: any("Review: spring menu" in li.text for li in inbox_items(e)))
         open_task(e, "Review: spring menu")
+        # Both rounds, the latest as a word diff against the first.
+        removed = wait(e, "round 2's diff", lambda e: e.find_element(By.CSS_SELECTOR, "section.round[data-round='2'] del").text or None)
+        if "is here" not in removed or not e.find_elements(By.CSS_SELECTOR, "section.round[data-round='1']"):
+            fail(f"the diff removes {removed!r}")
+        if "too long" not in e.find_element(By.CSS_SELECTOR, "section.round[data-round='1']").text:
+            fail("round 1 does not say why it was sent back")
+        seen(e, "08b-rounds-diff")
         e.find_element(By.ID, "approve").click()
         wait(e, "My work without the review", lambda e: e.find_element(By.TAG_NAME, "h1").text == "My work"
              and not any("spring menu" in li.text for li in inbox_items(e)))
@@ -169,7 +212,7 @@ def main():
         post(os.environ["START"], os.environ["LEAD_TOKEN"])
         wait(d, "the new task, live", lambda d: len(inbox_items(d)) == before + 1)
         not_reloaded(d, "the new task's arrival")
-        shot(d, "09-live-update")
+        seen(d, "09-live-update")
 
         # An instance: its diagram drawn offline (the step that waits marked
         # ready), its steps and its log.
@@ -184,24 +227,24 @@ def main():
         kinds = [li.get_attribute("data-kind") for li in d.find_elements(By.CSS_SELECTOR, "ol.log li")]
         if kinds[:1] != ["instance.started"] or "task.created" not in kinds:
             fail(f"the log: {kinds}")
-        shot(d, "12-instance")
+        seen(d, "12-instance")
 
         # The load board: open work by role and person, the period's figures.
         d.get(BASE + "/app#/board?days=30")
         wait(d, "the load board", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Load and figures"
              and d.find_elements(By.CSS_SELECTOR, "table"))
         board = d.find_element(By.TAG_NAME, "main").text
-        for needed in ["writer", "eddie", "unstated", "Cycle p50"]:
+        for needed in ["writer", "eddie", "too long", "Cycle p50"]:
             if needed not in board:
                 fail(f"the load board lacks {needed!r}: {board[:1500]}")
         if not d.find_elements(By.CSS_SELECTOR, ".meter[role=img][aria-label]"):
             fail("the bars have no text alternative")
-        shot(d, "13-board")
+        seen(d, "13-board")
 
         # Another workspace's task is not found.
         d.get(BASE + "/app#/task/" + os.environ["OTHER_TASK"])
         wait(d, "not found for another workspace's task", lambda d: d.find_element(By.TAG_NAME, "h1").text == "Not found")
-        shot(d, "10-other-workspace")
+        seen(d, "10-other-workspace")
 
         # The cookie alone, without the header, is refused.
         status = d.execute_async_script("""
@@ -217,7 +260,7 @@ def main():
         d.set_window_size(390, 844)
         d.get(BASE + "/app#/")
         wait(d, "My work on a phone", lambda d: len(inbox_items(d)) >= 1)
-        shot(d, "11-phone")
+        seen(d, "11-phone")
         origins = d.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin);")
         if any(o != BASE for o in origins):
             fail(f"the console loaded files from elsewhere: {origins}")
@@ -229,6 +272,7 @@ def main():
     finally:
         d.quit()
         e.quit()
+    print(f"accessibility: {len(AUDITED)} pages audited by axe-core, no violations: {', '.join(p for p, _ in AUDITED)}")
     print("console checks passed")
 
 

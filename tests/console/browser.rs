@@ -24,13 +24,25 @@ steps:
     form:
       text: {type: text, required: true, max_length: 280}
       words: {type: integer, required: true, min: 1}
+      posts:
+        type: list
+        label: When it goes out
+        publications: {at: publish_at, channel: channel}
+        items:
+          type: object
+          fields:
+            publish_at: {type: datetime, required: true}
+            channel: {type: enum, values: [vk, telegram], required: true}
   review:
     type: approval
     role: editor
     after: draft
     title: "Review: {{ inputs.topic }}"
+    reasons: [off_brief, too_long, typos]
     on_reject: {goto: draft, max_rounds: 3}
 "#;
+
+const LIMITS: &str = "mutation { updateWorkspace(input: {workspace: \"acme\", timezone: \"Europe/Moscow\", postingLimits: [{channel: \"*\", maxPerDay: 2, minGap: \"3h\"}]}) { userErrors { message } } }";
 
 const START: &str = "mutation($w: String!, $t: String!) { startInstance(input: {workflow: \"console-post\", workspace: $w, inputs: {topic: $t}}) { instance { id tasks { id } } userErrors { message } } }";
 
@@ -47,6 +59,8 @@ async fn a_specialist_works_through_the_console() {
     s.deploy(FLOW).await;
     let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer"), ("eddie", "editor")]).await;
     let b = s.team("beta", &[("bob", "lead"), ("bert", "writer")]).await;
+    let r = s.ok(&t["lena"], LIMITS, json!({})).await;
+    assert_eq!(r["updateWorkspace"]["userErrors"], json!([]), "{r}");
     for topic in ["spring menu", "opening hours"] {
         s.ok(&t["lena"], START, json!({"w": "acme", "t": topic})).await;
     }
@@ -69,7 +83,9 @@ async fn a_specialist_works_through_the_console() {
         ("OTHER_TASK", other_task),
         ("SMMFLOW_SHOTS", shots.display().to_string()),
     ];
-    crate::support::run_client(&python, "console_browser.py", &env, "console checks passed", "console").await;
+    let out = crate::support::run_client(&python, "console_browser.py", &env, "console checks passed", "console").await;
+    assert!(out.contains("no violations"), "the pages were not audited: {out}");
+    println!("{out}");
 
     // What the browser did is what the API shows.
     let q = r#"{ instances(filter: {workspace: "acme"}, first: 10) { nodes { status inputs events { kind actor { login } } } } }"#;
@@ -85,6 +101,16 @@ async fn a_specialist_works_through_the_console() {
         .map(|e| (e["kind"].as_str().unwrap(), e["actor"]["login"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(kinds, [("task.rejected", "eddie"), ("task.approved", "eddie")]);
+    // The posts were entered on Moscow's wall clock and kept as instants.
+    let q = r#"{ tasks(filter: {workspace: "acme", status: [COMPLETED, REJECTED]}, first: 20) { nodes { step { id } round output } } }"#;
+    let done = s.ok(&t["lena"], q, json!({})).await;
+    let nodes = done["tasks"]["nodes"].as_array().unwrap();
+    let draft = nodes.iter().find(|n| n["step"]["id"] == "draft" && n["round"] == 2).expect("the second round's draft");
+    let times: Vec<&str> =
+        draft["output"]["posts"].as_array().unwrap().iter().map(|p| p["publish_at"].as_str().unwrap()).collect();
+    assert_eq!(times, ["2030-06-10T10:00:00+03:00", "2030-06-10T15:00:00+03:00"], "{draft}");
+    let rejected = nodes.iter().find(|n| n["output"]["decision"] == "rejected").expect("the rejection");
+    assert_eq!(rejected["output"]["reasons"], json!(["too_long"]), "{rejected}");
     assert_eq!(r["instances"]["nodes"].as_array().unwrap().len(), 3, "the live one was started");
 }
 
@@ -148,5 +174,56 @@ async fn the_calendar_puts_each_client_s_posts_on_their_own_days() {
         ("HIDDEN", "elsewhere post".to_string()),
         ("SMMFLOW_SHOTS", shots.display().to_string()),
     ];
-    crate::support::run_client(&python, "calendar_browser.py", &env, "calendar checks passed", "calendar").await;
+    let out =
+        crate::support::run_client(&python, "calendar_browser.py", &env, "calendar checks passed", "calendar").await;
+    assert!(out.contains("no violations"), "the pages were not audited: {out}");
+    println!("{out}");
+}
+
+/// A lead keeps a client's profile and posting limits in the console (the
+/// form drawn from the library's profile document); a writer reads them;
+/// the workflows and their diagrams.
+#[tokio::test]
+async fn a_lead_keeps_a_client_s_profile_in_the_console() {
+    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
+        crate::support::skipped(
+            "SKIPPED: the clients page's browser check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)",
+        );
+        return;
+    };
+    let Some(sink) = SmtpSink::start() else { return };
+    let s = server(&sink);
+    let profile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/profile.yaml")).unwrap();
+    s.deploy(&profile).await;
+    s.deploy(FLOW).await;
+    let create = "mutation($k: String!, $n: String!) { createWorkspace(input: {key: $k, name: $n, timezone: \"Europe/Moscow\"}) { userErrors { message } } }";
+    s.ok(&s.admin, create, json!({"k": "acme", "n": "Acme Coffee"})).await;
+    let t = s.team("acme", &[("lena", "lead"), ("wanda", "writer")]).await;
+    s.team("hidden", &[("hugo", "lead")]).await;
+    ask(&s, "lena@agency.example").await;
+    ask(&s, "wanda@agency.example").await;
+    let lead = wait_links(&sink, &s, "lena", 1).await.remove(0);
+    let writer = wait_links(&sink, &s, "wanda", 1).await.remove(0);
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&shots).unwrap();
+    let env = [
+        ("BASE_URL", s.url.clone()),
+        ("LEAD_LINK", lead),
+        ("WRITER_LINK", writer),
+        ("OTHER", "hidden".to_string()),
+        ("SMMFLOW_SHOTS", shots.display().to_string()),
+    ];
+    let out = crate::support::run_client(&python, "clients_browser.py", &env, "clients checks passed", "clients").await;
+    assert!(out.contains("no violations"), "the pages were not audited: {out}");
+    println!("{out}");
+
+    // What the lead saved is what the API shows: one new version, by lena.
+    let q = r#"{ workspace(key: "acme") { profile profileVersion postingLimits { channel maxPerDay minGap } profileHistory { version changedBy { login } } } }"#;
+    let r = s.ok(&t["wanda"], q, json!({})).await;
+    let w = &r["workspace"];
+    assert_eq!(w["profile"]["kpis"], json!([{"name": "reach", "target": 50000}]), "{w}");
+    assert_eq!(w["profile"]["platforms"], json!(["vk", "telegram", "instagram"]), "{w}");
+    assert_eq!(w["postingLimits"], json!([{"channel": "*", "maxPerDay": 2, "minGap": "3h"}]), "{w}");
+    assert_eq!(w["profileVersion"], 2, "{w}");
+    assert_eq!(w["profileHistory"][0]["changedBy"]["login"], "lena", "{w}");
 }

@@ -214,12 +214,28 @@ struct Asset {
     body: &'static str,
 }
 
+/// A script of the console, by file name.
+macro_rules! script {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            mime: "text/javascript; charset=utf-8",
+            body: include_str!(concat!("../assets/console/", $name)),
+        }
+    };
+}
+
+/// The console's files; index.html loads the scripts in this order (one
+/// global scope: core, then forms, then the pages, then the frame).
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "console.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/console/console.js"),
-    },
+    script!("core.js"),
+    script!("forms.js"),
+    script!("work.js"),
+    script!("calendar.js"),
+    script!("instance.js"),
+    script!("board.js"),
+    script!("clients.js"),
+    script!("app.js"),
     Asset { name: "console.css", mime: "text/css; charset=utf-8", body: include_str!("../assets/console/console.css") },
 ];
 

@@ -79,9 +79,14 @@ struct Slot {
     label: String,
 }
 
-fn describe(p: &PublicationRow) -> String {
+fn describe(p: &PublicationRow, tz: chrono_tz::Tz) -> String {
     let title = p.title.as_deref().map(|t| format!(" \"{t}\"")).unwrap_or_default();
-    format!("the {} publication{title} at {} (instance {})", p.channel, p.at.to_rfc3339(), p.instance)
+    format!("the {} publication{title} at {} (instance {})", p.channel, local(p.at, tz), p.instance)
+}
+
+/// A time as the client reads it: on its own clock, with the offset.
+fn local(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    at.with_timezone(&tz).to_rfc3339()
 }
 
 fn human_gap(seconds: i64) -> String {
@@ -103,7 +108,7 @@ pub(crate) fn check(
     planned: &[Planned],
 ) -> Vec<Issue> {
     let mut slots: Vec<Slot> =
-        existing.iter().map(|p| Slot { at: p.at, channel: p.channel.clone(), label: describe(p) }).collect();
+        existing.iter().map(|p| Slot { at: p.at, channel: p.channel.clone(), label: describe(p, tz) }).collect();
     let mut issues = Vec::new();
     for p in planned {
         if p.at <= now {
@@ -111,8 +116,8 @@ pub(crate) fn check(
                 p.at_path.clone(),
                 format!(
                     "{} is in the past (now {}): a publication must be planned ahead",
-                    p.at.to_rfc3339(),
-                    now.to_rfc3339()
+                    local(p.at, tz),
+                    local(now, tz)
                 ),
                 Code::BadUserInput,
             ));
@@ -130,7 +135,7 @@ pub(crate) fn check(
         let problem = if let Some(c) = close {
             Some(format!(
                 "{} on {} is {} from {}; {} needs at least {} between posts",
-                p.at.to_rfc3339(),
+                local(p.at, tz),
                 p.channel,
                 human_gap((c.at - p.at).num_seconds().abs()),
                 c.label,

@@ -263,6 +263,12 @@ impl Runtime {
         })
     }
 
+    /// The deployed profile schema (an empty one when none is deployed).
+    pub(crate) async fn profile_schema(&self) -> Result<Arc<Profile>> {
+        let tx = self.store.begin_read().await?;
+        self.defs.profile(&tx).await
+    }
+
     pub(crate) async fn profile_history(&self, key: &str, limit: u64) -> Result<Vec<ProfileVersion>> {
         Ok(self.store.profile_history(key, limit.clamp(1, 1000)).await?)
     }

@@ -111,6 +111,12 @@ impl Session {
         self.runtime().workspace_settings(key).await
     }
 
+    /// The profile schema a workspace's profile is checked against.
+    pub async fn profile_schema(&self, key: &str) -> Result<std::sync::Arc<smmflow_spec::profile::Profile>> {
+        self.member(key)?;
+        self.runtime().profile_schema().await
+    }
+
     /// The versions of a workspace's profile, newest first.
     pub async fn profile_history(&self, key: &str, limit: u64) -> Result<Vec<smmflow_store::ProfileVersion>> {
         self.member(key)?;

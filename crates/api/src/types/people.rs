@@ -153,6 +153,13 @@ impl WorkspaceObj {
     async fn profile(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
         Ok(Json(self.settings(ctx).await?.profile.clone()))
     }
+    /// The profile's fields as field specs by name (the deployed `kind:
+    /// profile` document, in the shape of `Task.form`), for drawing a form
+    /// that edits `profile`; `{}` when no profile document is deployed.
+    async fn profile_form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        let schema = access_of(ctx)?.profile_schema(&self.key).await.map_err(ApiError::from)?;
+        Ok(Json(crate::types::workflow::fields_json(&schema.fields)))
+    }
     /// The profile's version (0 before the first write).
     async fn profile_version(&self, ctx: &Context<'_>) -> Result<i32> {
         Ok(self.settings(ctx).await?.profile_version)

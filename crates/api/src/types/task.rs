@@ -141,7 +141,8 @@ impl TaskObj {
     async fn priority(&self) -> TaskPriority {
         self.t().map_or(TaskPriority::Normal, |t| TaskPriority::from_name(&t.priority))
     }
-    /// The fields to submit with `completeTask`, as field specs by name.
+    /// The fields to submit with `completeTask`, as field specs by name (each
+    /// with `order`, its place in the form: 0 first).
     async fn form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
         let Some(t) = self.t() else { return Ok(Json(Value::Null)) };
         let def = access_of(ctx)?
@@ -177,6 +178,17 @@ impl TaskObj {
             .await
             .map_err(ApiError::from)?;
         Ok(crate::types::rounds::rounds(&def.workflow, &self.instance, t))
+    }
+    /// The words a rejection of this approval may name (its step's `reasons:`;
+    /// `rejectTask` then needs one at least). Empty for other tasks and for
+    /// approvals without reasons.
+    async fn rejection_reasons(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let Some(t) = self.t() else { return Ok(Vec::new()) };
+        let def = access_of(ctx)?
+            .definition(&self.instance.workflow, Some(self.instance.version))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(crate::review::offered_reasons(&def.workflow, &self.instance, t.no))
     }
     /// True for an approval (approve or reject it); false for work done with its form.
     async fn is_approval(&self) -> bool {

@@ -84,8 +84,22 @@ pub fn field_json(spec: &FieldSpec) -> Value {
     v
 }
 
+/// Named fields as a JSON object; each spec also carries `order`, its place
+/// in the file (0 first), since a JSON object's keys have no order.
 pub fn fields_json(fields: &Fields) -> Value {
-    Value::Object(fields.iter().map(|(n, s)| (n.value.clone(), field_json(s))).collect())
+    Value::Object(
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, (n, s))| {
+                let mut spec = field_json(s);
+                if let Some(m) = spec.as_object_mut() {
+                    m.insert("order".into(), json!(i));
+                }
+                (n.value.clone(), spec)
+            })
+            .collect(),
+    )
 }
 
 /// A deployed workflow version: one of the agency's processes, shared by every workspace.
@@ -151,7 +165,7 @@ impl WorkflowObj {
             })
             .collect()
     }
-    /// The inputs as field specs, by name.
+    /// The inputs as field specs, by name (each with `order`, its place in the file).
     async fn inputs(&self) -> Json<Value> {
         Json(fields_json(&self.0.workflow.inputs))
     }
