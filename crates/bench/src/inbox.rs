@@ -26,38 +26,9 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
         add_user(&store, &format!("editor{i}"), "editor").await?;
     }
     add_user(&store, "manager0", "manager").await?;
-
-    // Open work: one draft per instance, open for every editor.
     let seeding = Instant::now();
-    let mut handles = Vec::new();
-    for w in 0..4 {
-        let rt = rt.clone();
-        let n = sizes.open / 4 + usize::from(w < sizes.open % 4);
-        handles.push(tokio::spawn(async move {
-            let mut ids = Vec::with_capacity(n);
-            for _ in 0..n {
-                let req = StartRequest {
-                    workflow: "approval-loop".into(),
-                    workspace: "bench".into(),
-                    inputs: json!({}),
-                    actor: "manager0".into(),
-                    idempotency_key: None,
-                };
-                ids.push(rt.system().start(req).await?.id);
-            }
-            Ok::<_, anyhow::Error>(ids)
-        }));
-    }
-    let mut ids = Vec::new();
-    for h in handles {
-        ids.extend(h.await??);
-    }
-    // History: finished tasks spread over the same instances.
-    let per = sizes.finished.div_ceil(ids.len().max(1)) as u32;
-    let owners: Vec<_> = ids.iter().map(|id| (*id, "bench".to_string(), "approval-loop".to_string())).collect();
-    let history_at = rt.now() - chrono::Duration::days(365);
-    let finished = store.seed_finished_tasks(&owners, per, "editor", "editor0", history_at).await?;
-    store.settle_after_bulk_load().await?;
+
+    let finished = seed(&rt, &store, sizes.open, sizes.finished).await?;
     let seed_secs = seeding.elapsed().as_secs_f64();
 
     let token = smmflow_api::new_token();
@@ -100,4 +71,45 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
         "max_ms": percentile(&latencies, 1.0),
         "db_bytes": store.database_bytes().await?,
     }))
+}
+
+/// `open` drafts open for every editor (one per instance) and `finished`
+/// finished tasks of a year ago spread over the same instances; returns the
+/// number of finished tasks written.
+pub async fn seed(
+    rt: &std::sync::Arc<smmflow_runtime::Runtime>,
+    store: &smmflow_store::Store,
+    open: usize,
+    finished: usize,
+) -> Result<u64> {
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let rt = rt.clone();
+        let n = open / 4 + usize::from(w < open % 4);
+        handles.push(tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                let req = StartRequest {
+                    workflow: "approval-loop".into(),
+                    workspace: "bench".into(),
+                    inputs: json!({}),
+                    actor: "manager0".into(),
+                    idempotency_key: None,
+                };
+                ids.push(rt.system().start(req).await?.id);
+            }
+            Ok::<_, anyhow::Error>(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.extend(h.await??);
+    }
+    let per = finished.div_ceil(ids.len().max(1)) as u32;
+    let owners: Vec<_> = ids.iter().map(|id| (*id, "bench".to_string(), "approval-loop".to_string())).collect();
+    let history_at = rt.now() - chrono::Duration::days(365);
+    let written =
+        if finished > 0 { store.seed_finished_tasks(&owners, per, "editor", "editor0", history_at).await? } else { 0 };
+    store.settle_after_bulk_load().await?;
+    Ok(written as u64)
 }

@@ -17,6 +17,7 @@ use smmflow_store::{Store, User};
 
 mod analytics;
 mod calendar;
+mod console;
 mod copy;
 mod forecast;
 mod http;
@@ -152,6 +153,19 @@ enum Mode {
         queries: usize,
         #[arg(long, env = "SMMFLOW_TEST_POSTGRES_URL")]
         postgres_url: Option<String>,
+    },
+    /// The console's first paint in Chromium: `/app` with `--open` open
+    /// tasks for the signed-in editor (SQLite only: the paint is the page's).
+    Console {
+        #[arg(long, default_value_t = 10_000)]
+        open: usize,
+        #[arg(long, default_value_t = 100_000)]
+        finished: usize,
+        #[arg(long, default_value_t = 30)]
+        loads: usize,
+        /// A Python with selenium (scripts/test makes target/test-python).
+        #[arg(long, env = "SMMFLOW_TEST_PYTHON", default_value = "target/test-python/bin/python")]
+        python: String,
     },
     /// `smmflow data copy`'s rate: `--events` events over `--instances`
     /// instances copied SQLite -> PostgreSQL -> SQLite, verification included.
@@ -457,6 +471,29 @@ async fn main() -> Result<()> {
                 r["start_seconds"].as_f64().unwrap_or(0.0),
             );
             write_json("memory", &[r])?;
+        }
+        Mode::Console { open, finished, loads, python } => {
+            println!(
+                "console first paint: /app in Chromium, {open} open and {finished} finished tasks, {loads} loads\n"
+            );
+            let sizes = console::Sizes { open, finished, loads };
+            let target = targets(Db::Sqlite, None).await?.remove(0);
+            let r = console::run(&target, &sizes, &python).await?;
+            let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+            println!(
+                "{:>10} {:>10} {:>12} {:>12} {:>12} {:>12}",
+                "cold ms", "FCP p50", "drawn p50", "painted p50", "painted p90", "painted max"
+            );
+            println!(
+                "{:>10.0} {:>10.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+                f("cold_painted_ms"),
+                f("fcp_p50_ms"),
+                f("rendered_p50_ms"),
+                f("painted_p50_ms"),
+                f("painted_p90_ms"),
+                f("painted_max_ms")
+            );
+            write_json("console", &[r])?;
         }
         Mode::Inbox { db, open, finished, queries, postgres_url } => {
             println!(

@@ -73,6 +73,12 @@ async function inboxPage() {
   const d = await gql(INBOX);
   showViewer(d.viewer);
   render(inboxNodes(d));
+  // For whoever measures (crates/bench `console`): the inbox's data arrived
+  // and, a frame later, its first paint.
+  if (!performance.getEntriesByName("smmflow:inbox-painted").length) {
+    performance.mark("smmflow:inbox-rendered");
+    requestAnimationFrame(() => setTimeout(() => performance.mark("smmflow:inbox-painted"), 0));
+  }
   let pending = null;
   subscribe("subscription { taskEvents { kind task { id } } }", () => {
     clearTimeout(pending);
