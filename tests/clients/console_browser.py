@@ -6,9 +6,11 @@ error at the post's field) and then accepted, the review appearing live in
 the reviewer's list, a rejection without a comment refused and one with a
 comment and a reason sending the work back (live), the rework prefilled, the
 second round shown as a word diff to the reviewer, an approval, a task that
-appears live when the lead starts work,
-another workspace's task not found, a cookie request without the CSRF header
-refused. Screenshots of each page go to SMMFLOW_SHOTS.
+appears live when the lead starts work and is completed by keyboard alone
+(Tab and Enter, focus visible), the instance and load pages, another
+workspace's task not found, a cookie request without the CSRF header
+refused, the phone layout, sign-out. Screenshots of each page go to
+SMMFLOW_SHOTS; each page is audited with axe-core (a11y.py).
 
 Two browsers: a writer and a reviewer (the four-eyes rule keeps a writer
 from approving their own work), each signed in by their own link.
@@ -25,7 +27,9 @@ import time
 import urllib.request
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -95,6 +99,15 @@ def sign_in(d, link, who):
     d.find_element(By.ID, "sign-in").click()
     wait(d, f"My work for {who}", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
          and who in d.find_element(By.ID, "who").text)
+
+
+def tab_to(d, condition, what, limit=80):
+    """Presses Tab until the focused element `a` meets the JS condition."""
+    for _ in range(limit):
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        if d.execute_script(f"const a = document.activeElement; return !!({condition});"):
+            return
+    fail(f"{what} cannot be reached with Tab")
 
 
 def mark(d):
@@ -240,6 +253,25 @@ def main():
         if not d.find_elements(By.CSS_SELECTOR, ".meter[role=img][aria-label]"):
             fail("the bars have no text alternative")
         seen(d, "13-board")
+
+        # By keyboard alone: from My work to a task, its form filled and
+        # completed, each control reached with Tab and its focus visible.
+        d.get(BASE + "/app#/")
+        wait(d, "My work with the live task", lambda d: any("Draft: live news" in li.text for li in inbox_items(d)))
+        tab_to(d, "a.textContent.includes('Draft: live news')", "the live task's link")
+        ActionChains(d).send_keys(Keys.ENTER).perform()
+        wait(d, "the task page, by keyboard", lambda d: "Draft: live news" in d.find_element(By.CSS_SELECTOR, "main h1").text)
+        tab_to(d, "a.id === 'f-text'", "the text field")
+        ActionChains(d).send_keys("Typed without a mouse").perform()
+        tab_to(d, "a.id === 'f-words'", "the words field")
+        ActionChains(d).send_keys("4").perform()
+        tab_to(d, "a.id === 'complete'", "the Complete button")
+        if d.execute_script("return getComputedStyle(document.activeElement).outlineStyle") == "none":
+            fail("the focused button shows no focus outline")
+        shot(d, "09b-keyboard")
+        ActionChains(d).send_keys(Keys.ENTER).perform()
+        wait(d, "My work after a keyboard completion", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
+             and not any("Draft: live news" in li.text for li in inbox_items(d)))
 
         # Another workspace's task is not found.
         d.get(BASE + "/app#/task/" + os.environ["OTHER_TASK"])
