@@ -10,39 +10,13 @@ time, title]), HIDDEN (a title that must not show), SMMFLOW_SHOTS.
 
 import json
 import os
-import sys
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from a11y import audit
 from chromium import browser
+from pages import audited, fail, seen, wait
 
 BASE = os.environ["BASE_URL"].rstrip("/")
-SHOTS = os.environ["SMMFLOW_SHOTS"]
-
-
-def fail(what):
-    print(f"FAILED: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(d, what, cond, timeout=20):
-    try:
-        return WebDriverWait(d, timeout, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(cond)
-    except TimeoutException:
-        d.save_screenshot(os.path.join(SHOTS, "calendar-failure.png"))
-        fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
-
-
-AUDITED = []
-
-
-def seen(d, name):
-    """A page reached: its screenshot, and its accessibility audit."""
-    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
-    audit(d, name, AUDITED)
 
 
 def pubs(d):
@@ -81,7 +55,7 @@ def main():
         seen(d, "calendar-one-client")
     finally:
         d.quit()
-    print(f"accessibility: {len(AUDITED)} pages audited by axe-core, no violations")
+    print(audited())
     print("calendar checks passed")
 
 

@@ -12,36 +12,14 @@ key), SMMFLOW_SHOTS.
 """
 
 import os
-import sys
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from a11y import audit
 from chromium import browser
+from pages import audited, fail, seen, wait
 
 BASE = os.environ["BASE_URL"].rstrip("/")
-SHOTS = os.environ["SMMFLOW_SHOTS"]
-AUDITED = []
-
-
-def fail(what):
-    print(f"FAILED: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(d, what, cond, timeout=20):
-    try:
-        return WebDriverWait(d, timeout, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(cond)
-    except TimeoutException:
-        d.save_screenshot(os.path.join(SHOTS, "clients-failure.png"))
-        fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
-
-
-def seen(d, name):
-    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
-    audit(d, name, AUDITED)
 
 
 def sign_in(d, link):
@@ -134,7 +112,7 @@ def main():
     finally:
         d.quit()
         w.quit()
-    print(f"accessibility: {len(AUDITED)} pages audited by axe-core, no violations: {', '.join(p for p, _ in AUDITED)}")
+    print(audited())
     print("clients checks passed")
 
 

@@ -22,51 +22,19 @@ GraphQL request body the lead POSTs to start one more instance), OTHER_TASK
 
 import json
 import os
-import sys
 import time
 import urllib.request
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from a11y import audit
 from chromium import browser
+from pages import audited, fail, seen, shot, wait
 
-SHOTS = os.environ["SMMFLOW_SHOTS"]
 BASE = os.environ["BASE_URL"].rstrip("/")
-
-
-def fail(what):
-    print(f"FAILED: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(d, what, cond, timeout=20):
-    # The console replaces its page as data arrives: an element read a moment
-    # before may be gone (stale); that is "not yet", not a failure.
-    ignored = (StaleElementReferenceException, NoSuchElementException)
-    try:
-        return WebDriverWait(d, timeout, ignored_exceptions=ignored).until(cond)
-    except TimeoutException:
-        shot(d, "failure")
-        fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
-
-
-AUDITED = []
-
-
-def seen(d, name):
-    """A page reached: its screenshot, and its accessibility audit."""
-    shot(d, name)
-    audit(d, name, AUDITED)
-
-
-def shot(d, name):
-    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
 
 def inbox_items(d):
@@ -296,6 +264,17 @@ def main():
         origins = d.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin);")
         if any(o != BASE for o in origins):
             fail(f"the console loaded files from elsewhere: {origins}")
+        # A task on the phone: no sideways scrolling, its button within reach.
+        open_task(d, "Draft: opening hours")
+        wait(d, "the task's form on a phone", lambda d: d.find_element(By.ID, "complete"))
+        wide = d.execute_script("""
+            return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+              .map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right));
+        """)
+        if wide:
+            shot(d, "11b-phone-task-too-wide")
+            fail(f"the task page scrolls sideways on a phone: {wide[:8]} (window {d.execute_script('return window.innerWidth')})")
+        seen(d, "11b-phone-task")
         # Sign-out: the next visit asks for an address again.
         d.find_element(By.ID, "sign-out").click()
         wait(d, "signed out", EC.presence_of_element_located((By.ID, "email")))
@@ -304,7 +283,7 @@ def main():
     finally:
         d.quit()
         e.quit()
-    print(f"accessibility: {len(AUDITED)} pages audited by axe-core, no violations: {', '.join(p for p, _ in AUDITED)}")
+    print(audited())
     print("console checks passed")
 
 

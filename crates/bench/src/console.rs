@@ -5,7 +5,6 @@
 //! the navigation's start to the frame after the inbox is drawn
 //! (`smmflow:inbox-painted`, a mark the console sets), as a person sees it.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -37,18 +36,7 @@ pub async fn run(target: &Target, sizes: &Sizes, python: &str) -> Result<Value> 
     if !store.start_session(&nonce, &hash, "editor0", now, now + chrono::Duration::days(1)).await? {
         bail!("the session was not stored");
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let opts = smmflow_api::server::ServerOptions {
-        introspection: false,
-        query_cost_per_minute: smmflow_api::limits::DEFAULT_COST_PER_MINUTE,
-        body_limit: 1 << 20,
-        deployed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        manual_clock: None,
-        public_url: base.clone(),
-    };
-    let app = smmflow_api::server::router(rt.clone(), opts);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (base, server) = crate::serve_loopback(rt.clone()).await?;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console_paint.py");
     let out = tokio::process::Command::new(python)

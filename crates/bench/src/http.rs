@@ -7,7 +7,6 @@
 //! the poll that shows what comes next. The clients run on threads of
 //! their own, so the server's CPU time is measured apart from theirs.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -154,18 +153,8 @@ pub async fn run(target: &Target, instances: usize, clients: usize) -> Result<Va
         }
         tokens.push(pair);
     }
-    let opts = smmflow_api::server::ServerOptions {
-        introspection: false,
-        query_cost_per_minute: smmflow_api::limits::DEFAULT_COST_PER_MINUTE,
-        body_limit: 1 << 20,
-        deployed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        manual_clock: None,
-        public_url: String::new(),
-    };
-    let app = smmflow_api::server::router(rt.clone(), opts);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/graphql", listener.local_addr()?);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (base, server) = crate::serve_loopback(rt.clone()).await?;
+    let url = format!("{base}/graphql");
 
     // The clients on a runtime (and threads) of their own.
     let client_rt = tokio::runtime::Builder::new_multi_thread()

@@ -221,6 +221,23 @@ async fn fresh_postgres_database(admin: &str) -> Result<String> {
     Ok(smmflow_store::create_postgres_database(admin, &name).await?)
 }
 
+/// The server's own router on a loopback port, as `smmflow serve` builds it
+/// (introspection off, the default limits): its base URL, and its task.
+pub(crate) async fn serve_loopback(rt: Arc<Runtime>) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let opts = smmflow_api::server::ServerOptions {
+        introspection: false,
+        query_cost_per_minute: smmflow_api::limits::DEFAULT_COST_PER_MINUTE,
+        body_limit: 1 << 20,
+        deployed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        manual_clock: None,
+        public_url: base.clone(),
+    };
+    let app = smmflow_api::server::router(rt, opts);
+    Ok((base, tokio::spawn(async move { axum::serve(listener, app).await })))
+}
+
 pub(crate) fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

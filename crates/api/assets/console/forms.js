@@ -94,6 +94,7 @@ function fieldNode(path, spec, value, ctx) {
 // A list of objects or values: a row per item, Add and Remove buttons.
 function listNode(path, spec, items, ctx, label, help, error, required) {
   const id = fieldId(path);
+  const add = spec.items.type === "object" ? "Add one" : "Add a value";
   let box = null;
   const redraw = (next) => box.replaceWith(listNode(path, spec, next, ctx, label, help, error, required));
   const current = () => readAt(box, path, spec) || [];
@@ -103,8 +104,8 @@ function listNode(path, spec, items, ctx, label, help, error, required) {
       fieldNode([...path, i], spec.items, item, ctx),
       h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${label} ${i + 1}`,
         onclick: () => { const all = current(); all.splice(i, 1); redraw(all); } }, "Remove"))),
-    h("button", { type: "button", class: "secondary small", id: `${id}-add`,
-      onclick: () => redraw([...current(), spec.items.type === "object" ? {} : null]) }, `Add ${spec.items.type === "object" ? "one" : "a value"}`));
+    h("button", { type: "button", class: "secondary small", id: `${id}-add`, "aria-label": `${add} to ${label}`,
+      onclick: () => redraw([...current(), spec.items.type === "object" ? {} : null]) }, add));
   return box;
 }
 
