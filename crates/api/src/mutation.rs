@@ -375,7 +375,7 @@ fn instance_payload(result: RtResult<Instance>, field: &str) -> Result<InstanceP
 
 fn user_payload(r: RtResult<User>) -> Result<UserPayload> {
     match r {
-        Ok(u) => Ok(UserPayload { user: Some(UserObj(u)), user_errors: Vec::new() }),
+        Ok(u) => Ok(UserPayload { user: Some(UserObj::new(u)), user_errors: Vec::new() }),
         Err(e) => Ok(UserPayload { user: None, user_errors: user_errors(e, "input")? }),
     }
 }
@@ -629,7 +629,7 @@ impl CoreMutation {
         let change =
             UserChange { name: input.name, email: input.email, can_deploy_workflows: input.can_deploy_workflows };
         match session.admin()?.update_user(&input.user, change).await {
-            Ok(u) => Ok(UserPayload { user: Some(UserObj(u)), user_errors: Vec::new() }),
+            Ok(u) => Ok(UserPayload { user: Some(UserObj::new(u)), user_errors: Vec::new() }),
             Err(e) => Ok(UserPayload { user: None, user_errors: not_found_at(e, "user")? }),
         }
     }
@@ -765,7 +765,7 @@ impl CoreMutation {
     ) -> Result<UserPayload> {
         let session = access_of(ctx)?;
         let user = session.signed_in()?.set_notification_mode(input.mode.into()).await?;
-        Ok(UserPayload { user: Some(UserObj(user)), user_errors: Vec::new() })
+        Ok(UserPayload { user: Some(UserObj::new(user)), user_errors: Vec::new() })
     }
 
     /// Queues a failed or dead notification again, now (admins only).

@@ -86,7 +86,7 @@ fn found<T>(r: Result<T>) -> Result<Option<T>> {
 impl Query {
     /// The caller.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<UserObj> {
-        Ok(UserObj(access_of(ctx)?.viewer()?.user.clone()))
+        Ok(UserObj::new(access_of(ctx)?.viewer()?.user.clone()))
     }
 
     /// The server's time (it differs from the wall clock under `--manual-clock`).
@@ -310,7 +310,7 @@ impl Query {
             NodeId::Instance(i) => self.instance(ctx, ID(NodeId::Instance(i).encode())).await?.map(Node::Instance),
             NodeId::Task(..) => self.task(ctx, id).await?.map(Node::Task),
             NodeId::Workspace(k) => self.workspace(ctx, k).await?.map(Node::Workspace),
-            NodeId::User(l) => session.user(&l).await?.map(|u| Node::User(UserObj(u))),
+            NodeId::User(l) => session.user(&l).await?.map(|u| Node::User(UserObj::new(u))),
             NodeId::Workflow(k, v) => self.workflow(ctx, k, Some(v)).await?.map(Node::Workflow),
             NodeId::Notification(n) => match session.admin() {
                 Ok(admin) => admin.notification(&n).await?.map(|r| Node::Notification(NotificationObj(r))),

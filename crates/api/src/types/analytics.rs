@@ -168,7 +168,7 @@ pub struct PersonLoadObj(PersonLoad);
 impl PersonLoadObj {
     /// The person (null when the user no longer exists).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj::new))
     }
     /// Tasks assigned to or claimed by them, open now.
     async fn open(&self) -> i32 {

@@ -50,7 +50,7 @@ impl ProfileVersionObj {
     /// Who wrote it: the person who changed the settings, or whose command
     /// ran the `update_profile` step (null for the system and the operator).
     async fn changed_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        Ok(crate::user_of(ctx, &self.0.changed_by).await?.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.changed_by).await?.map(UserObj::new))
     }
     /// The whole profile at this version (JSON).
     async fn profile(&self) -> Json<Value> {

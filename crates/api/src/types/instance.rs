@@ -167,7 +167,7 @@ impl InstanceObj {
     }
     /// The user who started it (null when the system did, e.g. a schedule).
     async fn started_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        Ok(crate::user_of(ctx, &self.0.started_by).await?.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.started_by).await?.map(UserObj::new))
     }
     /// Why it ended, when cancelled, failed or rejected.
     async fn end_reason(&self) -> Option<&str> {

@@ -1,5 +1,7 @@
 //! Users, workspaces and memberships.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object};
 use serde_json::Value;
 
@@ -14,9 +16,19 @@ use crate::ids::NodeId;
 use crate::types::enums::NotificationMode;
 
 #[derive(Clone)]
-pub struct UserObj(pub User);
+pub struct UserObj(pub User, Arc<tokio::sync::OnceCell<bool>>);
 
 impl UserObj {
+    pub fn new(user: User) -> UserObj {
+        UserObj(user, Arc::default())
+    }
+
+    /// `contact_visible`, worked out once per user object (`email` and
+    /// `notificationMode` both ask; a lead listing members paid twice).
+    async fn contact_shown(&self, ctx: &Context<'_>) -> Result<bool> {
+        self.1.get_or_try_init(|| self.contact_visible(ctx)).await.copied()
+    }
+
     /// Whether the caller may see this user's contact details (e-mail,
     /// notification mode): the user themself, admins, and leads of a
     /// workspace the user is a member of. Other members (a client's people
@@ -49,7 +61,7 @@ impl UserObj {
     }
     /// The user's e-mail address, where notifications go; null unless you are the user, an admin, or a lead of one of their workspaces.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        Ok(self.contact_visible(ctx).await?.then_some(self.0.email.as_str()))
+        Ok(self.contact_shown(ctx).await?.then_some(self.0.email.as_str()))
     }
     /// The user's display name (null when not set).
     async fn name(&self) -> Option<&str> {
@@ -61,7 +73,7 @@ impl UserObj {
     }
     /// How they get e-mail: `IMMEDIATE`, or `HOURLY` or `DAILY` digests; null to whom the e-mail is hidden from.
     async fn notification_mode(&self, ctx: &Context<'_>) -> Result<Option<NotificationMode>> {
-        Ok(self.contact_visible(ctx).await?.then(|| NotificationMode::parse(&self.0.notification_mode)))
+        Ok(self.contact_shown(ctx).await?.then(|| NotificationMode::parse(&self.0.notification_mode)))
     }
     /// May deploy workflows (granted by an admin with `updateUser`; admins always may).
     async fn can_deploy_workflows(&self) -> bool {
@@ -209,7 +221,7 @@ impl MembershipObj {
     }
     /// The member (null when the user no longer exists).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
-        Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj))
+        Ok(crate::user_of(ctx, &self.0.user).await?.map(UserObj::new))
     }
     /// The workspace (client) the role is held in.
     async fn workspace(&self, ctx: &Context<'_>) -> Result<WorkspaceObj> {

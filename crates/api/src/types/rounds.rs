@@ -36,7 +36,7 @@ impl StepRoundObj {
     /// Who completed the reviewed work (the last to finish, when several steps are reviewed).
     async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         match &self.completed_by {
-            Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj)),
+            Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj::new)),
             None => Ok(None),
         }
     }
@@ -67,7 +67,7 @@ impl StepRoundObj {
     /// Who decided (null while undecided, or when no user did, e.g. an external approver or an expiry).
     async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         match self.decision.as_ref().and_then(|t| t.completed_by.as_ref()) {
-            Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj)),
+            Some(login) => Ok(crate::user_of(ctx, login).await?.map(UserObj::new)),
             None => Ok(None),
         }
     }

@@ -91,8 +91,8 @@ impl TaskObj {
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<UserObj>> {
         let Some(login) = self.t().and_then(|t| t.assignee.clone()) else { return Ok(None) };
         let u = crate::user_of(ctx, &login).await?;
-        Ok(Some(u.map(UserObj).unwrap_or_else(|| {
-            UserObj(smmflow_runtime::User {
+        Ok(Some(u.map(UserObj::new).unwrap_or_else(|| {
+            UserObj::new(smmflow_runtime::User {
                 login: login.clone(),
                 email: login,
                 name: None,
