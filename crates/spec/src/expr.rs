@@ -94,6 +94,110 @@ pub fn template_error_at(env: &minijinja::Environment<'_>, source: &str) -> Opti
     env.template_from_str(source).err()?.range().map(|r| r.start)
 }
 
+/// Filters and tests that `source` names and the environment lacks: Jinja
+/// reports these when it compiles; minijinja only when it renders, so
+/// `validate` asks here. Each with its kind (`filter` or `test`) and its
+/// byte offset in `source`. `template`: `source` is a template (only its
+/// `{{ }}` and `{% %}` parts are code), else an expression.
+pub fn unknown_names(
+    env: &minijinja::Environment<'_>,
+    source: &str,
+    template: bool,
+) -> Vec<(String, &'static str, usize)> {
+    // Each name probed once, however often it is used.
+    let mut probed = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (name, kind, at) in named_filters_and_tests(source, template) {
+        if probed.insert((name.clone(), kind)) && lacks(env, &name, kind) {
+            out.push((name, kind, at));
+        }
+    }
+    out
+}
+
+/// Whether the environment has no filter (or test) of this name: a probe
+/// that uses it fails with "unknown filter" (or "unknown test").
+fn lacks(env: &minijinja::Environment<'_>, name: &str, kind: &str) -> bool {
+    use minijinja::ErrorKind;
+    let (probe, missing) = if kind == "filter" {
+        (format!("v | {name}"), ErrorKind::UnknownFilter)
+    } else {
+        (format!("v is {name}"), ErrorKind::UnknownTest)
+    };
+    let Ok(expr) = env.compile_expression(&probe) else { return false };
+    matches!(expr.eval(minijinja::context! { v => "" }), Err(e) if e.kind() == missing)
+}
+
+/// Names after `|` (filters) and after `is` / `is not` (tests) in the code
+/// parts of `source`, outside string literals, with their byte offsets.
+fn named_filters_and_tests(source: &str, template: bool) -> Vec<(String, &'static str, usize)> {
+    let bytes = source.as_bytes();
+    let ident = |from: usize| {
+        let end = bytes[from..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .map_or(bytes.len(), |n| from + n);
+        (end > from && !bytes[from].is_ascii_digit()).then(|| (source[from..end].to_string(), end))
+    };
+    let skip_space = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut out = Vec::new();
+    let (mut i, mut code, mut quote) = (0, !template, None::<u8>);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if template && quote.is_none() {
+            let pair = bytes.get(i..i + 2);
+            if !code && matches!(pair, Some(b"{{") | Some(b"{%")) {
+                (code, i) = (true, i + 2);
+                continue;
+            }
+            if code && matches!(pair, Some(b"}}") | Some(b"%}")) {
+                (code, i) = (false, i + 2);
+                continue;
+            }
+        }
+        if !code {
+            i += 1;
+            continue;
+        }
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None if b == b'|' => {
+                let at = skip_space(i + 1);
+                if let Some((name, _)) = ident(at) {
+                    out.push((name, "filter", at));
+                }
+            }
+            None if b == b'i'
+                && bytes.get(i + 1) == Some(&b's')
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_whitespace) =>
+            {
+                let mut at = skip_space(i + 2);
+                if let Some((word, end)) = ident(at)
+                    && word == "not"
+                    && bytes.get(end).is_some_and(u8::is_ascii_whitespace)
+                {
+                    at = skip_space(end);
+                }
+                if let Some((name, _)) = ident(at) {
+                    out.push((name, "test", at));
+                }
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    out
+}
+
 fn describe(e: minijinja::Error) -> String {
     match e.detail() {
         Some(detail) => format!("{}: {detail}", e.kind()),
@@ -137,6 +241,23 @@ mod tests {
         assert_eq!(t("{{ a }} {{ b }}").single_expression(), None);
         assert!(t("plain").is_literal());
         assert_eq!(Expr::new("{{ x > 1 }}", Pos::default()).source, "x > 1");
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_found_where_they_are_named() {
+        let env = environment();
+        let t = "Hi {{ name | upper }}, {{ when | nosuchfilter }} {# x | nope #} '|' {% if a is evn %}{{ '| fake' }}{% endif %}";
+        let found = unknown_names(&env, t, true);
+        assert_eq!(
+            found,
+            vec![
+                ("nosuchfilter".to_string(), "filter", t.find("nosuchfilter").unwrap()),
+                ("evn".to_string(), "test", t.find("evn").unwrap())
+            ]
+        );
+        assert!(unknown_names(&env, "x | local_time | default('') is not defined", false).is_empty());
+        assert_eq!(unknown_names(&env, "this | lenght", false), vec![("lenght".to_string(), "filter", 7)]);
+        assert!(unknown_names(&env, "x | replace", false).is_empty(), "a known filter missing its arguments is known");
     }
 
     #[test]

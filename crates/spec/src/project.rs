@@ -260,8 +260,13 @@ impl Project {
                     }
                     continue;
                 };
+                let unknown = expr::unknown_names(&env, text, true);
                 let problem = match expr::template_vars(&env, text) {
                     Err(e) => Some((Code::ExpressionSyntax, format!("the template does not compile: {e}"))),
+                    Ok(_) if !unknown.is_empty() => {
+                        let (name, kind, _) = &unknown[0];
+                        Some((Code::ExpressionSyntax, format!("unknown {kind} `{name}`")))
+                    }
                     Ok(vars) => vars
                         .iter()
                         .map(|v| v.split('.').next().unwrap_or_default().to_string())

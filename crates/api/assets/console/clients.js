@@ -51,7 +51,7 @@ async function clientPage(key) {
   const w = d.workspace;
   if (!w) return render(h("h1", {}, "Not found"), h("p", {}, "This client does not exist, or you are not in its team."), h("a", { href: "#/clients" }, "Back to clients"));
   const canEdit = d.viewer.isAdmin || d.viewer.memberships.some((m) => m.workspace.key === key && m.role === "lead");
-  const ctx = { zone: w.timezone };
+  const ctx = { zone: knownZone(w.timezone) };
   const limitsSpec = { type: "list", label: "Posting limits", items: LIMIT,
     help: "Days count in the client's timezone; a limit on * holds for every channel without its own." };
   const form = h("form", { novalidate: true, onsubmit: (e) => e.preventDefault() },

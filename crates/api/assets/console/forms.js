@@ -15,6 +15,12 @@ const ordered = (fields) => Object.entries(fields || {}).sort(([, a], [, b]) => 
 
 // ---- times in a client's timezone ----
 
+// A zone this browser knows (the server's IANA names; an unknown one, as
+// an older browser may lack a new name, falls back to UTC, said on the field).
+function knownZone(zone) {
+  try { new Intl.DateTimeFormat("en-US", { timeZone: zone }); return zone; } catch { return "UTC"; }
+}
+
 // How far `zone` is ahead of UTC at instant `ms`, in milliseconds.
 function zoneOffset(ms, zone) {
   const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });

@@ -196,7 +196,7 @@ async function taskPage(id) {
   if (!t) return render(h("h1", {}, "Not found"), h("p", {}, "This task does not exist, or it is not yours to see."), h("a", { href: "#/" }, "Back to my work"));
   const waiting = t.status === "OPEN" || t.status === "CLAIMED";
   const mine = t.assignee && t.assignee.login === d.viewer.login;
-  const ctx = { zone: t.instance.workspace.timezone || "UTC" };
+  const ctx = { zone: knownZone(t.instance.workspace.timezone || "UTC") };
   const form = h("form", { novalidate: true, onsubmit: (e) => e.preventDefault() }, h("div", { class: "form-note", role: "alert" }));
   if (waiting && t.isApproval) {
     const reasons = t.rejectionReasons || [];

@@ -12,7 +12,10 @@ use crate::expr::{self, Expr, Template};
 impl<'a> Checker<'a> {
     pub(super) fn expr(&mut self, e: &Expr, scope: Scope<'a>) {
         match expr::expression_vars(&self.env, &e.source) {
-            Ok(vars) => self.vars(vars, e.pos, None, scope),
+            Ok(vars) => {
+                self.unknown_names(&e.source, false, e.pos);
+                self.vars(vars, e.pos, None, scope)
+            }
             Err(msg) => self.sink.push(
                 Code::ExpressionSyntax,
                 e.pos,
@@ -26,11 +29,22 @@ impl<'a> Checker<'a> {
             return;
         }
         match expr::template_vars(&self.env, &t.source) {
-            Ok(vars) => self.vars(vars, t.pos, Some(&t.source), scope),
+            Ok(vars) => {
+                self.unknown_names(&t.source, true, t.pos);
+                self.vars(vars, t.pos, Some(&t.source), scope)
+            }
             Err(msg) => {
                 let pos = expr::template_error_at(&self.env, &t.source).map_or(t.pos, |i| offset(t.pos, &t.source, i));
                 self.sink.push(Code::ExpressionSyntax, pos, format!("the template does not compile: {msg}"))
             }
+        }
+    }
+
+    /// Filters and tests the environment lacks (E030, as Jinja reports them
+    /// at compile time), each at its name.
+    fn unknown_names(&mut self, source: &str, template: bool, start: Pos) {
+        for (name, kind, at) in expr::unknown_names(&self.env, source, template) {
+            self.sink.push(Code::ExpressionSyntax, offset(start, source, at), format!("unknown {kind} `{name}`"));
         }
     }
 
