@@ -9,6 +9,7 @@
 mod support;
 
 mod browser;
+mod forms;
 
 use std::time::Duration;
 

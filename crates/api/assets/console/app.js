@@ -22,6 +22,7 @@ function route() {
 
 async function show() {
   const r = route();
+  navigation++; // answers to the previous page's requests are dropped now
   if (r.page !== "inbox" && live) { live.stop(); live = null; }
   try {
     if (r.page === "task") await taskPage(r.id);
@@ -34,6 +35,7 @@ async function show() {
     else if (r.page === "client") await clientPage(r.id);
     else await inboxPage();
   } catch (e) {
+    if (e instanceof Stale) return;
     if (e.code === "UNAUTHENTICATED") signInPage();
     else if (e.code === "NOT_FOUND" || e.code === "FORBIDDEN") {
       render(h("h1", {}, "Not found"), h("p", {}, "This does not exist, or it is not yours to see."), h("a", { href: "#/" }, "Back to my work"));
@@ -44,7 +46,12 @@ async function show() {
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("sign-out").addEventListener("click", async () => {
     if (live) { live.stop(); live = null; }
-    await fetch("/app/sign-out", { method: "POST", credentials: "same-origin", headers: CSRF });
+    const r = await fetch("/app/sign-out", { method: "POST", credentials: "same-origin", headers: CSRF }).catch(() => null);
+    if (!r || !r.ok) {
+      say("Signing out failed; try again.");
+      render(h("h1", {}, "Not signed out"), h("p", { class: "notice error" }, `The server did not end the session (${r ? `HTTP ${r.status}` : "no answer"}). Try again.`));
+      return;
+    }
     signInPage("You are signed out.");
   });
   window.addEventListener("hashchange", show);

@@ -58,7 +58,7 @@ async function boardPage(params) {
       : h("p", { class: "notice" }, "No work in this period."),
     h("h2", {}, "Open work by person"),
     people.length ? table(["Person", "Open", "", "Overdue", `Done in ${days} days`],
-      people.map((p) => [p.user.name || p.user.login, String(p.open), bar(p.open, maxOpen, `${p.user.login} open`),
+      people.map((p) => [p.user ? p.user.name || p.user.login : "(a removed user)", String(p.open), bar(p.open, maxOpen, `${p.user ? p.user.login : "removed user"} open`),
         p.overdue ? h("strong", { class: "overdue" }, String(p.overdue)) : "0", String(p.completed)]))
       : h("p", { class: "meta" }, "Nobody holds work."),
     h("h2", {}, "Due times kept"),

@@ -84,7 +84,7 @@ async function saveClient(form, w) {
   checkValue({ type: "list", items: LIMIT }, limits, ["postingLimits"], errors);
   checkFields(w.profileForm, profile, ["profile"], errors);
   if (errors.length) return showErrors(form, errors, []);
-  const input = { workspace: w.key, name: settings.name, timezone: settings.timezone, calendar: settings.calendar || "", profile, postingLimits: limits };
+  const input = { workspace: w.key, name: settings.name, timezone: settings.timezone, calendar: settings.calendar || "", profile: compact(profile), postingLimits: compact(limits) };
   try {
     const r = await gql("mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { profileVersion } userErrors { field message } } }", { i: input });
     const p = r.updateWorkspace;
@@ -93,6 +93,6 @@ async function saveClient(form, w) {
     say(`Saved: profile version ${p.workspace.profileVersion}`);
     view().prepend(h("p", { class: "notice ok", role: "status" }, `Saved. Profile version ${p.workspace.profileVersion}.`));
   } catch (e) {
-    showErrors(form, [{ field: [], message: e.message }], []);
+    if (!(e instanceof Stale)) showErrors(form, [{ field: [], message: e.message }], []);
   }
 }

@@ -38,7 +38,14 @@ class GqlError extends Error {
   }
 }
 
+// Moved on by every navigation (app.js): the answer to a request made
+// before the person moved on is dropped (Stale), so a slow answer never
+// draws over the page they went to.
+let navigation = 0;
+class Stale extends Error {}
+
 async function gql(query, variables) {
+  const asked = navigation;
   const r = await fetch("/graphql", {
     method: "POST",
     credentials: "same-origin",
@@ -46,6 +53,7 @@ async function gql(query, variables) {
     body: JSON.stringify({ query, variables: variables || {} }),
   });
   const body = await r.json().catch(() => ({ errors: [{ message: `HTTP ${r.status}` }] }));
+  if (asked !== navigation) throw new Stale("the page changed meanwhile");
   if (body.errors && body.errors.length) {
     const e = body.errors[0];
     throw new GqlError(e.message, e.extensions && e.extensions.code);
@@ -69,7 +77,7 @@ function subscribe(query, onEvent) {
       else if (msg.type === "next") onEvent(msg.payload);
       else if (msg.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
     };
-    socket.onclose = () => { if (!stopped) setTimeout(open, 3000); };
+    socket.onclose = () => { if (!stopped) setTimeout(() => { if (!stopped) open(); }, 3000); };
   };
   open();
   live = { stop() { stopped = true; if (socket) socket.close(); } };

@@ -29,13 +29,17 @@ function zoneOffset(ms, zone) {
 }
 
 // "2027-03-16T09:00" on the wall clock of `zone` -> "2027-03-16T09:00:00+03:00".
+// The offset is the zone's a day before or after that fits the wall time;
+// a time the clocks skip (a DST gap) takes the offset before the change
+// (so it moves forward), a time they repeat its first occurrence.
 function wallToRfc3339(wall, zone) {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(wall);
   if (!m) return wall;
   const guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
-  let off = zoneOffset(guess, zone);
-  const again = zoneOffset(guess - off, zone);
-  if (again !== off) off = again;
+  const before = zoneOffset(guess - 86400000, zone);
+  const after = zoneOffset(guess + 86400000, zone);
+  const fits = [before, after].filter((c) => zoneOffset(guess - c, zone) === c);
+  const off = fits.length ? Math.max(...fits) : before;
   const mins = Math.round(off / 60000);
   const sign = mins < 0 ? "-" : "+";
   const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
@@ -60,7 +64,7 @@ function fieldNode(path, spec, value, ctx) {
   const initial = value !== undefined && value !== null ? value : spec.default;
   const help = spec.help ? h("p", { class: "help", id: `${id}-help` }, spec.help) : null;
   const error = h("p", { class: "field-error", id: `${id}-error` });
-  const required = spec.required ? h("span", { "aria-hidden": "true" }, " *") : null;
+  const required = spec.required ? [h("span", { "aria-hidden": "true" }, " *"), h("span", { class: "visually-hidden" }, " (required)")] : null;
   if (type === "object") {
     return h("fieldset", { class: "field group", "data-path": path.join("."), id, "aria-describedby": `${id}-error` },
       h("legend", {}, label, required), help, error,
@@ -102,16 +106,24 @@ function listNode(path, spec, items, ctx, label, help, error, required) {
   const id = fieldId(path);
   const add = spec.items.type === "object" ? "Add one" : "Add a value";
   let box = null;
-  const redraw = (next) => box.replaceWith(listNode(path, spec, next, ctx, label, help, error, required));
+  // Redrawn with `next`; the focus goes to row `row`'s first control, or
+  // to the Add button (a keyboard user stays where they were).
+  const redraw = (next, row) => {
+    const fresh = listNode(path, spec, next, ctx, label, help, error, required);
+    box.replaceWith(fresh);
+    const item = row === null ? null : fresh.querySelectorAll(":scope > .item")[row];
+    const target = (item && item.querySelector("input, select, textarea")) || fresh.querySelector(`#${CSS.escape(id)}-add`);
+    if (target) target.focus();
+  };
   const current = () => readAt(box, path, spec) || [];
   box = h("fieldset", { class: "field list", "data-path": path.join("."), "data-count": items.length, id, "aria-describedby": `${id}-error` },
     h("legend", {}, label, required), help, error,
     items.map((item, i) => h("div", { class: "item" },
       fieldNode([...path, i], spec.items, item, ctx),
       h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${label} ${i + 1}`,
-        onclick: () => { const all = current(); all.splice(i, 1); redraw(all); } }, "Remove"))),
+        onclick: () => { const all = current(); all.splice(i, 1); redraw(all, null); } }, "Remove"))),
     h("button", { type: "button", class: "secondary small", id: `${id}-add`, "aria-label": `${add} to ${label}`,
-      onclick: () => redraw([...current(), spec.items.type === "object" ? {} : null]) }, add));
+      onclick: () => { const all = current(); redraw([...all, spec.items.type === "object" ? {} : null], all.length); } }, add));
   return box;
 }
 
@@ -132,7 +144,7 @@ function readAt(root, path, spec) {
       const v = readAt(root, [...path, n], s);
       if (v !== undefined) out[n] = v;
     }
-    return out;
+    return Object.keys(out).length ? out : undefined;
   }
   if (type === "list" && spec.items && spec.items.type === "enum") {
     return [...root.querySelectorAll(`input[data-choice="${CSS.escape(key)}"]`)].filter((c) => c.checked).map((c) => c.value);
@@ -142,8 +154,10 @@ function readAt(root, path, spec) {
     if (!box) return undefined;
     const out = [];
     for (let i = 0; i < Number(box.dataset.count); i++) {
+      // An empty row stays in place (null), so row numbers match errors
+      // and Remove; `compact` drops such rows before sending.
       const v = readAt(box, [...path, i], spec.items);
-      if (v !== undefined) out.push(v);
+      out.push(v === undefined ? null : v);
     }
     return out;
   }
@@ -157,6 +171,13 @@ function readAt(root, path, spec) {
     try { return JSON.parse(el.value); } catch { return el.value; }
   }
   return el.value;
+}
+
+// What is sent: the rows left empty dropped from every list.
+function compact(value) {
+  if (Array.isArray(value)) return value.filter((v) => v !== null && v !== undefined).map(compact);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, compact(v)]));
+  return value;
 }
 
 // A mapping of fields read from the form.

@@ -112,10 +112,17 @@ async function inboxPage() {
 async function refreshInbox() {
   try {
     const d = await loadInbox();
+    if (route().page !== "inbox") return; // the person moved on meanwhile
+    // Keep a keyboard user's place: the focused task link or button.
+    const active = document.activeElement;
+    const task = active && active.closest && active.closest("[data-task]");
+    const keep = task ? `[data-task="${CSS.escape(task.dataset.task)}"] a` : active && active.id ? `#${CSS.escape(active.id)}` : null;
     put(inboxNodes(d));
+    const again = keep && view().querySelector(keep);
+    if (again) again.focus();
     say("My work was updated");
   } catch (e) {
-    say(e.message);
+    if (!(e instanceof Stale)) say(e.message);
   }
 }
 
@@ -135,7 +142,7 @@ async function act(mutation, variables, form, done) {
     say(done);
     location.hash = "#/";
   } catch (e) {
-    showErrors(form, [{ field: [], message: e.message }]);
+    if (!(e instanceof Stale)) showErrors(form, [{ field: [], message: e.message }]);
   }
 }
 
@@ -164,7 +171,7 @@ function wordDiff(before, after) {
 
 function diffNode(before, after) {
   return h("p", { class: "diff" }, wordDiff(before, after).map(([kind, text]) =>
-    kind === "same" ? text : h(kind === "added" ? "ins" : "del", {}, text)));
+    kind === "same" ? text : h(kind === "added" ? "ins" : "del", {}, h("span", { class: "visually-hidden" }, kind === "added" ? "[added: " : "[removed: "), text, h("span", { class: "visually-hidden" }, "]"))));
 }
 
 // The reviewed work of each round, newest first; text fields of the latest
@@ -183,7 +190,7 @@ function roundsNodes(rounds) {
           h("dd", {}, k === 0 && prev && typeof v === "string" && typeof (prev.output || {})[name] === "string" && prev.output[name] !== v
             ? diffNode(prev.output[name], v) : typeof v === "string" ? v : JSON.stringify(v))])),
         r.decision ? h("p", { class: `decision ${r.decision}` },
-          `${r.decision === "rejected" ? "Sent back" : "Approved"}${r.decidedBy ? ` by ${r.decidedBy.login}` : ""}`,
+          `${{ rejected: "Sent back", approved: "Approved", expired: "Expired undecided" }[r.decision] || r.decision}${r.decidedBy ? ` by ${r.decidedBy.login}` : ""}`,
           r.reasons && r.reasons.length ? ` (${r.reasons.map(humanize).join(", ")})` : "",
           r.comment ? `: “${r.comment}”` : "") : null);
     })];
@@ -213,15 +220,14 @@ async function taskPage(id) {
       const output = readFields(form, [], t.form);
       const errors = checkFields(t.form, output, [], []);
       if (errors.length) return showErrors(form, errors);
-      return act("mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { field message } } }", { t: t.id, o: output }, form, "Completed");
+      return act("mutation($t: ID!, $o: JSON) { completeTask(input: {taskId: $t, output: $o}) { userErrors { field message } } }", { t: t.id, o: compact(output) }, form, "Completed");
     };
     form.append(h("div", { class: "actions" }, h("button", { type: "submit", id: "complete", onclick: submit }, "Complete")));
   }
-  if (waiting) {
-    form.querySelector(".actions").append(mine
+  const take = !waiting ? null : mine
       ? h("button", { type: "button", class: "secondary", id: "release", onclick: () => act("mutation($t: ID!) { releaseTask(input: {taskId: $t}) { userErrors { field message } } }", { t: t.id }, form, "Released") }, "Release")
-      : t.status === "OPEN" ? h("button", { type: "button", class: "secondary", id: "claim", onclick: () => act("mutation($t: ID!) { claimTask(input: {taskId: $t}) { userErrors { field message } } }", { t: t.id }, form, "Claimed") }, "Take it") : null);
-  }
+      : t.status === "OPEN" ? h("button", { type: "button", class: "secondary", id: "claim", onclick: () => act("mutation($t: ID!) { claimTask(input: {taskId: $t}) { userErrors { field message } } }", { t: t.id }, form, "Claimed") }, "Take it") : null;
+  if (take) form.querySelector(".actions").append(take);
   render(
     h("p", {}, h("a", { href: "#/" }, "← My work")),
     h("h1", {}, t.title),
