@@ -48,9 +48,14 @@ async function boardPage(params) {
     h("h1", {}, "Load and figures"),
     h("div", { class: "actions", role: "group", "aria-label": "Period and client" },
       [7, 30, 90].map((n) => h("a", { href: link({ days: n }), "aria-current": n === days ? "page" : null }, `Last ${n} days`)),
-      h("select", { id: "board-ws", "aria-label": "Client", onchange: (e) => { location.hash = link({ ws: e.target.value }); } },
+      h("form", { class: "inline", id: "board-filter", onsubmit: (e) => {
+        e.preventDefault();
+        location.hash = link({ ws: e.target.querySelector("#board-ws").value });
+      } },
+      h("select", { id: "board-ws", "aria-label": "Client" },
         h("option", { value: "" }, "All my clients"),
-        d.workspaces.map((w) => h("option", { value: w.key, selected: w.key === ws }, w.name)))),
+        d.workspaces.map((w) => h("option", { value: w.key, selected: w.key === ws }, w.name))),
+      h("button", { type: "submit", class: "secondary small" }, "Show"))),
     h("h2", {}, "Open work by role"),
     load.length ? table(["Client", "Role", "Open", "", "Overdue", "Due this week", `Done in ${days} days`],
       load.map((l) => [l.workspace.name, l.role, String(l.open), bar(l.open, maxOpen, `${l.role} open`),

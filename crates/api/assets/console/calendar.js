@@ -69,7 +69,7 @@ async function calendarPage(params) {
   const step = view === "month" ? 31 : 7;
   const prevStart = view === "month" ? addDays(`${start.slice(0, 7)}-01`, -1) : addDays(from, -7);
   const nextStart = view === "month" ? addDays(`${start.slice(0, 7)}-01`, step) : addDays(from, 7);
-  const select = h("select", { id: "cal-ws", "aria-label": "Client", onchange: (e) => { location.hash = link({ ws: e.target.value }); } },
+  const select = h("select", { id: "cal-ws", "aria-label": "Client" },
     h("option", { value: "" }, "All my clients"),
     d.workspaces.map((w) => h("option", { value: w.key, selected: w.key === ws }, w.name)));
   const cells = [];
@@ -93,9 +93,15 @@ async function calendarPage(params) {
       h("a", { href: link({ start: nextStart }), class: "button" }, "Later →"),
       h("a", { href: link({ view: "week" }), "aria-current": view === "week" ? "page" : null }, "Week"),
       h("a", { href: link({ view: "month" }), "aria-current": view === "month" ? "page" : null }, "Month"),
+      // Chosen, then shown with the button (or Enter): arrowing through a
+      // select does not reload the calendar at every step.
+      h("form", { class: "inline", id: "cal-filter", onsubmit: (e) => {
+        e.preventDefault();
+        location.hash = link({ ws: select.value, channel: e.target.querySelector("#cal-channel").value.trim() });
+      } },
       select,
-      h("input", { id: "cal-channel", "aria-label": "Channel", placeholder: "Channel (vk, telegram…)", value: channel,
-        onchange: (e) => { location.hash = link({ channel: e.target.value.trim() }); } })),
+      h("input", { id: "cal-channel", "aria-label": "Channel", placeholder: "Channel (vk, telegram…)", value: channel }),
+      h("button", { type: "submit", class: "secondary small" }, "Show"))),
     h("p", { class: "meta" }, `${pubs.length} publication${pubs.length === 1 ? "" : "s"}; each on its client's own day and time.`),
     h("ol", { class: `calendar ${view}` }, cells));
 }
