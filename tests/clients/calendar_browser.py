@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from chromium import browser
-from pages import audited, fail, seen, wait
+from pages import audited, fail, seen, sign_in, wait
 
 BASE = os.environ["BASE_URL"].rstrip("/")
 
@@ -30,9 +30,7 @@ def main():
     expect = sorted(tuple(e) for e in json.loads(os.environ["EXPECT"]))
     d = browser(1400, 900, offline=True)
     try:
-        d.get(os.environ["SIGN_IN_LINK"])
-        d.find_element(By.ID, "sign-in").click()
-        wait(d, "My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
+        sign_in(d, os.environ["SIGN_IN_LINK"])
         d.get(BASE + "/app#/calendar?view=week&start=2027-03-17")
         wait(d, "the week's publications", lambda d: len(pubs(d)) == len(expect))
         got = sorted(pubs(d))

@@ -17,15 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from chromium import browser
-from pages import audited, fail, seen, wait
+from pages import audited, fail, seen, sign_in, wait
 
 BASE = os.environ["BASE_URL"].rstrip("/")
-
-
-def sign_in(d, link):
-    d.get(link)
-    d.find_element(By.ID, "sign-in").click()
-    wait(d, "My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work")
 
 
 def field(d, id_):

@@ -32,7 +32,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from chromium import browser
-from pages import audited, fail, seen, shot, wait
+from pages import audited, fail, seen, shot, sign_in, wait
 
 BASE = os.environ["BASE_URL"].rstrip("/")
 
@@ -60,13 +60,6 @@ def post(body, token):
     if answer.get("errors"):
         fail(f"the API refused {body}: {answer}")
     return answer
-
-
-def sign_in(d, link, who):
-    d.get(link)
-    d.find_element(By.ID, "sign-in").click()
-    wait(d, f"My work for {who}", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
-         and who in d.find_element(By.ID, "who").text)
 
 
 def tab_to(d, condition, what, limit=80):

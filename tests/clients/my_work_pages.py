@@ -10,17 +10,15 @@ import os
 from selenium.webdriver.common.by import By
 
 from chromium import browser
-from pages import audited, fail, seen, wait
+from pages import audited, fail, seen, sign_in, wait
 
 
 def main():
     total = int(os.environ["TOTAL"])
     d = browser(1200, 900, offline=True)
     try:
-        d.get(os.environ["SIGN_IN_LINK"])
-        d.find_element(By.ID, "sign-in").click()
-        wait(d, "My work", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
-             and len(d.find_elements(By.CSS_SELECTOR, "ul.tasks li")) == 100)
+        sign_in(d, os.environ["SIGN_IN_LINK"])
+        wait(d, "the first page", lambda d: len(d.find_elements(By.CSS_SELECTOR, "ul.tasks li")) == 100)
         meta = d.find_element(By.CSS_SELECTOR, "main p.meta").text
         if meta != f"{total} open tasks for you (the first 100 shown)":
             fail(f"the count says {meta!r}")

@@ -1,7 +1,8 @@
 """What the console's browser checks (console_browser.py, calendar_browser.py,
-clients_browser.py) share: failing with what the page shows, waiting while
-the console redraws, and each page reached kept as a screenshot and
-audited for accessibility (a11y.py). Screenshots go to SMMFLOW_SHOTS."""
+clients_browser.py, my_work_pages.py) share: failing with what the page
+shows, waiting while the console redraws, signing in by a mailed link, and
+each page reached kept as a screenshot and audited for accessibility
+(a11y.py). Screenshots go to SMMFLOW_SHOTS."""
 
 import os
 import sys
@@ -36,6 +37,15 @@ def wait(d, what, cond, timeout=20):
         script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
         shot(d, f"{script}-failure")
         fail(f"{what}; the page shows: {d.find_element(By.TAG_NAME, 'body').text[:1500]!r}")
+
+
+def sign_in(d, link, who=""):
+    """Opens a mailed sign-in link, presses its button, and waits for My
+    work (signed in as `who`, when given)."""
+    d.get(link)
+    d.find_element(By.ID, "sign-in").click()
+    wait(d, f"My work for {who or 'the link'}", lambda d: d.find_element(By.TAG_NAME, "h1").text == "My work"
+         and who in d.find_element(By.ID, "who").text)
 
 
 def seen(d, name):

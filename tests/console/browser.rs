@@ -6,6 +6,28 @@ use serde_json::json;
 use crate::support::smtp::SmtpSink;
 use crate::{ask, server, wait_links};
 
+/// The tests' Python (scripts/test sets SMMFLOW_TEST_PYTHON), or None after
+/// saying that `what` was skipped without it.
+fn python(what: &str) -> Option<String> {
+    let python = std::env::var("SMMFLOW_TEST_PYTHON").ok();
+    if python.is_none() {
+        crate::support::skipped(&format!("SKIPPED: {what} needs SMMFLOW_TEST_PYTHON (scripts/test sets it)"));
+    }
+    python
+}
+
+/// Runs a browser check of tests/clients/ (screenshots into
+/// target/tmp/console): it must print `expect` and its pages' audit.
+async fn in_browser(python: &str, script: &str, env: &[(&str, String)], expect: &str) {
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut env = env.to_vec();
+    env.push(("SMMFLOW_SHOTS", shots.display().to_string()));
+    let out = crate::support::run_client(python, script, &env, expect, script).await;
+    assert!(out.contains("no violations"), "{script}: the pages were not audited: {out}");
+    println!("{out}");
+}
+
 const FLOW: &str = r#"workflow: console-post
 name: Console post
 roles: {writer: Writes, editor: Reviews, lead: Leads}
@@ -48,12 +70,7 @@ const START: &str = "mutation($w: String!, $t: String!) { startInstance(input: {
 
 #[tokio::test]
 async fn a_specialist_works_through_the_console() {
-    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-        crate::support::skipped(
-            "SKIPPED: the console's browser check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)",
-        );
-        return;
-    };
+    let Some(python) = python("the console's browser check") else { return };
     let Some(sink) = SmtpSink::start() else { return };
     let s = server(&sink);
     s.deploy(FLOW).await;
@@ -71,8 +88,6 @@ async fn a_specialist_works_through_the_console() {
     let writer = wait_links(&sink, &s, "wanda", 1).await.remove(0);
     let reviewer = wait_links(&sink, &s, "eddie", 1).await.remove(0);
 
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
-    std::fs::create_dir_all(&shots).unwrap();
     let start = json!({"query": START, "variables": {"w": "acme", "t": "live news"}});
     let env = [
         ("BASE_URL", s.url.clone()),
@@ -81,11 +96,8 @@ async fn a_specialist_works_through_the_console() {
         ("LEAD_TOKEN", t["lena"].clone()),
         ("START", start.to_string()),
         ("OTHER_TASK", other_task),
-        ("SMMFLOW_SHOTS", shots.display().to_string()),
     ];
-    let out = crate::support::run_client(&python, "console_browser.py", &env, "console checks passed", "console").await;
-    assert!(out.contains("no violations"), "the pages were not audited: {out}");
-    println!("{out}");
+    in_browser(&python, "console_browser.py", &env, "console checks passed").await;
 
     // What the browser did is what the API shows.
     let q = r#"{ instances(filter: {workspace: "acme"}, first: 10) { nodes { status inputs events { kind actor { login } } } } }"#;
@@ -132,12 +144,7 @@ steps:
 /// day, in the lead's week and month, one client alone, no other client.
 #[tokio::test]
 async fn the_calendar_puts_each_client_s_posts_on_their_own_days() {
-    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-        crate::support::skipped(
-            "SKIPPED: the calendar's browser check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)",
-        );
-        return;
-    };
+    let Some(python) = python("the calendar's browser check") else { return };
     let Some(sink) = SmtpSink::start() else { return };
     let s = server(&sink);
     s.deploy(PUBLISHING).await;
@@ -165,19 +172,13 @@ async fn the_calendar_puts_each_client_s_posts_on_their_own_days() {
         .filter(|p| p.0 != "elsewhere")
         .map(|(ws, _, _, day, time)| [ws.to_string(), day.to_string(), time.to_string(), format!("{ws} post")])
         .collect();
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
-    std::fs::create_dir_all(&shots).unwrap();
     let env = [
         ("BASE_URL", s.url.clone()),
         ("SIGN_IN_LINK", link),
         ("EXPECT", json!(expect).to_string()),
         ("HIDDEN", "elsewhere post".to_string()),
-        ("SMMFLOW_SHOTS", shots.display().to_string()),
     ];
-    let out =
-        crate::support::run_client(&python, "calendar_browser.py", &env, "calendar checks passed", "calendar").await;
-    assert!(out.contains("no violations"), "the pages were not audited: {out}");
-    println!("{out}");
+    in_browser(&python, "calendar_browser.py", &env, "calendar checks passed").await;
 }
 
 /// A lead keeps a client's profile and posting limits in the console (the
@@ -185,12 +186,7 @@ async fn the_calendar_puts_each_client_s_posts_on_their_own_days() {
 /// the workflows and their diagrams.
 #[tokio::test]
 async fn a_lead_keeps_a_client_s_profile_in_the_console() {
-    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-        crate::support::skipped(
-            "SKIPPED: the clients page's browser check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)",
-        );
-        return;
-    };
+    let Some(python) = python("the clients page's browser check") else { return };
     let Some(sink) = SmtpSink::start() else { return };
     let s = server(&sink);
     let profile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/profile.yaml")).unwrap();
@@ -204,18 +200,9 @@ async fn a_lead_keeps_a_client_s_profile_in_the_console() {
     ask(&s, "wanda@agency.example").await;
     let lead = wait_links(&sink, &s, "lena", 1).await.remove(0);
     let writer = wait_links(&sink, &s, "wanda", 1).await.remove(0);
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
-    std::fs::create_dir_all(&shots).unwrap();
-    let env = [
-        ("BASE_URL", s.url.clone()),
-        ("LEAD_LINK", lead),
-        ("WRITER_LINK", writer),
-        ("OTHER", "hidden".to_string()),
-        ("SMMFLOW_SHOTS", shots.display().to_string()),
-    ];
-    let out = crate::support::run_client(&python, "clients_browser.py", &env, "clients checks passed", "clients").await;
-    assert!(out.contains("no violations"), "the pages were not audited: {out}");
-    println!("{out}");
+    let env =
+        [("BASE_URL", s.url.clone()), ("LEAD_LINK", lead), ("WRITER_LINK", writer), ("OTHER", "hidden".to_string())];
+    in_browser(&python, "clients_browser.py", &env, "clients checks passed").await;
 
     // What the lead saved is what the API shows: one new version, by lena.
     let q = r#"{ workspace(key: "acme") { profile profileVersion postingLimits { channel maxPerDay minGap } profileHistory { version changedBy { login } } } }"#;
@@ -232,10 +219,7 @@ async fn a_lead_keeps_a_client_s_profile_in_the_console() {
 /// rest on demand, each task once.
 #[tokio::test]
 async fn my_work_shows_more_than_one_page_on_demand() {
-    let Ok(python) = std::env::var("SMMFLOW_TEST_PYTHON") else {
-        crate::support::skipped("SKIPPED: My work's paging check needs SMMFLOW_TEST_PYTHON (scripts/test sets it)");
-        return;
-    };
+    let Some(python) = python("My work's paging check") else { return };
     let Some(sink) = SmtpSink::start() else { return };
     let s = server(&sink);
     s.deploy(FLOW).await;
@@ -247,15 +231,6 @@ async fn my_work_shows_more_than_one_page_on_demand() {
     }
     ask(&s, "wanda@agency.example").await;
     let link = wait_links(&sink, &s, "wanda", 1).await.remove(0);
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
-    std::fs::create_dir_all(&shots).unwrap();
-    let env = [
-        ("BASE_URL", s.url.clone()),
-        ("SIGN_IN_LINK", link),
-        ("TOTAL", total.to_string()),
-        ("SMMFLOW_SHOTS", shots.display().to_string()),
-    ];
-    let out =
-        crate::support::run_client(&python, "my_work_pages.py", &env, "my work pages checks passed", "paging").await;
-    assert!(out.contains("no violations"), "the page was not audited: {out}");
+    let env = [("BASE_URL", s.url.clone()), ("SIGN_IN_LINK", link), ("TOTAL", total.to_string())];
+    in_browser(&python, "my_work_pages.py", &env, "my work pages checks passed").await;
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::{Target, add_user, open_bench};
+use crate::{Target, open_bench};
 
 pub struct Sizes {
     pub open: usize,
@@ -20,10 +20,6 @@ pub struct Sizes {
 
 pub async fn run(target: &Target, sizes: &Sizes, python: &str) -> Result<Value> {
     let (rt, store) = open_bench(target).await?;
-    for i in 0..4 {
-        add_user(&store, &format!("editor{i}"), "editor").await?;
-    }
-    add_user(&store, "manager0", "manager").await?;
     let seeding = Instant::now();
     let finished = crate::inbox::seed(&rt, &store, sizes.open, sizes.finished).await?;
     let seed_secs = seeding.elapsed().as_secs_f64();

@@ -22,10 +22,6 @@ pub struct Sizes {
 
 pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
     let (rt, store) = open_bench(target).await?;
-    for i in 0..4 {
-        add_user(&store, &format!("editor{i}"), "editor").await?;
-    }
-    add_user(&store, "manager0", "manager").await?;
     let seeding = Instant::now();
 
     let finished = seed(&rt, &store, sizes.open, sizes.finished).await?;
@@ -73,15 +69,20 @@ pub async fn run(target: &Target, sizes: &Sizes) -> Result<serde_json::Value> {
     }))
 }
 
-/// `open` drafts open for every editor (one per instance) and `finished`
-/// finished tasks of a year ago spread over the same instances; returns the
-/// number of finished tasks written.
+/// Four editors (`editor0`...) and `manager0`; `open` drafts open for every
+/// editor (one per instance) and `finished` finished tasks of a year ago
+/// spread over the same instances; returns the number of finished tasks
+/// written.
 pub async fn seed(
     rt: &std::sync::Arc<smmflow_runtime::Runtime>,
     store: &smmflow_store::Store,
     open: usize,
     finished: usize,
 ) -> Result<u64> {
+    for i in 0..4 {
+        add_user(store, &format!("editor{i}"), "editor").await?;
+    }
+    add_user(store, "manager0", "manager").await?;
     let mut handles = Vec::new();
     for w in 0..4 {
         let rt = rt.clone();

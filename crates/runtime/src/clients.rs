@@ -248,9 +248,7 @@ impl Runtime {
     /// A workspace's settings, with its profile's defaults filled in.
     pub(crate) async fn workspace_settings(&self, key: &str) -> Result<Workspace> {
         let row = self.store.workspace(key).await?.ok_or_else(|| Error::NotFound(format!("workspace `{key}`")))?;
-        let tx = self.store.begin_read().await?;
-        let schema = self.defs.profile(&tx).await?;
-        drop(tx);
+        let schema = self.profile_schema().await?;
         Ok(Workspace {
             profile: with_defaults(&schema, &row.profile),
             posting_limits: limits_from_json(row.posting_limits.as_array().map_or(&[][..], |v| v.as_slice()))

@@ -260,18 +260,16 @@ impl Project {
                     }
                     continue;
                 };
-                let unknown = expr::unknown_names(&env, text, true);
                 let problem = match expr::template_vars(&env, text) {
                     Err(e) => Some((Code::ExpressionSyntax, format!("the template does not compile: {e}"))),
-                    Ok(_) if !unknown.is_empty() => {
-                        let (name, kind, _) = &unknown[0];
-                        Some((Code::ExpressionSyntax, format!("unknown {kind} `{name}`")))
-                    }
-                    Ok(vars) => vars
+                    Ok(vars) => expr::unknown_names(&env, text, true)
+                        .first()
+                        .map(|(name, kind, _)| (Code::ExpressionSyntax, format!("unknown {kind} `{name}`")))
+                        .or_else(|| vars
                         .iter()
                         .map(|v| v.split('.').next().unwrap_or_default().to_string())
                         .find(|root| !known_roots.contains(&root.as_str()))
-                        .map(|root| (Code::ExpressionOutOfScope, format!("unknown variable `{root}`: templates see inputs, steps, instance, now, task and event"))),
+                        .map(|root| (Code::ExpressionOutOfScope, format!("unknown variable `{root}`: templates see inputs, steps, instance, now, task and event")))),
                 };
                 if let Some((code, message)) = problem {
                     self.diagnostics.push(Diagnostic {

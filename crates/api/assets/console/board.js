@@ -77,6 +77,6 @@ async function boardPage(params) {
       a.steps.map((s) => [s.workflow, s.step, s.role || "—", String(s.count), hours(s.cycleTime.p50), hours(s.cycleTime.p90), percent(s.onTimeRate), percent(s.reworkRate)]))
       : h("p", { class: "meta" }, "No step was done in this period."),
     a.rejections.length ? [h("h2", {}, "Why work was sent back"),
-      table(["Reason", "Times"], a.rejections.map((r) => [r.reason.replace(/_/g, " "), String(r.count)]))] : null);
+      table(["Reason", "Times"], a.rejections.map((r) => [humanize(r.reason), String(r.count)]))] : null);
 }
 

@@ -68,7 +68,7 @@ function fieldNode(path, spec, value, ctx) {
   if (type === "object") {
     return h("fieldset", { class: "field group", "data-path": path.join("."), id, "aria-describedby": `${id}-error` },
       h("legend", {}, label, required), help, error,
-      ordered(spec.fields).map(([n, s]) => fieldNode([...path, n], s, initial && initial[n], ctx)));
+      fieldsNodes(path, spec.fields, initial, ctx));
   }
   if (type === "list" && spec.items && spec.items.type === "enum") {
     const chosen = new Set(Array.isArray(initial) ? initial : []);
@@ -180,14 +180,9 @@ function compact(value) {
   return value;
 }
 
-// A mapping of fields read from the form.
+// A mapping of fields read from the form ({} when all are empty).
 function readFields(root, prefix, fields) {
-  const out = {};
-  for (const [n, s] of Object.entries(fields || {})) {
-    const v = readAt(root, [...prefix, n], s);
-    if (v !== undefined) out[n] = v;
-  }
-  return out;
+  return readAt(root, prefix, { type: "object", fields }) || {};
 }
 
 // ---- checking, as the server does (crates/spec/src/field.rs) ----

@@ -208,9 +208,10 @@ async function taskPage(id) {
   if (waiting && t.isApproval) {
     const reasons = t.rejectionReasons || [];
     form.append(fieldNode(["comment"], { type: "text", label: "Comment (needed to send it back)" }, undefined, ctx));
-    if (reasons.length) form.append(fieldNode(["reasons"], { type: "list", label: "Why it goes back (one at least)", items: { type: "enum", values: reasons } }, [], ctx));
+    const reasonsSpec = { type: "list", label: "Why it goes back (one at least)", items: { type: "enum", values: reasons } };
+    if (reasons.length) form.append(fieldNode(["reasons"], reasonsSpec, [], ctx));
     const comment = () => form.querySelector("#f-comment").value;
-    const picked = () => (reasons.length ? readAt(form, ["reasons"], { type: "list", items: { type: "enum" } }) : null);
+    const picked = () => (reasons.length ? readAt(form, ["reasons"], reasonsSpec) : null);
     form.append(h("div", { class: "actions" },
       h("button", { type: "button", id: "approve", onclick: () => act("mutation($t: ID!, $c: String) { approveTask(input: {taskId: $t, comment: $c}) { userErrors { field message } } }", { t: t.id, c: comment() || null }, form, "Approved") }, "Approve"),
       h("button", { type: "button", id: "reject", class: "danger", onclick: () => act("mutation($t: ID!, $c: String!, $r: [String!]) { rejectTask(input: {taskId: $t, comment: $c, reasons: $r}) { userErrors { field message } } }", { t: t.id, c: comment(), r: picked() }, form, "Sent back") }, "Send back")));

@@ -8,6 +8,7 @@ use crate::error::ApiResult as Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use smmflow_engine::{Instance, Task, TaskKind};
+use smmflow_runtime::Def;
 
 use crate::error::ApiError;
 use crate::ids::NodeId;
@@ -27,6 +28,12 @@ pub struct TaskObj {
 impl TaskObj {
     fn t(&self) -> Option<&Task> {
         self.instance.task(self.no)
+    }
+
+    /// The workflow version its instance runs.
+    async fn definition(&self, ctx: &Context<'_>) -> Result<Arc<Def>> {
+        let session = access_of(ctx)?;
+        session.definition(&self.instance.workflow, Some(self.instance.version)).await.map_err(ApiError::from)
     }
 
     /// The task itself: a `TaskObj` is only made for a task of its instance.
@@ -145,10 +152,7 @@ impl TaskObj {
     /// with `order`, its place in the form: 0 first).
     async fn form(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
         let Some(t) = self.t() else { return Ok(Json(Value::Null)) };
-        let def = access_of(ctx)?
-            .definition(&self.instance.workflow, Some(self.instance.version))
-            .await
-            .map_err(ApiError::from)?;
+        let def = self.definition(ctx).await?;
         Ok(Json(form_of(&def, &t.step)))
     }
     /// What was submitted (JSON): the form output, or an approval's `decision` and `comment`.
@@ -173,10 +177,7 @@ impl TaskObj {
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn rounds(&self, ctx: &Context<'_>) -> Result<Vec<crate::types::rounds::StepRoundObj>> {
         let Some(t) = self.t() else { return Ok(Vec::new()) };
-        let def = access_of(ctx)?
-            .definition(&self.instance.workflow, Some(self.instance.version))
-            .await
-            .map_err(ApiError::from)?;
+        let def = self.definition(ctx).await?;
         Ok(crate::types::rounds::rounds(&def.workflow, &self.instance, t))
     }
     /// The words a rejection of this approval may name (its step's `reasons:`;
@@ -184,10 +185,7 @@ impl TaskObj {
     /// approvals without reasons.
     async fn rejection_reasons(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         let Some(t) = self.t() else { return Ok(Vec::new()) };
-        let def = access_of(ctx)?
-            .definition(&self.instance.workflow, Some(self.instance.version))
-            .await
-            .map_err(ApiError::from)?;
+        let def = self.definition(ctx).await?;
         Ok(crate::review::offered_reasons(&def.workflow, &self.instance, t.no))
     }
     /// True for an approval (approve or reject it); false for work done with its form.
@@ -197,10 +195,7 @@ impl TaskObj {
     /// The step it belongs to (its key and type).
     async fn step(&self, ctx: &Context<'_>) -> Result<StepRef> {
         let id = self.t().map(|t| t.step.clone()).unwrap_or_default();
-        let def = access_of(ctx)?
-            .definition(&self.instance.workflow, Some(self.instance.version))
-            .await
-            .map_err(ApiError::from)?;
+        let def = self.definition(ctx).await?;
         let kind = def.workflow.step(&id).map_or(StepType::Task, |s| StepType::from(&s.kind));
         Ok(StepRef { id, kind })
     }
