@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use serde_json::Value;
 use smmflow_engine::{Event, Instance, TaskKind};
 use uuid::Uuid;
@@ -82,37 +85,41 @@ pub(crate) fn corrupt(e: serde_json::Error) -> Error {
     Error::Corrupt(e.to_string())
 }
 
-pub(crate) fn task_model(state: &Instance, t: &smmflow_engine::Task) -> task::ActiveModel {
-    task::ActiveModel {
-        instance_id: Set(state.id.to_string()),
-        no: Set(t.no as i32),
-        workspace: Set(state.workspace.clone()),
-        workflow: Set(state.workflow.clone()),
-        step: Set(t.step.clone()),
-        kind: Set(match t.kind {
-            TaskKind::Task => "task".into(),
-            TaskKind::Approval { .. } => "approval".into(),
-        }),
-        status: Set(t.status.as_str().into()),
-        role: Set(t.role.clone()),
-        assignee: Set(t.assignee.clone()),
-        candidates: Set(Value::from(t.candidates.clone())),
-        title: Set(t.title.clone()),
-        priority: Set(t.priority.clone()),
-        round: Set(t.round as i32),
-        due_at: Set(t.due_at.map(db_time)),
-        created_at: Set(db_time(t.created_at)),
-        completed_at: Set(t.completed_at.map(db_time)),
-        claimed_at: Set(t.claimed_at.map(db_time)),
-        party: Set(t.party.clone()),
-        calendar: Set(state.calendar.clone()),
-        reasons: Set(t
-            .output
-            .as_ref()
-            .and_then(|o| o.get("reasons"))
-            .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
-            .cloned()),
-    }
+/// A task row's values in `writes::TASKS`' column order (JSON as text).
+pub(crate) fn task_values(state: &Instance, t: &smmflow_engine::Task) -> Result<[sea_orm::Value; 20]> {
+    let reasons = t
+        .output
+        .as_ref()
+        .and_then(|o| o.get("reasons"))
+        .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+        .map(|r| r.to_string());
+    Ok([
+        state.id.to_string().into(),
+        (t.no as i32).into(),
+        state.workspace.clone().into(),
+        state.workflow.clone().into(),
+        t.step.clone().into(),
+        match t.kind {
+            TaskKind::Task => "task",
+            TaskKind::Approval { .. } => "approval",
+        }
+        .to_string()
+        .into(),
+        t.status.as_str().to_string().into(),
+        t.role.clone().into(),
+        t.assignee.clone().into(),
+        serde_json::to_string(&t.candidates).map_err(corrupt)?.into(),
+        t.title.clone().into(),
+        t.priority.clone().into(),
+        (t.round as i32).into(),
+        t.due_at.map(db_time).into(),
+        db_time(t.created_at).into(),
+        t.completed_at.map(db_time).into(),
+        t.claimed_at.map(db_time).into(),
+        t.party.clone().into(),
+        state.calendar.clone().into(),
+        reasons.into(),
+    ])
 }
 
 pub(crate) fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<instance::ActiveModel> {
@@ -176,14 +183,19 @@ impl Tx {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
+        // The snapshot as text, parsed once into the instance (not into a
+        // JSON tree first, as the entity's `Json` column would be).
+        let backend = if self.pg { DbBackend::Postgres } else { DbBackend::Sqlite };
         for part in ids.chunks(crate::writes::CHUNK) {
-            let keys: Vec<String> = part.iter().map(Uuid::to_string).collect();
-            let mut q = instance::Entity::find().filter(instance::Column::Id.is_in(keys));
-            if self.pg {
-                q = q.order_by_asc(instance::Column::Id).lock(LockType::Update);
-            }
-            for m in q.all(&self.txn).await? {
-                let state: Instance = serde_json::from_value(m.state).map_err(corrupt)?;
+            let marks: Vec<String> =
+                (1..=part.len()).map(|n| if self.pg { format!("${n}") } else { "?".to_string() }).collect();
+            let lock = if self.pg { " ORDER BY id FOR UPDATE" } else { "" };
+            let sql =
+                format!("SELECT CAST(state AS TEXT) AS state FROM instances WHERE id IN ({}){lock}", marks.join(", "));
+            let keys: Vec<sea_orm::Value> = part.iter().map(|id| id.to_string().into()).collect();
+            for row in self.txn.query_all_raw(Statement::from_sql_and_values(backend, sql, keys)).await? {
+                let text: String = row.try_get("", "state")?;
+                let state: Instance = serde_json::from_str(&text).map_err(corrupt)?;
                 out.push((state.id, state));
             }
         }

@@ -19,6 +19,7 @@ mod inbox;
 mod instances;
 mod outbox;
 mod publications;
+mod rows;
 mod schedules;
 mod sessions;
 mod timers;

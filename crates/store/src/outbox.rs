@@ -386,6 +386,27 @@ impl Store {
     }
 }
 
+/// New outbox rows (lease, sending time: none yet); a key already queued is skipped.
+const OUTBOX: crate::rows::Insert = crate::rows::Insert {
+    table: "outbox",
+    columns: &[
+        "id",
+        "idempotency_key",
+        "instance_id",
+        "kind",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "last_error",
+        "recipient",
+        "subject",
+    ],
+    json: &["payload"],
+    tail: "ON CONFLICT (idempotency_key) DO NOTHING",
+};
+
 impl Tx {
     /// Queues rows; a key already queued is skipped.
     pub async fn insert_outbox(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<()> {
@@ -396,27 +417,24 @@ impl Tx {
     }
 
     async fn insert_outbox_rows(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<()> {
-        let models = rows.iter().map(|r| outbox::ActiveModel {
-            id: Set(Uuid::now_v7().to_string()),
-            idempotency_key: Set(r.key.clone()),
-            instance_id: Set(r.instance.map(|i| i.to_string())),
-            kind: Set(r.kind.as_str().to_string()),
-            payload: Set(r.payload.clone()),
-            status: Set(r.status.as_str().to_string()),
-            attempts: Set(0),
-            next_attempt_at: Set(db_time(r.due)),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            last_error: Set(r.error.clone()),
-            created_at: Set(db_time(now)),
-            sent_at: Set(None),
-            recipient: Set(r.recipient.clone()),
-            subject: Set(r.subject.clone()),
-        });
-        outbox::Entity::insert_many(models)
-            .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
-            .exec_without_returning(self.conn())
-            .await?;
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * OUTBOX.columns.len());
+        for r in rows {
+            values.extend([
+                Uuid::now_v7().to_string().into(),
+                r.key.clone().into(),
+                r.instance.map(|i| i.to_string()).into(),
+                r.kind.as_str().to_string().into(),
+                r.payload.to_string().into(),
+                r.status.as_str().to_string().into(),
+                0i32.into(),
+                db_time(r.due).into(),
+                db_time(now).into(),
+                r.error.clone().into(),
+                r.recipient.clone().into(),
+                r.subject.clone().into(),
+            ]);
+        }
+        OUTBOX.run(self.conn(), self.is_postgres(), values).await?;
         Ok(())
     }
 

@@ -6,17 +6,103 @@
 //! each statement is a round trip to the database's thread.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, SqlErr, Value};
 use smmflow_engine::{Event, Instance};
 use uuid::Uuid;
 
-use crate::entity::{event, instance, task, timer};
-use crate::instances::{corrupt, instance_model, task_model};
+use crate::entity::{instance, timer};
+use crate::instances::{corrupt, instance_model, task_values};
+use crate::rows::Insert;
 use crate::{Error, Result, Tx, db_time};
 
 /// Rows per multi-row insert: well under SQLite's limit of bound values.
 pub(crate) const CHUNK: usize = 200;
+
+const EVENTS: Insert = Insert {
+    table: "events",
+    columns: &["instance_id", "seq", "kind", "at", "actor", "data"],
+    json: &["data"],
+    tail: "",
+};
+
+/// Instance rows, new or changed: a stored row at or past the new version
+/// is left alone (and then not counted).
+const INSTANCES: Insert = Insert {
+    table: "instances",
+    columns: &[
+        "id",
+        "workflow",
+        "version",
+        "workspace",
+        "status",
+        "started_at",
+        "started_by",
+        "completed_at",
+        "parent_id",
+        "schedule_id",
+        "scheduled_for",
+        "seq",
+        "state",
+        "updated_at",
+    ],
+    json: &["state"],
+    tail: "ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at, \
+           seq = excluded.seq, state = excluded.state, updated_at = excluded.updated_at \
+           WHERE instances.seq < excluded.seq",
+};
+
+/// Task rows (the read table of the inbox), new or changed.
+pub(crate) const TASKS: Insert = Insert {
+    table: "tasks",
+    columns: &[
+        "instance_id",
+        "no",
+        "workspace",
+        "workflow",
+        "step",
+        "kind",
+        "status",
+        "role",
+        "assignee",
+        "candidates",
+        "title",
+        "priority",
+        "round",
+        "due_at",
+        "created_at",
+        "completed_at",
+        "claimed_at",
+        "party",
+        "calendar",
+        "reasons",
+    ],
+    json: &["candidates", "reasons"],
+    tail: "ON CONFLICT (instance_id, no) DO UPDATE SET status = excluded.status, role = excluded.role, \
+           assignee = excluded.assignee, candidates = excluded.candidates, completed_at = excluded.completed_at, \
+           claimed_at = excluded.claimed_at, reasons = excluded.reasons",
+};
+
+/// An instance row's values in `INSTANCES`' column order (the same values,
+/// of the same types, as `instance_model`'s; the snapshot as JSON text).
+fn instance_values(state: &Instance, now: DateTime<Utc>) -> Result<[Value; 14]> {
+    Ok([
+        state.id.to_string().into(),
+        state.workflow.clone().into(),
+        state.version.into(),
+        state.workspace.clone().into(),
+        state.status.as_str().to_string().into(),
+        db_time(state.started_at).into(),
+        state.started_by.clone().into(),
+        state.completed_at.map(db_time).into(),
+        state.parent.as_ref().map(|p| p.instance.to_string()).into(),
+        state.schedule.as_ref().map(|s| s.schedule.clone()).into(),
+        state.schedule.as_ref().map(|s| db_time(s.scheduled_for)).into(),
+        (state.seq as i64).into(),
+        serde_json::to_string(state).map_err(corrupt)?.into(),
+        db_time(now).into(),
+    ])
+}
 
 /// An instance to write: new (`expected_seq` None) or changed since the
 /// stored version `expected_seq`, with the events that changed it.
@@ -42,49 +128,32 @@ impl Tx {
         } else {
             self.upsert_rows(&list, now).await?;
         }
-        let mut events = Vec::new();
-        let mut tasks = Vec::new();
+        let mut events: Vec<Value> = Vec::new();
+        let mut tasks: Vec<Value> = Vec::new();
         for w in list {
             let id = w.state.id.to_string();
             for e in w.events {
-                events.push(event::ActiveModel {
-                    instance_id: Set(id.clone()),
-                    seq: Set(e.seq as i64),
-                    kind: Set(e.kind_name().into()),
-                    at: Set(db_time(e.at)),
-                    actor: Set(e.actor.clone()),
-                    data: Set(serde_json::to_value(e).map_err(corrupt)?),
-                });
+                events.extend([
+                    id.clone().into(),
+                    (e.seq as i64).into(),
+                    e.kind_name().to_string().into(),
+                    db_time(e.at).into(),
+                    e.actor.clone().into(),
+                    serde_json::to_string(e).map_err(corrupt)?.into(),
+                ]);
             }
             let mut touched: Vec<u32> = w.events.iter().filter_map(|e| e.kind.task()).collect();
             touched.sort_unstable();
             touched.dedup();
-            tasks.extend(touched.iter().filter_map(|no| w.state.task(*no)).map(|t| task_model(w.state, t)));
+            for t in touched.iter().filter_map(|no| w.state.task(*no)) {
+                tasks.extend(task_values(w.state, t)?);
+            }
         }
-        while !events.is_empty() {
-            let rest = events.split_off(events.len().min(CHUNK));
-            event::Entity::insert_many(std::mem::replace(&mut events, rest))
-                .exec_without_returning(self.conn())
-                .await?;
+        for part in events.chunks(CHUNK * EVENTS.columns.len()) {
+            EVENTS.run(self.conn(), self.is_postgres(), part.to_vec()).await?;
         }
-        while !tasks.is_empty() {
-            let rest = tasks.split_off(tasks.len().min(CHUNK));
-            task::Entity::insert_many(std::mem::replace(&mut tasks, rest))
-                .on_conflict(
-                    OnConflict::columns([task::Column::InstanceId, task::Column::No])
-                        .update_columns([
-                            task::Column::Status,
-                            task::Column::Role,
-                            task::Column::Assignee,
-                            task::Column::Candidates,
-                            task::Column::CompletedAt,
-                            task::Column::ClaimedAt,
-                            task::Column::Reasons,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(self.conn())
-                .await?;
+        for part in tasks.chunks(CHUNK * TASKS.columns.len()) {
+            TASKS.run(self.conn(), self.is_postgres(), part.to_vec()).await?;
         }
         Ok(())
     }
@@ -96,26 +165,12 @@ impl Tx {
     /// once (a stored row at or past the new version is not overwritten,
     /// and the count then falls short: a conflict).
     async fn upsert_rows(&self, list: &[&InstanceWrite<'_>], now: DateTime<Utc>) -> Result<()> {
-        use sea_orm::sea_query::Alias;
         for part in list.chunks(CHUNK) {
-            let rows = part.iter().map(|w| instance_model(w.state, now)).collect::<Result<Vec<_>>>()?;
-            let newer = Expr::col((instance::Entity, instance::Column::Seq))
-                .lt(Expr::col((Alias::new("excluded"), instance::Column::Seq)));
-            let written = instance::Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::column(instance::Column::Id)
-                        .update_columns([
-                            instance::Column::Status,
-                            instance::Column::CompletedAt,
-                            instance::Column::Seq,
-                            instance::Column::State,
-                            instance::Column::UpdatedAt,
-                        ])
-                        .action_and_where(newer)
-                        .to_owned(),
-                )
-                .exec_without_returning(self.conn())
-                .await?;
+            let mut values = Vec::with_capacity(part.len() * INSTANCES.columns.len());
+            for w in part {
+                values.extend(instance_values(w.state, now)?);
+            }
+            let written = INSTANCES.run(self.conn(), self.is_postgres(), values).await?;
             if written != part.len() as u64 {
                 return Err(Error::Conflict("an instance was changed by someone else; try again".into()));
             }
@@ -182,7 +237,15 @@ impl Tx {
             for (instance, prefix) in part {
                 let mut one = Condition::all().add(timer::Column::InstanceId.eq(instance.to_string()));
                 if !prefix.is_empty() {
-                    one = one.add(timer::Column::Key.starts_with(prefix));
+                    // `substr(key, 1, n) = prefix`, not `LIKE 'prefix%'`:
+                    // SQLite prepares a statement again whenever a value
+                    // bound to a LIKE changes (its plan may depend on it),
+                    // and the equality is exact on both databases.
+                    let n = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+                    one = one.add(
+                        Expr::expr(Func::cust("substr").arg(Expr::col(timer::Column::Key)).arg(1).arg(n))
+                            .eq(prefix.as_str()),
+                    );
                 }
                 any = any.add(one);
             }
