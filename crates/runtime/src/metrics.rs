@@ -15,6 +15,7 @@ pub const MAIL: &str = "smmflow_mail_deliveries_total";
 pub const NOTICES: &str = "smmflow_notices_expanded_total";
 pub const GROUPS: &str = "smmflow_commit_groups_total";
 pub const GROUPED: &str = "smmflow_commit_group_commands_total";
+pub const AHEAD: &str = "smmflow_commit_groups_decided_ahead_total";
 pub const PANICS: &str = "smmflow_panics_contained_total";
 
 /// Latency bucket upper bounds, in seconds.
@@ -34,6 +35,7 @@ pub struct Metrics {
     notices: AtomicU64,
     groups: AtomicU64,
     grouped: AtomicU64,
+    ahead: AtomicU64,
 }
 
 /// How a command ended.
@@ -85,6 +87,16 @@ impl Metrics {
         self.grouped.fetch_add(commands as u64, Ordering::Relaxed);
     }
 
+    /// A group written with the decisions made while the one before committed.
+    pub fn observe_ahead(&self) {
+        self.ahead.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Groups written with decisions made ahead, so far.
+    pub fn groups_ahead(&self) -> u64 {
+        self.ahead.load(Ordering::Relaxed)
+    }
+
     /// (groups, commands in them) so far.
     pub fn groups(&self) -> (u64, u64) {
         (self.groups.load(Ordering::Relaxed), self.grouped.load(Ordering::Relaxed))
@@ -131,6 +143,11 @@ impl Metrics {
             out,
             "# HELP {GROUPED} Commands committed by the group commit (SQLite).\n# TYPE {GROUPED} counter\n{GROUPED} {}",
             get(&self.grouped)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP {AHEAD} Groups decided while the group before committed (SQLite).\n# TYPE {AHEAD} counter\n{AHEAD} {}",
+            get(&self.ahead)
         );
         let _ = writeln!(
             out,

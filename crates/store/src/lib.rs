@@ -78,6 +78,10 @@ pub struct Store {
     /// SQLite has one writer: this process's writers queue here instead of
     /// colliding in `BEGIN IMMEDIATE` and sleeping in SQLite's busy handler.
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Write transactions committed through the writer lane (SQLite): the
+    /// group commit's pipeline checks that nobody else wrote between its
+    /// read of a group and the group's write.
+    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How SQLite makes a commit durable: `SMMFLOW_SQLITE_SYNC`.
@@ -133,7 +137,13 @@ impl Store {
             });
         let db = Database::connect(opt).await?;
         let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, writer })
+        Ok(Store { db, writer, commits: Default::default() })
+    }
+
+    /// How many write transactions this store has committed through its
+    /// writer lane (SQLite; always 0 on PostgreSQL).
+    pub fn lane_commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -164,7 +174,8 @@ impl Store {
                 ..Default::default()
             })
             .await?;
-        Ok(Tx::new(txn, self.is_postgres(), lane))
+        let commits = lane.as_ref().map(|_| self.commits.clone());
+        Ok(Tx::new(txn, self.is_postgres(), lane).counted(commits))
     }
 
     /// A read-only use of the transaction API (no writer lane, a deferred

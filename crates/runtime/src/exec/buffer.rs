@@ -58,6 +58,13 @@ pub(crate) struct Buffer {
     publications: Vec<NewPublication>,
     /// Workspaces as read in this transaction (settings and profile).
     pub clients: HashMap<String, Arc<crate::clients::Client>>,
+    /// Instances written by the group before, whose commit may still be
+    /// under way (the pipeline: `settled_base`): reads of the database
+    /// would miss their writes.
+    settling: HashSet<Uuid>,
+    /// Flushed in the middle of its group (`written`): what it wrote then
+    /// is no longer told apart.
+    flushed_midway: bool,
 }
 
 impl Buffer {
@@ -126,13 +133,21 @@ impl Buffer {
 
     /// Whether reads of the database would miss something of this buffer.
     pub fn has_pending(&self) -> bool {
-        self.pending || self.staged.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
+        self.pending
+            || !self.settling.is_empty()
+            || self.staged.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
     }
 
     /// Reads ahead, in one query, the instances a group's jobs will act on.
     pub async fn prefetch(&mut self, tx: &Tx, ids: &[Uuid]) -> Result<()> {
         for (id, state) in tx.load_many(ids).await? {
-            self.staged.insert(id, Staged { stored_seq: Some(state.seq), state, events: Vec::new(), notices: 0 });
+            // What this buffer has already (the group before's) is newer.
+            self.staged.entry(id).or_insert(Staged {
+                stored_seq: Some(state.seq),
+                state,
+                events: Vec::new(),
+                notices: 0,
+            });
         }
         self.prefetched.extend(ids.iter().copied());
         Ok(())
@@ -145,7 +160,8 @@ impl Buffer {
 
     /// Whether something buffered touches this instance or its timers.
     pub fn has_pending_for(&self, id: Uuid) -> bool {
-        self.staged.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
+        self.settling.contains(&id)
+            || self.staged.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
             || self.timers.iter().any(|op| match op {
                 TimerOp::Set(i, ..) | TimerOp::Clear(i, _) | TimerOp::Take(i, _) => *i == id,
             })
@@ -261,6 +277,36 @@ impl Buffer {
         self.profiles.clear();
         self.publications.clear();
         self.pending = false;
+        self.flushed_midway = true;
+    }
+}
+
+impl Buffer {
+    /// Whether a group that wrote this buffer can be followed by one
+    /// decided before its commit: only instances, their timers and mail
+    /// were written (a later group's reads of keys, publications and
+    /// profiles would miss the rest).
+    pub fn pipelines(&self) -> bool {
+        !self.flushed_midway && self.remember.is_empty() && self.publications.is_empty() && self.profiles.is_empty()
+    }
+
+    /// After a flush, the base for the next group: the instances this one
+    /// wrote, as they will be once it commits (their stored version is the
+    /// new one), marked as settling; nothing else.
+    pub fn settled_base(self) -> Buffer {
+        let mut staged = HashMap::new();
+        let mut settling = HashSet::new();
+        for (id, mut l) in self.staged {
+            if l.events.is_empty() && l.stored_seq.is_some() {
+                continue;
+            }
+            l.stored_seq = Some(l.state.seq);
+            l.events.clear();
+            l.notices = 0;
+            settling.insert(id);
+            staged.insert(id, l);
+        }
+        Buffer { staged, settling, ..Buffer::default() }
     }
 }
 

@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
+use smmflow_store::Tx;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -43,19 +44,24 @@ impl Committer {
     pub(crate) fn start(rt: Weak<Runtime>) -> Committer {
         let (queue, mut rx) = mpsc::unbounded_channel::<(Request, Reply)>();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(j) => group.push(j),
-                        Err(_) => break,
+            let mut ahead: Option<Ahead> = None;
+            loop {
+                let (group, decided) = match ahead.take() {
+                    Some(a) => (a.group, a.decided),
+                    None => {
+                        let Some(first) = rx.recv().await else { break };
+                        (drain(first, &mut rx), None)
                     }
-                }
-                in_id_order(&mut group);
+                };
                 let Some(rt) = rt.upgrade() else { break };
                 // A panic fails this group's callers (their replies are
                 // dropped: INTERNAL) and the committer goes on.
-                rt.health.pass(Part::Committer, rt.clone().commit_group(group)).await;
+                let next = &mut ahead;
+                rt.health
+                    .pass(Part::Committer, async {
+                        *next = rt.clone().commit_group(group, decided, &mut rx).await;
+                    })
+                    .await;
             }
         });
         Committer { queue }
@@ -77,6 +83,33 @@ impl Committer {
     pub(crate) async fn answer(rx: oneshot::Receiver<Answer>) -> Answer {
         rx.await.map_err(|_| Error::Internal("the committer dropped a command".into()))?
     }
+}
+
+/// Whatever else is queued, up to a group's size, after `first`.
+fn drain(first: (Request, Reply), rx: &mut mpsc::UnboundedReceiver<(Request, Reply)>) -> Vec<(Request, Reply)> {
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(j) => group.push(j),
+            Err(_) => break,
+        }
+    }
+    in_id_order(&mut group);
+    group
+}
+
+/// The next group, taken while the one before it committed, and decided
+/// then when it could be: with the store's count of lane commits the
+/// decision holds for (the one before's commit and no other).
+struct Ahead {
+    group: Vec<(Request, Reply)>,
+    decided: Option<(Decision, u64)>,
+}
+
+/// A group's decisions, not yet written.
+pub(crate) struct Decision {
+    all: Buffer,
+    done: Vec<Decided>,
 }
 
 /// Starts decided in the order of their ids (UUIDv7, taken when each was
@@ -109,6 +142,35 @@ fn in_id_order(group: &mut [(Request, Reply)]) {
     }
 }
 
+/// The instance ids of a group's requests.
+fn ids(reqs: &[&Request]) -> Vec<Uuid> {
+    reqs.iter()
+        .map(|j| match &j.work {
+            Work::Start { id, .. } | Work::Command { id, .. } => *id,
+        })
+        .collect()
+}
+
+/// A request's decision, its work merged into the group's.
+fn merged(all: &mut Buffer, r: Result<Option<Buffer>>) -> Decided {
+    match r {
+        Ok(None) => Decided::Nothing,
+        Ok(Some(buf)) => {
+            all.merge(&buf);
+            Decided::Staged(buf.staged)
+        }
+        Err(e) => Decided::Failed(e),
+    }
+}
+
+/// Whatever is queued now, up to a group's size (nothing waited for).
+fn take_queued(rx: &mut mpsc::UnboundedReceiver<(Request, Reply)>) -> Vec<(Request, Reply)> {
+    match rx.try_recv() {
+        Ok(first) => drain(first, rx),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// What a request did inside the group's transaction.
 pub(crate) enum Decided {
     Nothing,
@@ -117,73 +179,137 @@ pub(crate) enum Decided {
 }
 
 impl Runtime {
-    async fn commit_group(self: Arc<Self>, group: Vec<(Request, Reply)>) {
+    /// Writes and commits a group (with the decision made ahead if nobody
+    /// else wrote since it was made), and, while the commit is under way,
+    /// takes the requests queued behind it and decides them (SQLite). The
+    /// returned group is the committer's next.
+    async fn commit_group(
+        self: Arc<Self>,
+        group: Vec<(Request, Reply)>,
+        decided: Option<(Decision, u64)>,
+        rx: &mut mpsc::UnboundedReceiver<(Request, Reply)>,
+    ) -> Option<Ahead> {
         self.metrics.observe_group(group.len());
-        if group.len() == 1 {
-            let Some((req, reply)) = group.into_iter().next() else { return };
+        if group.len() == 1 && decided.is_none() {
+            let (req, reply) = group.into_iter().next()?;
             let _ = reply.send(self.run_alone(&req).await);
-            return;
+            return None;
         }
         let reqs: Vec<&Request> = group.iter().map(|(j, _)| j).collect();
-        match self.run_group(&reqs).await {
-            Ok(done) => {
-                for ((req, reply), d) in group.into_iter().zip(done) {
-                    let _ = reply.send(match d {
-                        Decided::Nothing => Ok(None),
-                        Decided::Staged(staged) => Ok(Some(self.after_commit(staged))),
-                        // Someone else's change first (not expected on SQLite): alone, with retries.
-                        Decided::Failed(Error::Store(smmflow_store::Error::Conflict(_))) => self.run_alone(&req).await,
-                        Decided::Failed(e) => Err(e),
-                    });
-                }
-            }
+        let (tx, Decision { all, done }) = match self.write_group(&reqs, decided).await {
+            Ok(w) => w,
             Err(e) => {
-                tracing::warn!("a group commit failed ({e}); running its {} commands alone", group.len());
-                for (req, reply) in group {
-                    let _ = reply.send(self.run_alone(&req).await);
-                }
+                self.all_alone(group, &e).await;
+                return None;
             }
+        };
+        // PostgreSQL's groups lock their rows while deciding: not pipelined.
+        let next = if !self.store.is_postgres() && all.pipelines() { take_queued(rx) } else { Vec::new() };
+        let (committed, ahead) = if next.is_empty() {
+            (tx.commit().await, None)
+        } else {
+            let mark = self.store.lane_commits() + 1;
+            let (committed, decision) = tokio::join!(tx.commit(), self.decide_ahead(&next, all.settled_base()));
+            (committed, Some(Ahead { group: next, decided: decision.map(|d| (d, mark)) }))
+        };
+        match committed {
+            Ok(()) => self.answer_group(group, done).await,
+            Err(e) => {
+                self.all_alone(group, &e.into()).await;
+                // Decided on top of what did not commit.
+                return ahead.map(|a| Ahead { group: a.group, decided: None });
+            }
+        }
+        ahead
+    }
+
+    async fn answer_group(&self, group: Vec<(Request, Reply)>, done: Vec<Decided>) {
+        for ((req, reply), d) in group.into_iter().zip(done) {
+            let _ = reply.send(match d {
+                Decided::Nothing => Ok(None),
+                Decided::Staged(staged) => Ok(Some(self.after_commit(staged))),
+                // Someone else's change first (not expected on SQLite): alone, with retries.
+                Decided::Failed(Error::Store(smmflow_store::Error::Conflict(_))) => self.run_alone(&req).await,
+                Decided::Failed(e) => Err(e),
+            });
         }
     }
 
-    /// Decides every request of the group on top of the ones before it,
-    /// then writes all their work and commits once. Err when the
-    /// transaction could not be begun, written or committed.
-    pub(crate) async fn run_group(&self, reqs: &[&Request]) -> Result<Vec<Decided>> {
+    async fn all_alone(&self, group: Vec<(Request, Reply)>, e: &Error) {
+        tracing::warn!("a group commit failed ({e}); running its {} commands alone", group.len());
+        for (req, reply) in group {
+            let _ = reply.send(self.run_alone(&req).await);
+        }
+    }
+
+    /// Begins the group's transaction and writes its decisions: the ones
+    /// made ahead if no other write was committed since, else made now.
+    /// Err when the transaction could not be begun or written.
+    async fn write_group(&self, reqs: &[&Request], decided: Option<(Decision, u64)>) -> Result<(Tx, Decision)> {
         let tx = self.store.begin().await?;
+        let decision = match decided {
+            Some((d, mark)) if self.store.lane_commits() == mark => {
+                self.metrics.observe_ahead();
+                d
+            }
+            _ => self.decide_group(&tx, reqs).await?,
+        };
+        let announcements = decision.all.flush(&tx, self.now(), &self.node).await?;
+        self.announce(&tx, &announcements).await?;
+        Ok((tx, decision))
+    }
+
+    /// Decides every request of the group on top of the ones before it, in
+    /// the group's transaction (flushing into it when a decision must read
+    /// what the ones before wrote).
+    async fn decide_group(&self, tx: &Tx, reqs: &[&Request]) -> Result<Decision> {
         let mut all = Buffer::default();
         // One read for the whole group (on PostgreSQL, locking the rows in id order).
-        let ids: Vec<Uuid> = reqs
-            .iter()
-            .map(|j| match &j.work {
-                Work::Start { id, .. } | Work::Command { id, .. } => *id,
-            })
-            .collect();
-        all.prefetch(&tx, &ids).await?;
+        all.prefetch(tx, &ids(reqs)).await?;
         let mut done = Vec::with_capacity(reqs.len());
         for req in reqs {
-            let r = match self.decide_request(&tx, req, &all, Mode::Grouped).await {
+            let r = match self.decide_request(tx, req, &all, Mode::Grouped).await {
                 Err(Error::FlushFirst) => {
-                    let announcements = all.flush(&tx, self.now(), &self.node).await?;
-                    self.announce(&tx, &announcements).await?;
+                    let announcements = all.flush(tx, self.now(), &self.node).await?;
+                    self.announce(tx, &announcements).await?;
                     all.written();
-                    self.decide_request(&tx, req, &all, Mode::Grouped).await
+                    self.decide_request(tx, req, &all, Mode::Grouped).await
                 }
                 r => r,
             };
-            match r {
-                Ok(None) => done.push(Decided::Nothing),
-                Ok(Some(buf)) => {
-                    all.merge(&buf);
-                    done.push(Decided::Staged(buf.staged));
-                }
-                Err(e) => done.push(Decided::Failed(e)),
+            done.push(merged(&mut all, r));
+        }
+        Ok(Decision { all, done })
+    }
+
+    /// Decides the next group while the one before commits: on a read
+    /// snapshot of the database under `base` (what the one before wrote).
+    /// None when a request needs what the snapshot cannot show (a flush
+    /// first) or the snapshot failed: the group is then decided in its own
+    /// transaction, as usual.
+    async fn decide_ahead(&self, next: &[(Request, Reply)], base: Buffer) -> Option<Decision> {
+        let reqs: Vec<&Request> = next.iter().map(|(j, _)| j).collect();
+        let read = self.store.begin_read().await.ok()?;
+        let mut all = base;
+        all.prefetch(&read, &ids(&reqs)).await.ok()?;
+        let mut done = Vec::with_capacity(reqs.len());
+        for req in &reqs {
+            match self.decide_request(&read, req, &all, Mode::Grouped).await {
+                Err(Error::FlushFirst | Error::Store(_)) => return None,
+                r => done.push(merged(&mut all, r)),
             }
         }
-        let announcements = all.flush(&tx, self.now(), &self.node).await?;
-        self.announce(&tx, &announcements).await?;
+        let _ = read.rollback().await;
+        Some(Decision { all, done })
+    }
+
+    /// Decides every request of the group, then writes all their work and
+    /// commits once. Err when the transaction could not be begun, written
+    /// or committed.
+    pub(crate) async fn run_group(&self, reqs: &[&Request]) -> Result<Vec<Decided>> {
+        let (tx, decision) = self.write_group(reqs, None).await?;
         tx.commit().await?;
-        Ok(done)
+        Ok(decision.done)
     }
 
     /// Starts many instances, a few hundred per transaction (bulk loads:
