@@ -353,6 +353,8 @@ async fn engine(target: &Target, instances: usize, workers: usize) -> Result<ser
     let (groups, grouped) = rt.metrics.groups();
     Ok(json!({
         "commits_per_group": if groups > 0 { grouped as f64 / groups as f64 } else { 1.0 },
+        // The share of groups decided while the one before committed.
+        "groups_decided_ahead": if groups > 0 { rt.metrics.groups_ahead() as f64 / groups as f64 } else { 0.0 },
         "database": target.name,
         "instances": instances,
         "workers": workers,
@@ -625,7 +627,7 @@ async fn main() -> Result<()> {
                 "engine throughput: approval-loop, {instances} instances, {workers} workers, in-process, SQLite synchronous={sync_name}\n"
             );
             println!(
-                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8} {:>6}",
+                "{:<9} {:>10} {:>13} {:>8} {:>8} {:>12} {:>7} {:>11} {:>8} {:>6} {:>6}",
                 "db",
                 "inst/s",
                 "transitions/s",
@@ -635,13 +637,14 @@ async fn main() -> Result<()> {
                 "ratio",
                 "bytes/inst",
                 "RSS MiB",
-                "group"
+                "group",
+                "ahead"
             );
             let mut results = Vec::new();
             for target in targets(db, postgres_url.as_deref()).await? {
                 let r = engine(&target, instances, workers).await?;
                 println!(
-                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>12.0} {:>7.2} {:>11} {:>8.0} {:>6.1}",
+                    "{:<9} {:>10.0} {:>13.0} {:>8.2} {:>8.2} {:>12.0} {:>7.2} {:>11} {:>8.0} {:>6.1} {:>6.2}",
                     target.name,
                     r["instances_per_s"].as_f64().unwrap_or(0.0),
                     r["transitions_per_s"].as_f64().unwrap_or(0.0),
@@ -652,6 +655,7 @@ async fn main() -> Result<()> {
                     r["db_bytes_per_instance"],
                     r["peak_rss_mib"].as_f64().unwrap_or(0.0),
                     r["commits_per_group"].as_f64().unwrap_or(1.0),
+                    r["groups_decided_ahead"].as_f64().unwrap_or(0.0),
                 );
                 results.push(r);
             }
