@@ -243,7 +243,7 @@ async fn walk(rt: std::sync::Arc<smmflow_runtime::Runtime>, n: usize) -> uuid::U
     let mut rejected = false;
     while let Some(task) = inst.tasks.iter().find(|t| t.status == TaskStatus::Open).cloned() {
         let (who, cmd) = if task.step == "review" {
-            if n % 3 == 0 && !rejected {
+            if n.is_multiple_of(3) && !rejected {
                 rejected = true;
                 ("eddie", Command::Reject { task: task.no, comment: "again".into(), reasons: vec![] })
             } else {
@@ -285,8 +285,8 @@ async fn groups_decided_while_the_one_before_commits_lose_nothing() {
             let n = inst.inputs["n"].as_u64().unwrap();
             assert!(inst.status.is_finished(), "{db}: post {n} finished");
             let reviews = inst.tasks.iter().filter(|t| t.step == "review").count();
-            assert_eq!(reviews, if n % 3 == 0 { 2 } else { 1 }, "{db}: post {n}'s rounds");
-            let last = inst.tasks.iter().filter(|t| t.step == "draft").last().unwrap();
+            assert_eq!(reviews, if n.is_multiple_of(3) { 2 } else { 1 }, "{db}: post {n}'s rounds");
+            let last = inst.tasks.iter().rfind(|t| t.step == "draft").unwrap();
             let round = last.round;
             assert_eq!(last.output, Some(json!({"text": format!("post {n} r{round}")})), "{db}");
         }

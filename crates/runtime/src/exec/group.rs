@@ -205,22 +205,28 @@ impl Runtime {
         };
         // PostgreSQL's groups lock their rows while deciding: not pipelined.
         let next = if !self.store.is_postgres() && all.pipelines() { take_queued(rx) } else { Vec::new() };
-        let (committed, ahead) = if next.is_empty() {
-            (tx.commit().await, None)
-        } else {
-            let mark = self.store.lane_commits() + 1;
-            let (committed, decision) = tokio::join!(tx.commit(), self.decide_ahead(&next, all.settled_base()));
-            (committed, Some(Ahead { group: next, decided: decision.map(|d| (d, mark)) }))
-        };
-        match committed {
-            Ok(()) => self.answer_group(group, done).await,
-            Err(e) => {
-                self.all_alone(group, &e.into()).await;
-                // Decided on top of what did not commit.
-                return ahead.map(|a| Ahead { group: a.group, decided: None });
+        // Each caller is answered as soon as the commit is done, while the
+        // next group is still being decided.
+        let settle = async {
+            match tx.commit().await {
+                Ok(()) => {
+                    self.answer_group(group, done).await;
+                    true
+                }
+                Err(e) => {
+                    self.all_alone(group, &e.into()).await;
+                    false
+                }
             }
+        };
+        if next.is_empty() {
+            settle.await;
+            return None;
         }
-        ahead
+        let mark = self.store.lane_commits() + 1;
+        let (committed, decision) = tokio::join!(settle, self.decide_ahead(&next, all.settled_base()));
+        // Decided on top of what did not commit: decided again.
+        Some(Ahead { group: next, decided: decision.filter(|_| committed).map(|d| (d, mark)) })
     }
 
     async fn answer_group(&self, group: Vec<(Request, Reply)>, done: Vec<Decided>) {
