@@ -42,6 +42,17 @@ steps:
     assign: round_robin
 "#;
 
+/// Lena starts post number `n` in acme.
+fn post(n: usize) -> StartRequest {
+    StartRequest {
+        workflow: "post".into(),
+        workspace: "acme".into(),
+        inputs: json!({"n": n}),
+        actor: "lena".into(),
+        idempotency_key: None,
+    }
+}
+
 /// Runs `f` for each n in 0..count as concurrent tasks; returns their results in order.
 async fn concurrently<T, F, Fut>(count: usize, f: F) -> Vec<T>
 where
@@ -64,16 +75,7 @@ async fn concurrent_commands_share_commits_and_a_refused_one_spoils_nothing() {
         sim.deploy(POST).await;
         let posts = concurrently(40, |n| {
             let rt = sim.rt.clone();
-            async move {
-                let req = StartRequest {
-                    workflow: "post".into(),
-                    workspace: "acme".into(),
-                    inputs: json!({"n": n}),
-                    actor: "lena".into(),
-                    idempotency_key: None,
-                };
-                rt.system().start(req).await.unwrap()
-            }
+            async move { rt.system().start(post(n)).await.unwrap() }
         })
         .await;
         // Each draft completed twice at once (one must be refused), plus a
@@ -232,14 +234,7 @@ async fn timers_due_together_fire_once_each_and_share_commits() {
 /// One person's loop, as the benchmark's: start a post, write it, have it
 /// reviewed (sent back once for every third), until it is published.
 async fn walk(rt: std::sync::Arc<smmflow_runtime::Runtime>, n: usize) -> uuid::Uuid {
-    let req = StartRequest {
-        workflow: "post".into(),
-        workspace: "acme".into(),
-        inputs: json!({"n": n}),
-        actor: "lena".into(),
-        idempotency_key: None,
-    };
-    let mut inst = rt.system().start(req).await.unwrap();
+    let mut inst = rt.system().start(post(n)).await.unwrap();
     let mut rejected = false;
     while let Some(task) = inst.tasks.iter().find(|t| t.status == TaskStatus::Open).cloned() {
         let (who, cmd) = if task.step == "review" {
