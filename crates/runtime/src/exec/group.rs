@@ -10,6 +10,16 @@
 //! a group saves. (Several committers at once on PostgreSQL were measured
 //! and gave nothing on two cores: the server's CPU is the limit there.)
 //!
+//! On SQLite the next group is decided while the one before commits: its
+//! requests are taken when that `COMMIT` starts and decided on a read
+//! snapshot under what the committing group wrote (`Buffer::settled_base`),
+//! and written only if the commit succeeded and no other write transaction
+//! went through the writer lane meanwhile; otherwise (and after a group
+//! that wrote idempotency keys, publications or profiles, or whenever a
+//! decision needs a fresh read) the group is decided in its own
+//! transaction. PostgreSQL's groups lock their rows while deciding and are
+//! not pipelined.
+//!
 //! A request the engine refuses has written nothing and is answered with
 //! its error; the others commit. If writing or committing fails, every
 //! request of the group runs again alone. A caller is answered only after
