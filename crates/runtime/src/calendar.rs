@@ -175,6 +175,12 @@ impl Runtime {
         let (Some(first), Some(last)) = (planned.iter().map(|p| p.at).min(), planned.iter().map(|p| p.at).max()) else {
             return Ok(Vec::new());
         };
+        // The publications read below are joined with their instances'
+        // status, which a group still committing may have changed (a
+        // cancelled post): decided in the group's own transaction instead.
+        if group.is_settling() {
+            return Err(Error::FlushFirst);
+        }
         // A day either side covers the local day and the longest gap (7 days at most).
         let margin = Duration::days(8);
         let (from, to) = (first - margin, last + margin);

@@ -87,6 +87,16 @@ impl Health {
         }
     }
 
+    /// Awaits `f`; a panic becomes an internal error of this call alone.
+    pub(crate) async fn contain_async<F: Future>(&self, what: &str, f: F) -> Result<F::Output> {
+        AssertUnwindSafe(f).catch_unwind().await.map_err(|p| {
+            let message = panic_message(&p);
+            self.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("a panic was contained while {what}: {message}");
+            Error::Internal(format!("{what} failed: {message}"))
+        })
+    }
+
     /// Runs a synchronous decision; a panic becomes an internal error of
     /// this call alone.
     pub(crate) fn contain<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {

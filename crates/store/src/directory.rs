@@ -142,29 +142,35 @@ impl Store {
         Ok(user::Entity::find().count(self.conn()).await?)
     }
 
+    /// Adds a membership (in a write transaction: on SQLite through the
+    /// writer lane, so a group decided ahead of it is decided again).
     pub async fn add_member(&self, workspace: &str, login: &str, role: &str, now: DateTime<Utc>) -> Result<()> {
+        let tx = self.begin().await?;
         let r = membership::ActiveModel {
             workspace: Set(workspace.into()),
             user_login: Set(login.into()),
             role: Set(role.into()),
             created_at: Set(now),
         }
-        .insert(self.conn())
+        .insert(tx.conn())
         .await;
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => tx.commit().await,
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
             Err(e) => Err(unique(e, format!("workspace `{workspace}` or user `{login}`"))),
         }
     }
 
+    /// Removes a membership (a write transaction, as `add_member`).
     pub async fn remove_member(&self, workspace: &str, login: &str, role: &str) -> Result<bool> {
+        let tx = self.begin().await?;
         let r = membership::Entity::delete_many()
             .filter(membership::Column::Workspace.eq(workspace))
             .filter(membership::Column::UserLogin.eq(login))
             .filter(membership::Column::Role.eq(role))
-            .exec(self.conn())
+            .exec(tx.conn())
             .await?;
+        tx.commit().await?;
         Ok(r.rows_affected > 0)
     }
 

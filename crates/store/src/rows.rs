@@ -56,8 +56,15 @@ impl Insert {
     /// after row); the number of rows written (or updated by the tail).
     pub async fn run(&self, txn: &DatabaseTransaction, pg: bool, values: Vec<Value>) -> Result<u64> {
         let width = self.columns.len();
-        if values.is_empty() || !values.len().is_multiple_of(width) {
+        if values.is_empty() {
             return Ok(0);
+        }
+        if !values.len().is_multiple_of(width) {
+            return Err(crate::Error::Corrupt(format!(
+                "{} values for rows of {width} columns of `{}`",
+                values.len(),
+                self.table
+            )));
         }
         let backend = if pg { DbBackend::Postgres } else { DbBackend::Sqlite };
         let sql = self.text(values.len() / width, pg);

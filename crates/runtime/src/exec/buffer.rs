@@ -290,6 +290,12 @@ impl Buffer {
         !self.flushed_midway && self.remember.is_empty() && self.publications.is_empty() && self.profiles.is_empty()
     }
 
+    /// Whether this is the base of a group decided while the one before
+    /// commits (its writes are not in the database's snapshot yet).
+    pub fn is_settling(&self) -> bool {
+        !self.settling.is_empty()
+    }
+
     /// After a flush, the base for the next group: the instances this one
     /// wrote, as they will be once it commits (their stored version is the
     /// new one), marked as settling; nothing else.

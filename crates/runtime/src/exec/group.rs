@@ -16,7 +16,8 @@
 //! and written only if the commit succeeded and no other write transaction
 //! went through the writer lane meanwhile; otherwise (and after a group
 //! that wrote idempotency keys, publications or profiles, or whenever a
-//! decision needs a fresh read) the group is decided in its own
+//! decision needs a fresh read: a timer or a load count of a settling
+//! instance, a posting-limit check) the group is decided in its own
 //! transaction. PostgreSQL's groups lock their rows while deciding and are
 //! not pipelined.
 //!
@@ -234,7 +235,11 @@ impl Runtime {
             return None;
         }
         let mark = self.store.lane_commits() + 1;
-        let (committed, decision) = tokio::join!(settle, self.decide_ahead(&next, all.settled_base()));
+        // A panic while deciding ahead costs only that decision (the group
+        // is decided again in its own transaction), never the commit under way.
+        let ahead = self.health.contain_async("deciding a group ahead", self.decide_ahead(&next, all.settled_base()));
+        let (committed, decision) = tokio::join!(settle, ahead);
+        let decision = decision.ok().flatten();
         // Decided on top of what did not commit: decided again.
         Some(Ahead { group: next, decided: decision.filter(|_| committed).map(|d| (d, mark)) })
     }
