@@ -89,23 +89,21 @@ impl Health {
 
     /// Awaits `f`; a panic becomes an internal error of this call alone.
     pub(crate) async fn contain_async<F: Future>(&self, what: &str, f: F) -> Result<F::Output> {
-        AssertUnwindSafe(f).catch_unwind().await.map_err(|p| {
-            let message = panic_message(&p);
-            self.panics.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("a panic was contained while {what}: {message}");
-            Error::Internal(format!("{what} failed: {message}"))
-        })
+        AssertUnwindSafe(f).catch_unwind().await.map_err(|p| self.contained(what, &p))
     }
 
     /// Runs a synchronous decision; a panic becomes an internal error of
     /// this call alone.
     pub(crate) fn contain<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
-        std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-            let message = panic_message(&p);
-            self.panics.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("a panic was contained while {what}: {message}");
-            Error::Internal(format!("{what} failed: {message}"))
-        })
+        std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| self.contained(what, &p))
+    }
+
+    /// A panic caught while `what`: counted, logged, and the caller's error.
+    fn contained(&self, what: &str, p: &Box<dyn Any + Send>) -> Error {
+        let message = panic_message(p);
+        self.panics.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("a panic was contained while {what}: {message}");
+        Error::Internal(format!("{what} failed: {message}"))
     }
 }
 

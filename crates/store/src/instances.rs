@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde_json::Value;
 use smmflow_engine::{Event, Instance, TaskKind};
@@ -195,10 +195,9 @@ impl Tx {
         ids.dedup();
         // The snapshot as text, parsed once into the instance (not into a
         // JSON tree first, as the entity's `Json` column would be).
-        let backend = if self.pg { DbBackend::Postgres } else { DbBackend::Sqlite };
+        let backend = self.txn.get_database_backend();
         for part in ids.chunks(crate::writes::CHUNK) {
-            let marks: Vec<String> =
-                (1..=part.len()).map(|n| if self.pg { format!("${n}") } else { "?".to_string() }).collect();
+            let marks: Vec<String> = (1..=part.len()).map(|n| crate::rows::mark(n, self.pg)).collect();
             let lock = if self.pg { " ORDER BY id FOR UPDATE" } else { "" };
             let sql =
                 format!("SELECT CAST(state AS TEXT) AS state FROM instances WHERE id IN ({}){lock}", marks.join(", "));

@@ -434,7 +434,7 @@ impl Tx {
                 r.subject.clone().into(),
             ]);
         }
-        OUTBOX.run(self.conn(), self.is_postgres(), values).await?;
+        OUTBOX.run(self.conn(), values).await?;
         Ok(())
     }
 

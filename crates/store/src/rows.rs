@@ -22,6 +22,11 @@ pub(crate) struct Insert {
     pub tail: &'static str,
 }
 
+/// The `n`-th (1-based) bound value's placeholder on this backend.
+pub(crate) fn mark(n: usize, pg: bool) -> String {
+    if pg { format!("${n}") } else { "?".to_string() }
+}
+
 impl Insert {
     /// The statement's text for `rows` rows on this backend.
     fn text(&self, rows: usize, pg: bool) -> String {
@@ -37,10 +42,10 @@ impl Insert {
                     sql.push_str(", ");
                 }
                 n += 1;
-                match (pg, self.json.contains(col)) {
-                    (false, _) => sql.push('?'),
-                    (true, false) => sql.push_str(&format!("${n}")),
-                    (true, true) => sql.push_str(&format!("CAST(${n} AS jsonb)")),
+                if pg && self.json.contains(col) {
+                    sql.push_str(&format!("CAST({} AS jsonb)", mark(n, pg)));
+                } else {
+                    sql.push_str(&mark(n, pg));
                 }
             }
             sql.push(')');
@@ -54,7 +59,7 @@ impl Insert {
 
     /// Runs the insert for `values` (a row's values in column order, row
     /// after row); the number of rows written (or updated by the tail).
-    pub async fn run(&self, txn: &DatabaseTransaction, pg: bool, values: Vec<Value>) -> Result<u64> {
+    pub async fn run(&self, txn: &DatabaseTransaction, values: Vec<Value>) -> Result<u64> {
         let width = self.columns.len();
         if values.is_empty() {
             return Ok(0);
@@ -66,8 +71,8 @@ impl Insert {
                 self.table
             )));
         }
-        let backend = if pg { DbBackend::Postgres } else { DbBackend::Sqlite };
-        let sql = self.text(values.len() / width, pg);
+        let backend = txn.get_database_backend();
+        let sql = self.text(values.len() / width, backend == DbBackend::Postgres);
         Ok(txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
     }
 }

@@ -150,10 +150,10 @@ impl Tx {
             }
         }
         for part in events.chunks(CHUNK * EVENTS.columns.len()) {
-            EVENTS.run(self.conn(), self.is_postgres(), part.to_vec()).await?;
+            EVENTS.run(self.conn(), part.to_vec()).await?;
         }
         for part in tasks.chunks(CHUNK * TASKS.columns.len()) {
-            TASKS.run(self.conn(), self.is_postgres(), part.to_vec()).await?;
+            TASKS.run(self.conn(), part.to_vec()).await?;
         }
         Ok(())
     }
@@ -170,7 +170,7 @@ impl Tx {
             for w in part {
                 values.extend(instance_values(w.state, now)?);
             }
-            let written = INSTANCES.run(self.conn(), self.is_postgres(), values).await?;
+            let written = INSTANCES.run(self.conn(), values).await?;
             if written != part.len() as u64 {
                 return Err(Error::Conflict("an instance was changed by someone else; try again".into()));
             }

@@ -30,6 +30,13 @@ pub(crate) struct Staged {
     pub notices: usize,
 }
 
+impl Staged {
+    /// New in this buffer, or with events not yet written.
+    fn changed(&self) -> bool {
+        !self.events.is_empty() || self.stored_seq.is_none()
+    }
+}
+
 #[derive(Clone)]
 enum TimerOp {
     Set(Uuid, String, DateTime<Utc>),
@@ -133,9 +140,7 @@ impl Buffer {
 
     /// Whether reads of the database would miss something of this buffer.
     pub fn has_pending(&self) -> bool {
-        self.pending
-            || !self.settling.is_empty()
-            || self.staged.values().any(|l| !l.events.is_empty() || l.stored_seq.is_none())
+        self.pending || self.is_settling() || self.staged.values().any(Staged::changed)
     }
 
     /// Reads ahead, in one query, the instances a group's jobs will act on.
@@ -161,7 +166,7 @@ impl Buffer {
     /// Whether something buffered touches this instance or its timers.
     pub fn has_pending_for(&self, id: Uuid) -> bool {
         self.settling.contains(&id)
-            || self.staged.get(&id).is_some_and(|l| !l.events.is_empty() || l.stored_seq.is_none())
+            || self.staged.get(&id).is_some_and(Staged::changed)
             || self.timers.iter().any(|op| match op {
                 TimerOp::Set(i, ..) | TimerOp::Clear(i, _) | TimerOp::Take(i, _) => *i == id,
             })
@@ -303,7 +308,7 @@ impl Buffer {
         let mut staged = HashMap::new();
         let mut settling = HashSet::new();
         for (id, mut l) in self.staged {
-            if l.events.is_empty() && l.stored_seq.is_some() {
+            if !l.changed() {
                 continue;
             }
             l.stored_seq = Some(l.state.seq);
