@@ -74,6 +74,12 @@ fn parse_calendar(source: &str) -> Option<Calendar> {
 impl Cache {
     /// The definition of a workflow version (the latest when `version` is None), read in `tx`.
     pub(crate) async fn get(&self, tx: &Tx, key: &str, version: Option<i32>) -> Result<Arc<Def>> {
+        // The latest version's number alone first: its definition is
+        // usually parsed already (a start reads one index entry, not the source).
+        let version = match version {
+            Some(v) => Some(v),
+            None => tx.latest_version(DocumentKind::Workflow, key).await?,
+        };
         if let Some(v) = version
             && let Some(d) = self.defs.read().ok().and_then(|m| m.get(&(key.to_string(), v)).cloned())
         {

@@ -76,8 +76,17 @@ impl Store {
         Ok(rows.into_iter().map(|w| (w.key, w.name)).collect())
     }
 
+    /// Whether a workspace exists. Workspaces are never deleted, so a
+    /// workspace once found is remembered (every start asks).
     pub async fn workspace_exists(&self, key: &str) -> Result<bool> {
-        Ok(workspace::Entity::find_by_id(key.to_string()).one(self.conn()).await?.is_some())
+        if self.known_workspaces.read().is_ok_and(|k| k.contains(key)) {
+            return Ok(true);
+        }
+        let found = workspace::Entity::find_by_id(key.to_string()).one(self.conn()).await?.is_some();
+        if found && let Ok(mut k) = self.known_workspaces.write() {
+            k.insert(key.to_string());
+        }
+        Ok(found)
     }
 
     pub async fn create_user(&self, u: &User, now: DateTime<Utc>) -> Result<()> {

@@ -147,6 +147,21 @@ impl Tx {
         Ok(keys)
     }
 
+    /// The latest version's number (the definitions' caches hold the
+    /// parsed documents by version: this reads one index entry, not a
+    /// document's source).
+    pub async fn latest_version(&self, kind: DocumentKind, key: &str) -> Result<Option<i32>> {
+        let v: Option<Option<i32>> = document::Entity::find()
+            .select_only()
+            .column_as(document::Column::Version.max(), "version")
+            .filter(document::Column::Kind.eq(kind.as_str()))
+            .filter(document::Column::Key.eq(key))
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(v.flatten())
+    }
+
     /// One version (the latest when `version` is None), read in this transaction.
     pub async fn document(&self, kind: DocumentKind, key: &str, version: Option<i32>) -> Result<Option<Document>> {
         document_in(self.conn(), kind, key, version).await

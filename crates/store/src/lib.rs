@@ -77,11 +77,25 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite has one writer: this process's writers queue here instead of
     /// colliding in `BEGIN IMMEDIATE` and sleeping in SQLite's busy handler.
-    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    writer: Option<Lane>,
     /// Write transactions committed through the writer lane (SQLite): the
     /// group commit's pipeline checks that nobody else wrote between its
     /// read of a group and the group's write.
     commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Workspaces found to exist (`workspace_exists`; they are never deleted).
+    known_workspaces: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+}
+
+/// SQLite's writer lane: the queue, and the one connection its write
+/// transactions run on. A connection drops its whole page cache when it
+/// finds that another connection wrote since its last transaction; write
+/// transactions spread over the pool's connections found their caches cold
+/// every time (a page read per b-tree level, from the WAL). On a connection
+/// of their own, the pages they wrote stay cached for the next group.
+#[derive(Clone)]
+struct Lane {
+    queue: std::sync::Arc<tokio::sync::Mutex<()>>,
+    db: DatabaseConnection,
 }
 
 /// How SQLite makes a commit durable: `SMMFLOW_SQLITE_SYNC`.
@@ -118,26 +132,37 @@ impl Store {
             SqliteSync::Full => SqliteSynchronous::Full,
             SqliteSync::Normal => SqliteSynchronous::Normal,
         };
-        let mut opt = ConnectOptions::new(url.to_string());
-        opt.max_connections(if sqlite { 4 } else { 16 })
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(move |o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(sync)
-                    .busy_timeout(Duration::from_secs(30))
-                    .foreign_keys(true)
-                    // Pages are read through a memory map instead of a read()
-                    // per page, and each connection caches 16 MiB of them.
-                    .pragma("mmap_size", "268435456")
-                    .pragma("cache_size", "-16384")
-            });
-        let db = Database::connect(opt).await?;
-        let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, writer, commits: Default::default() })
+        let options = |connections: u32| {
+            let mut opt = ConnectOptions::new(url.to_string());
+            opt.max_connections(connections)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(move |o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(sync)
+                        .busy_timeout(Duration::from_secs(30))
+                        .foreign_keys(true)
+                        // Pages are read through a memory map instead of a read()
+                        // per page, and each connection caches 16 MiB of them.
+                        .pragma("mmap_size", "268435456")
+                        .pragma("cache_size", "-16384")
+                });
+            opt
+        };
+        let db = Database::connect(options(if sqlite { 4 } else { 16 })).await?;
+        let writer = if sqlite {
+            let queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+            // An in-memory database exists once per pool: its lane stays on it.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let lane = if in_memory { db.clone() } else { Database::connect(options(1)).await? };
+            Some(Lane { queue, db: lane })
+        } else {
+            None
+        };
+        Ok(Store { db, writer, commits: Default::default(), known_workspaces: Default::default() })
     }
 
     /// How many write transactions this store has committed through its
@@ -163,12 +188,11 @@ impl Store {
 
     /// A write transaction (on SQLite `BEGIN IMMEDIATE`: writers queue, never deadlock).
     pub async fn begin(&self) -> Result<Tx> {
-        let lane = match &self.writer {
-            Some(w) => Some(w.clone().lock_owned().await),
-            None => None,
+        let (lane, db) = match &self.writer {
+            Some(w) => (Some(w.queue.clone().lock_owned().await), &w.db),
+            None => (None, &self.db),
         };
-        let txn = self
-            .db
+        let txn = db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
