@@ -189,26 +189,7 @@ impl Tx {
     /// commit, in id order, so two replicas' groups that share instances
     /// wait for each other instead of deadlocking.
     pub async fn load_many(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Instance)>> {
-        let mut out = Vec::with_capacity(ids.len());
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        // The snapshot as text, parsed once into the instance (not into a
-        // JSON tree first, as the entity's `Json` column would be).
-        let backend = self.txn.get_database_backend();
-        for part in ids.chunks(crate::writes::CHUNK) {
-            let marks: Vec<String> = (1..=part.len()).map(|n| crate::rows::mark(n, self.pg)).collect();
-            let lock = if self.pg { " ORDER BY id FOR UPDATE" } else { "" };
-            let sql =
-                format!("SELECT CAST(state AS TEXT) AS state FROM instances WHERE id IN ({}){lock}", marks.join(", "));
-            let keys: Vec<sea_orm::Value> = part.iter().map(|id| id.to_string().into()).collect();
-            for row in self.txn.query_all_raw(Statement::from_sql_and_values(backend, sql, keys)).await? {
-                let text: String = row.try_get("", "state")?;
-                let state: Instance = serde_json::from_str(&text).map_err(corrupt)?;
-                out.push((state.id, state));
-            }
-        }
-        Ok(out)
+        states(&self.txn, ids, self.pg).await
     }
 
     /// Loads an instance, locking its row until commit on PostgreSQL (SQLite
@@ -279,10 +260,7 @@ pub(crate) fn task_row(m: task::Model) -> Result<TaskRow> {
 
 impl Store {
     pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
-        match instance::Entity::find_by_id(id.to_string()).one(self.conn()).await? {
-            None => Ok(None),
-            Some(m) => serde_json::from_value(m.state).map(Some).map_err(corrupt),
-        }
+        Ok(states(self.conn(), &[id], false).await?.pop().map(|(_, state)| state))
     }
 
     /// The workspace of an instance (never changes), without reading its state.
@@ -300,14 +278,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let rows = instance::Entity::find().filter(instance::Column::Id.is_in(keys)).all(self.conn()).await?;
-        rows.into_iter()
-            .map(|m| {
-                let state: Instance = serde_json::from_value(m.state).map_err(corrupt)?;
-                Ok((state.id, state))
-            })
-            .collect()
+        Ok(states(self.conn(), ids, false).await?.into_iter().collect())
     }
 
     /// An instance's event log, in order.
@@ -520,4 +491,30 @@ impl Tx {
             .await?;
         Ok(row.flatten())
     }
+}
+
+/// Instances by id, their snapshots read as text and parsed once into the
+/// instance (not into a JSON tree first, as the entity's `Json` column
+/// would be). With `lock` (PostgreSQL), their rows are locked until commit,
+/// in id order.
+async fn states<C: ConnectionTrait>(c: &C, ids: &[Uuid], lock: bool) -> Result<Vec<(Uuid, Instance)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let backend = c.get_database_backend();
+    let pg = backend == sea_orm::DbBackend::Postgres;
+    for part in ids.chunks(crate::writes::CHUNK) {
+        let marks: Vec<String> = (1..=part.len()).map(|n| crate::rows::mark(n, pg)).collect();
+        let lock = if lock { " ORDER BY id FOR UPDATE" } else { "" };
+        let sql =
+            format!("SELECT CAST(state AS TEXT) AS state FROM instances WHERE id IN ({}){lock}", marks.join(", "));
+        let keys: Vec<sea_orm::Value> = part.iter().map(|id| id.to_string().into()).collect();
+        for row in c.query_all_raw(Statement::from_sql_and_values(backend, sql, keys)).await? {
+            let text: String = row.try_get("", "state")?;
+            let state: Instance = serde_json::from_str(&text).map_err(corrupt)?;
+            out.push((state.id, state));
+        }
+    }
+    Ok(out)
 }
