@@ -132,7 +132,8 @@ impl Store {
             SqliteSync::Full => SqliteSynchronous::Full,
             SqliteSync::Normal => SqliteSynchronous::Normal,
         };
-        let options = |connections: u32| {
+        // `temp_store`: where SQLite keeps temporary tables and journals.
+        let options = |connections: u32, temp_store: &'static str| {
             let mut opt = ConnectOptions::new(url.to_string());
             opt.max_connections(connections)
                 .min_connections(1)
@@ -149,15 +150,25 @@ impl Store {
                         // per page, and each connection caches 16 MiB of them.
                         .pragma("mmap_size", "268435456")
                         .pragma("cache_size", "-16384")
+                        .pragma("temp_store", temp_store)
                 });
             opt
         };
-        let db = Database::connect(options(if sqlite { 4 } else { 16 })).await?;
+        let db = Database::connect(options(if sqlite { 4 } else { 16 }, "default")).await?;
         let writer = if sqlite {
             let queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
             // An in-memory database exists once per pool: its lane stays on it.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let lane = if in_memory { db.clone() } else { Database::connect(options(1)).await? };
+            let lane = if in_memory {
+                db.clone()
+            } else {
+                // The statement journal SQLite keeps for a multi-row insert
+                // into a table with foreign keys (a group's tasks and events)
+                // stays in memory instead of spilling into a temporary file
+                // (opened, written and unlinked per statement). Only on the
+                // lane: readers' sorts may be large, the lane's writes are not.
+                Database::connect(options(1, "memory")).await?
+            };
             Some(Lane { queue, db: lane })
         } else {
             None
