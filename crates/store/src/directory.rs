@@ -76,7 +76,8 @@ impl Store {
         Ok(rows.into_iter().map(|w| (w.key, w.name)).collect())
     }
 
-    /// Whether a workspace exists. Workspaces are never deleted, so a
+    /// Whether a workspace exists. Workspaces are never deleted (`data
+    /// copy` clears only a fresh target store, before it is used), so a
     /// workspace once found is remembered (every start asks).
     pub async fn workspace_exists(&self, key: &str) -> Result<bool> {
         if self.known_workspaces.read().is_ok_and(|k| k.contains(key)) {
