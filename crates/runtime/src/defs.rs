@@ -74,24 +74,17 @@ fn parse_calendar(source: &str) -> Option<Calendar> {
 impl Cache {
     /// The definition of a workflow version (the latest when `version` is None), read in `tx`.
     pub(crate) async fn get(&self, tx: &Tx, key: &str, version: Option<i32>) -> Result<Arc<Def>> {
+        let not_found = || Error::NotFound(format!("workflow `{key}`"));
         // The latest version's number alone first: its definition is
         // usually parsed already (a start reads one index entry, not the source).
         let version = match version {
-            Some(v) => Some(v),
-            None => tx.latest_version(DocumentKind::Workflow, key).await?,
+            Some(v) => v,
+            None => tx.latest_version(DocumentKind::Workflow, key).await?.ok_or_else(not_found)?,
         };
-        if let Some(v) = version
-            && let Some(d) = self.defs.read().ok().and_then(|m| m.get(&(key.to_string(), v)).cloned())
-        {
+        if let Some(d) = self.defs.read().ok().and_then(|m| m.get(&(key.to_string(), version)).cloned()) {
             return Ok(d);
         }
-        let doc = tx
-            .document(DocumentKind::Workflow, key, version)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("workflow `{key}`")))?;
-        if let Some(d) = self.defs.read().ok().and_then(|m| m.get(&(key.to_string(), doc.version)).cloned()) {
-            return Ok(d);
-        }
+        let doc = tx.document(DocumentKind::Workflow, key, Some(version)).await?.ok_or_else(not_found)?;
         let workflow = parse_workflow(&doc.source)?;
         let needs_profile = workflow.steps.iter().any(|s| matches!(s.kind, smmflow_spec::StepKind::UpdateProfile(_)));
         let def = Arc::new(Def { needs_load: needs_load(&workflow), needs_profile, workflow, version: doc.version });

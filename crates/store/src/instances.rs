@@ -78,9 +78,7 @@ pub struct Tx {
     txn: DatabaseTransaction,
     pg: bool,
     /// Held until the transaction ends (SQLite's in-process writer lane).
-    _lane: Option<tokio::sync::OwnedMutexGuard<()>>,
-    /// The store's count of lane commits, moved by this one's commit.
-    commits: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    lane: Option<crate::Turn>,
 }
 
 pub(crate) fn corrupt(e: serde_json::Error) -> Error {
@@ -144,13 +142,8 @@ pub(crate) fn instance_model(state: &Instance, now: DateTime<Utc>) -> Result<ins
 }
 
 impl Tx {
-    pub(crate) fn new(txn: DatabaseTransaction, pg: bool, lane: Option<tokio::sync::OwnedMutexGuard<()>>) -> Self {
-        Tx { txn, pg, _lane: lane, commits: None }
-    }
-
-    pub(crate) fn counted(mut self, commits: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>) -> Self {
-        self.commits = commits;
-        self
+    pub(crate) fn new(txn: DatabaseTransaction, pg: bool, lane: Option<crate::Turn>) -> Self {
+        Tx { txn, pg, lane }
     }
 
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
@@ -160,8 +153,8 @@ impl Tx {
     /// Commits (a savepoint: releases it).
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
-        if let Some(c) = &self.commits {
-            c.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(turn) = &self.lane {
+            turn.committed();
         }
         Ok(())
     }

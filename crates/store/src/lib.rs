@@ -78,10 +78,6 @@ pub struct Store {
     /// SQLite has one writer: this process's writers queue here instead of
     /// colliding in `BEGIN IMMEDIATE` and sleeping in SQLite's busy handler.
     writer: Option<Lane>,
-    /// Write transactions committed through the writer lane (SQLite): the
-    /// group commit's pipeline checks that nobody else wrote between its
-    /// read of a group and the group's write.
-    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Workspaces found to exist (`workspace_exists`; they are never deleted).
     known_workspaces: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
@@ -96,6 +92,23 @@ pub struct Store {
 struct Lane {
     queue: std::sync::Arc<tokio::sync::Mutex<()>>,
     db: DatabaseConnection,
+    /// Write transactions committed through the lane: the group commit's
+    /// pipeline checks that nobody else wrote between its read of a group
+    /// and the group's write.
+    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A write transaction's turn in the lane: held until it ends; its commit
+/// is counted.
+pub(crate) struct Turn {
+    _queue: tokio::sync::OwnedMutexGuard<()>,
+    commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Turn {
+    pub(crate) fn committed(&self) {
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// How SQLite makes a commit durable: `SMMFLOW_SQLITE_SYNC`.
@@ -169,17 +182,17 @@ impl Store {
                 // lane: readers' sorts may be large, the lane's writes are not.
                 Database::connect(options(1, "memory")).await?
             };
-            Some(Lane { queue, db: lane })
+            Some(Lane { queue, db: lane, commits: Default::default() })
         } else {
             None
         };
-        Ok(Store { db, writer, commits: Default::default(), known_workspaces: Default::default() })
+        Ok(Store { db, writer, known_workspaces: Default::default() })
     }
 
     /// How many write transactions this store has committed through its
     /// writer lane (SQLite; always 0 on PostgreSQL).
     pub fn lane_commits(&self) -> u64 {
-        self.commits.load(std::sync::atomic::Ordering::Acquire)
+        self.writer.as_ref().map_or(0, |w| w.commits.load(std::sync::atomic::Ordering::Acquire))
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -199,8 +212,11 @@ impl Store {
 
     /// A write transaction (on SQLite `BEGIN IMMEDIATE`: writers queue, never deadlock).
     pub async fn begin(&self) -> Result<Tx> {
-        let (lane, db) = match &self.writer {
-            Some(w) => (Some(w.queue.clone().lock_owned().await), &w.db),
+        let (turn, db) = match &self.writer {
+            Some(w) => {
+                let turn = Turn { _queue: w.queue.clone().lock_owned().await, commits: w.commits.clone() };
+                (Some(turn), &w.db)
+            }
             None => (None, &self.db),
         };
         let txn = db
@@ -209,8 +225,7 @@ impl Store {
                 ..Default::default()
             })
             .await?;
-        let commits = lane.as_ref().map(|_| self.commits.clone());
-        Ok(Tx::new(txn, self.is_postgres(), lane).counted(commits))
+        Ok(Tx::new(txn, self.is_postgres(), turn))
     }
 
     /// A read-only use of the transaction API (no writer lane, a deferred
