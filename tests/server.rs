@@ -95,6 +95,7 @@ async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
                     did = true;
                 }
             }
+            rows_answer_as_snapshots(&s, db).await;
             let inst = s.ok(&s.admin, INSTANCE, json!({"id": id})).await;
             if inst["instance"]["status"] == "COMPLETED" {
                 break;
@@ -125,6 +126,33 @@ async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
             acted.get("wanda").copied().unwrap_or(0) + acted.get("walt").copied().unwrap_or(0) >= 4,
             "{db}: copy written and reworked"
         );
+    }
+}
+
+/// A task list asking only what task rows hold is answered from the rows
+/// alone; the same list with one field more (`instructions`) reads every
+/// task's instance. Both must say the same of every task, in every state
+/// (open, claimed, done, reworked, overdue, in child instances).
+async fn rows_answer_as_snapshots(s: &Server, db: &str) {
+    const ROW: &str =
+        "id title status role assignee { login } dueAt overdue priority round isApproval createdAt completedAt";
+    let rows = s
+        .ok(
+            &s.admin,
+            &format!("{{ tasks(first: 100) {{ nodes {{ ...t }} }} }} fragment t on Task {{ {ROW} }}"),
+            json!({}),
+        )
+        .await;
+    let full =
+        s.ok(&s.admin, &format!("{{ tasks(first: 100) {{ nodes {{ {ROW} instructions }} }} }}"), json!({})).await;
+    let rows = rows["tasks"]["nodes"].as_array().unwrap();
+    let full = full["tasks"]["nodes"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{db}");
+    assert_eq!(rows.len(), full.len(), "{db}");
+    for (r, f) in rows.iter().zip(full) {
+        let mut f = f.clone();
+        f.as_object_mut().unwrap().remove("instructions");
+        assert_eq!(r, &f, "{db}: a task's row and its instance disagree");
     }
 }
 

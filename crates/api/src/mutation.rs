@@ -355,7 +355,7 @@ pub struct AdvanceClockPayload {
 }
 
 fn task_of(i: Instance, no: u32) -> TaskObj {
-    TaskObj { instance: Arc::new(i), no }
+    TaskObj::new(Arc::new(i), no)
 }
 
 /// A command's result as a task payload: form errors become `userErrors`.

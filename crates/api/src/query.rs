@@ -69,7 +69,7 @@ async fn task_obj(ctx: &Context<'_>, instance: uuid::Uuid, no: u32) -> Result<Ta
     if i.task(no).is_none() {
         return Err(ApiError::NotFound(format!("task {no} of instance {instance} not found")));
     }
-    Ok(TaskObj { instance: Arc::new(i), no })
+    Ok(TaskObj::new(Arc::new(i), no))
 }
 
 /// Not found is no error for a lookup by id: it is `null`.
@@ -233,15 +233,23 @@ impl Query {
             overdue: f.overdue.unwrap_or(false),
             mine: f.mine.unwrap_or(false),
         };
+        // A page asking only what task rows hold (a poll for the next
+        // task, an inbox) is one query; others read the page's instances too.
+        let rows = crate::types::task::rows_answer(ctx);
+        let read = async |slice| -> Result<Vec<TaskObj>> {
+            Ok(if rows {
+                session.task_rows(&q, slice).await?.into_iter().map(TaskObj::from_row).collect()
+            } else {
+                session.tasks(&q, slice).await?.into_iter().map(|(instance, no)| TaskObj::new(instance, no)).collect()
+            })
+        };
         if !crate::types::page::needs_total(ctx, before.as_ref(), last) {
             let w = Window::ahead(after, first)?;
-            let items = session.tasks(&q, w.slice_ahead()).await?;
-            return Ok(w.page_ahead(items.into_iter().map(|(instance, no)| TaskObj { instance, no }).collect()));
+            return Ok(w.page_ahead(read(w.slice_ahead()).await?));
         }
         let total = session.count_tasks(&q).await?;
         let w = Window::new(after, before, first, last, total)?;
-        let items = session.tasks(&q, w.slice()).await?;
-        Ok(w.page(items.into_iter().map(|(instance, no)| TaskObj { instance, no }).collect(), total))
+        Ok(w.page(read(w.slice()).await?, total))
     }
 
     /// A task by global id; null when there is none the caller may see.

@@ -105,11 +105,8 @@ impl SubscriptionRoot {
                     {
                         continue;
                     }
-                    let ev = TaskEvent {
-                        kind: e.kind_name().to_string(),
-                        at: e.at,
-                        task: TaskObj { instance: state.clone(), no },
-                    };
+                    let ev =
+                        TaskEvent { kind: e.kind_name().to_string(), at: e.at, task: TaskObj::new(state.clone(), no) };
                     if tx.send(ev).await.is_err() {
                         return;
                     }

@@ -97,6 +97,22 @@ impl TaskStatus {
             Self::Expired => "expired",
         }
     }
+
+    /// The status `as_str` names (None for anything else).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Open,
+            Self::Claimed,
+            Self::Completed,
+            Self::Approved,
+            Self::Rejected,
+            Self::Cancelled,
+            Self::Skipped,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
 }
 
 /// A task's kind: a piece of work, or a decision at one approval level.

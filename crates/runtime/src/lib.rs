@@ -53,7 +53,7 @@ pub use mailer::{MAX_ATTEMPTS, MailConfig, backoff};
 pub use service::Service;
 pub use smmflow_store::{
     Feed, FireRow, Member, OutboxKind, OutboxRow, OutboxStatus, ProfileVersion, PublicationFilter, PublicationRow,
-    PublicationState, ScheduleRow, Token, User, UserChange,
+    PublicationState, ScheduleRow, TaskRow, Token, User, UserChange,
 };
 
 /// Why a request was refused or failed. `code()` is the API's error code.

@@ -223,17 +223,24 @@ impl Session {
     /// A page of tasks as (instance, task number): the page's instances
     /// are read in one query, not one per task.
     pub async fn tasks(&self, q: &TaskQuery, slice: Slice) -> Result<Vec<(Arc<Instance>, u32)>> {
-        let mut f = self.task_filter(q)?;
-        f.offset = Some(slice.offset);
-        f.limit = Some(slice.limit);
+        let rows = self.task_rows(q, slice).await?;
         let store = &self.runtime().store;
-        let rows = store.tasks(&f).await?;
         let mut ids: Vec<Uuid> = rows.iter().map(|r| r.instance_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let instances: HashMap<Uuid, Arc<Instance>> =
             store.instances_by_id(&ids).await?.into_iter().map(|(id, i)| (id, Arc::new(i))).collect();
         Ok(rows.into_iter().filter_map(|r| instances.get(&r.instance_id).map(|i| (i.clone(), r.no))).collect())
+    }
+
+    /// A page of tasks as their rows in the task table alone (written in
+    /// the same transaction as their instance's snapshot): one query, for
+    /// a page that asks nothing the rows do not hold.
+    pub async fn task_rows(&self, q: &TaskQuery, slice: Slice) -> Result<Vec<smmflow_store::TaskRow>> {
+        let mut f = self.task_filter(q)?;
+        f.offset = Some(slice.offset);
+        f.limit = Some(slice.limit);
+        Ok(self.runtime().store.tasks(&f).await?)
     }
 
     /// Schedules of the viewer's workspaces (or one of them).

@@ -221,7 +221,7 @@ impl InstanceObj {
     /// Every task of the instance, cancelled ones and those of earlier rounds included.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
     async fn tasks(&self) -> Vec<TaskObj> {
-        self.0.tasks.iter().map(|t| TaskObj { instance: self.0.clone(), no: t.no }).collect()
+        self.0.tasks.iter().map(|t| TaskObj::new(self.0.clone(), t.no)).collect()
     }
     /// The audit log, in order.
     #[graphql(complexity = "crate::limits::list_cost(child_complexity)")]
