@@ -12,6 +12,7 @@ use common::{Sim, databases};
 use serde_json::json;
 use smmflow_engine::{Command, TaskStatus};
 use smmflow_runtime::StartRequest;
+use smmflow_store::InstanceWrite;
 
 const POST: &str = r#"
 workflow: post
@@ -41,6 +42,49 @@ steps:
     role: editor
     assign: round_robin
 "#;
+
+/// The version check on save: a unit of work decided on an instance that
+/// someone else has moved on since is a conflict (the runtime then decides
+/// again on fresh state), and none of its rows are written, the other
+/// instance's of the same unit included. Both ways a unit is written: many
+/// instances (their rows in one upsert) and one (an update).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_decided_on_a_stale_instance_is_a_conflict_and_writes_nothing() {
+    for (db, url, _dir) in databases("stale").await {
+        let sim = Sim::open(&db, &url, None, "2026-12-01T09:00:00Z").await;
+        sim.deploy(POST).await;
+        let a = sim.rt.system().start(post(1)).await.unwrap();
+        let b = sim.rt.system().start(post(2)).await.unwrap();
+        let (old_a, old_b) = (sim.inst(a.id).await, sim.inst(b.id).await);
+        // Someone else moves `a` on.
+        sim.rt.system().command(a.id, "wanda", Command::Claim { task: a.tasks[0].no }).await.unwrap();
+        let moved = sim.inst(a.id).await;
+        assert!(moved.seq > old_a.seq);
+        // The next version of each, one event further, decided on the old states.
+        let mut next = Vec::new();
+        for old in [&old_a, &old_b] {
+            let mut event = sim.store.events(old.id).await.unwrap().pop().unwrap();
+            let mut state = old.clone();
+            state.seq += 1;
+            event.seq = state.seq;
+            next.push((state, vec![event]));
+        }
+        let writes: Vec<InstanceWrite<'_>> = [&old_a, &old_b]
+            .iter()
+            .zip(&next)
+            .map(|(old, (state, events))| InstanceWrite { expected_seq: Some(old.seq), state, events })
+            .collect();
+        for unit in [&writes[..], &writes[..1]] {
+            let tx = sim.store.begin().await.unwrap();
+            let r = tx.write_instances(unit, chrono::Utc::now()).await;
+            assert!(matches!(r, Err(smmflow_store::Error::Conflict(_))), "{db}, {} instances: {r:?}", unit.len());
+            tx.rollback().await.unwrap();
+        }
+        assert_eq!(sim.inst(a.id).await.seq, moved.seq, "{db}");
+        assert_eq!(sim.inst(b.id).await.seq, old_b.seq, "{db}: nothing of the unit was written");
+        assert_eq!(sim.store.events(b.id).await.unwrap().len() as u64, old_b.seq, "{db}");
+    }
+}
 
 /// Lena starts post number `n` in acme.
 fn post(n: usize) -> StartRequest {
