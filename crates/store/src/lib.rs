@@ -165,6 +165,15 @@ impl Store {
                         .pragma("cache_size", "-16384")
                         .pragma("temp_store", temp_store)
                 });
+            if sqlite {
+                // A SQLite connection is pinged before use only after 30 s
+                // idle: by default every checkout pings it, one more round
+                // trip to its thread per query outside a transaction and per
+                // transaction, and a file cannot hang up. (PostgreSQL keeps
+                // the ping: after a server restart it keeps requests off the
+                // dead connections.)
+                opt.test_before_acquire_if_idle_for(Duration::from_secs(30));
+            }
             opt
         };
         let db = Database::connect(options(if sqlite { 4 } else { 16 }, "default")).await?;
