@@ -134,8 +134,7 @@ async fn the_weekly_content_cycle_done_by_a_team_with_their_own_tokens() {
 /// task's instance. Both must say the same of every task, in every state
 /// (open, claimed, done, reworked, overdue, in child instances).
 async fn rows_answer_as_snapshots(s: &Server, db: &str) {
-    const ROW: &str =
-        "id title status role assignee { login } dueAt overdue priority round isApproval createdAt completedAt";
+    const ROW: &str = "id title status role assignee { login } dueAt overdue priority round isApproval step { id type } createdAt completedAt";
     let rows = s
         .ok(
             &s.admin,

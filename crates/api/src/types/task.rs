@@ -49,6 +49,7 @@ pub const ROW_FIELDS: &[&str] = &[
     "priority",
     "round",
     "isApproval",
+    "step",
     "createdAt",
     "completedAt",
 ];
@@ -302,6 +303,12 @@ impl TaskObj {
     }
     /// The step it belongs to (its key and type).
     async fn step(&self, ctx: &Context<'_>) -> Result<StepRef> {
+        // Only task steps make tasks of kind `task`, and only approval
+        // steps approvals (their final decisions included).
+        if let Source::Row(r, _) = &self.source {
+            let kind = if r.kind == "approval" { StepType::Approval } else { StepType::Task };
+            return Ok(StepRef { id: r.step.clone(), kind });
+        }
         let i = self.full(ctx).await?;
         let id = i.task(self.no).map(|t| t.step.clone()).unwrap_or_default();
         let def = self.definition(ctx, &i).await?;
