@@ -153,6 +153,12 @@ async fn rows_answer_as_snapshots(s: &Server, db: &str) {
         f.as_object_mut().unwrap().remove("instructions");
         assert_eq!(r, &f, "{db}: a task's row and its instance disagree");
     }
+    // Through edges and under aliases, as Relay clients ask.
+    let edges = s
+        .ok(&s.admin, &format!("{{ list: tasks(first: 100) {{ edges {{ cursor node {{ {ROW} }} }} }} }}"), json!({}))
+        .await;
+    let nodes: Vec<&Value> = edges["list"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    assert_eq!(nodes, rows.iter().collect::<Vec<_>>(), "{db}: edges and nodes disagree");
 }
 
 /// `YYYY-MM-DD` of an RFC 3339 time plus days (no date crate needed here).

@@ -44,10 +44,12 @@ steps:
 "#;
 
 /// The version check on save: a unit of work decided on an instance that
-/// someone else has moved on since is a conflict (the runtime then decides
-/// again on fresh state), and none of its rows are written, the other
-/// instance's of the same unit included. Both ways a unit is written: many
-/// instances (their rows in one upsert) and one (an update).
+/// someone else has moved on since, to a version at or past the unit's, is
+/// a conflict (the runtime then decides again on fresh state), and none of
+/// its rows are written, the other instance's of the same unit included.
+/// Both ways a unit is written: many instances (their rows in one upsert,
+/// which overwrites only an older version) and one (an update from the
+/// version it read).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unit_decided_on_a_stale_instance_is_a_conflict_and_writes_nothing() {
     for (db, url, _dir) in databases("stale").await {

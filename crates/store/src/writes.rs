@@ -52,7 +52,12 @@ const INSTANCES: Insert = Insert {
            WHERE instances.seq < excluded.seq",
 };
 
-/// Task rows (the read table of the inbox), new or changed.
+/// Task rows (the read table of the inbox), new or changed. A stored row
+/// takes only the columns a task's events change (status, people, times
+/// of claim and completion, reasons); title, priority, round, due time,
+/// kind and step are written once, as they never change after a task is
+/// created. Task lists answer from these rows (`ROW_FIELDS` in the API's
+/// `types/task.rs`): an event that changes another column must add it here.
 pub(crate) const TASKS: Insert = Insert {
     table: "tasks",
     columns: &[
