@@ -98,6 +98,12 @@ impl TaskStatus {
         }
     }
 
+    /// A task in this status with this due time is overdue at `now`: due
+    /// and not done.
+    pub fn is_overdue(self, due_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self.is_active() && due_at.is_some_and(|d| d < now)
+    }
+
     /// The status `as_str` names (None for anything else).
     pub fn from_name(name: &str) -> Option<Self> {
         [
@@ -204,7 +210,7 @@ impl Task {
     }
 
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status.is_active() && self.due_at.is_some_and(|d| d < now)
+        self.status.is_overdue(self.due_at, now)
     }
 }
 

@@ -39,6 +39,13 @@ pub struct TaskRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl TaskRow {
+    /// An approval (`kind` as `task_values` writes it), not work done with a form.
+    pub fn is_approval(&self) -> bool {
+        self.kind == "approval"
+    }
+}
+
 /// Which tasks to list.
 #[derive(Clone, Debug, Default)]
 pub struct TaskFilter {

@@ -118,7 +118,7 @@ impl TaskObj {
                 due_at: r.due_at,
                 priority: &r.priority,
                 round: r.round,
-                approval: r.kind == "approval",
+                approval: r.is_approval(),
                 created_at: r.created_at,
                 completed_at: r.completed_at,
             }),
@@ -246,8 +246,7 @@ impl TaskObj {
     /// Due and not done, now.
     async fn overdue(&self, ctx: &Context<'_>) -> Result<bool> {
         let now = runtime_of(ctx)?.now();
-        let head = self.head();
-        Ok(head.is_some_and(|h| h.status.is_some_and(|s| s.is_active()) && h.due_at.is_some_and(|d| d < now)))
+        Ok(self.head().is_some_and(|h| h.status.is_some_and(|s| s.is_overdue(h.due_at, now))))
     }
     /// Its priority from the step's `priority:`: `LOW`, `NORMAL` (default), `HIGH` or `URGENT`.
     async fn priority(&self) -> TaskPriority {
@@ -306,7 +305,7 @@ impl TaskObj {
         // Only task steps make tasks of kind `task`, and only approval
         // steps approvals (their final decisions included).
         if let Source::Row(r, _) = &self.source {
-            let kind = if r.kind == "approval" { StepType::Approval } else { StepType::Task };
+            let kind = if r.is_approval() { StepType::Approval } else { StepType::Task };
             return Ok(StepRef { id: r.step.clone(), kind });
         }
         let i = self.full(ctx).await?;
