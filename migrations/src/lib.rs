@@ -10,6 +10,7 @@ mod m20261206_000001_clients;
 mod m20261207_000001_batches;
 mod m20261208_000001_analytics;
 mod m20261209_000001_sessions;
+mod m20261210_000001_lz4;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_batches::Migration),
             Box::new(m20261208_000001_analytics::Migration),
             Box::new(m20261209_000001_sessions::Migration),
+            Box::new(m20261210_000001_lz4::Migration),
         ]
     }
 }

@@ -13,6 +13,19 @@ async fn tables(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Vec<Stri
     rows.iter().map(|r| r.try_get::<String>("", "name").unwrap()).filter(|n| n != "seaql_migrations").collect()
 }
 
+/// Whether this PostgreSQL server can compress with lz4 (14 or later, built with it).
+async fn lz4_available(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> bool {
+    db.execute_unprepared("CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4)").await.is_ok()
+}
+
+/// `instances.state`'s compression method (`l`: lz4, empty: the server's default).
+async fn snapshot_compression(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> String {
+    let sql = "SELECT CAST(attcompression AS text) AS c FROM pg_attribute \
+               WHERE attrelid = CAST('instances' AS regclass) AND attname = 'state'";
+    let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();
+    row.try_get::<String>("", "c").unwrap()
+}
+
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,6 +68,9 @@ async fn migrations_go_up_down_and_up_again() {
             assert!(all.contains(&t.to_string()), "{url}: {t} missing from {all:?}");
         }
         assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+        if db.get_database_backend() == DbBackend::Postgres && lz4_available(&db).await {
+            assert_eq!(snapshot_compression(&db).await, "l", "{url}: snapshots compressed with lz4");
+        }
         Migrator::up(&db, None).await.unwrap();
         Migrator::down(&db, None).await.unwrap();
         assert!(tables(&db).await.is_empty(), "{url}: down drops every table");

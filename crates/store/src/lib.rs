@@ -265,8 +265,34 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
     let admin = Database::connect(ConnectOptions::new(admin_url.to_string()).sqlx_logging(false).to_owned()).await?;
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
     admin.close().await?;
-    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-    Ok(format!("{base}/{name}"))
+    Ok(url_next_to(admin_url, name))
+}
+
+/// The URL of database `name` on the server of `admin_url`, with the same
+/// options after `?` (`sslmode`, say).
+fn url_next_to(admin_url: &str, name: &str) -> String {
+    let (path, query) = admin_url.split_once('?').map_or((admin_url, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn a_new_database_keeps_the_server_and_its_options() {
+        use super::url_next_to;
+        assert_eq!(
+            url_next_to("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            url_next_to("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1?sslmode=disable"
+        );
+    }
 }
 
 impl Store {
