@@ -279,22 +279,6 @@ fn url_next_to(admin_url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod url_tests {
-    #[test]
-    fn a_new_database_keeps_the_server_and_its_options() {
-        use super::url_next_to;
-        assert_eq!(
-            url_next_to("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            url_next_to("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1?sslmode=disable"
-        );
-    }
-}
-
 impl Store {
     /// The database's size in bytes (SQLite pages, or `pg_database_size`).
     pub async fn database_bytes(&self) -> Result<u64> {
@@ -384,5 +368,21 @@ impl Tx {
             ))
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn a_new_database_keeps_the_server_and_its_options() {
+        use super::url_next_to;
+        assert_eq!(
+            url_next_to("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            url_next_to("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1?sslmode=disable"
+        );
     }
 }
