@@ -23,12 +23,18 @@ pub struct Server {
     dir: tempfile::TempDir,
     port: u16,
     extra: Vec<String>,
+    /// The PostgreSQL database this server was given fresh (not a
+    /// replica's): dropped with it.
+    owned_database: Option<String>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(url) = self.owned_database.take() {
+            drop_pg_database(&url);
+        }
     }
 }
 
@@ -56,6 +62,22 @@ pub fn databases() -> Vec<&'static str> {
     }
 }
 
+/// Drops a database `create_pg_database` made (its replicas' connections
+/// closed by force), so test runs do not pile databases up on the server.
+fn drop_pg_database(url: &str) {
+    let admin = std::env::var("SMMFLOW_TEST_POSTGRES_URL").unwrap_or_default();
+    let path = url.split('?').next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or_default().to_string();
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(smmflow_store::drop_postgres_database(&admin, &name)).err()
+    })
+    .join();
+    if let Ok(Some(e)) = dropped {
+        eprintln!("a test database was not dropped: {e}");
+    }
+}
+
 /// A fresh database for this server (on its own thread: callers may be async).
 fn create_pg_database() -> String {
     let admin = std::env::var("SMMFLOW_TEST_POSTGRES_URL").unwrap();
@@ -75,7 +97,9 @@ impl Server {
 
     pub fn start_with(db: &str, extra: &[&str]) -> Server {
         let url = (db == "postgres").then(create_pg_database);
-        Server::spawn(db, url, None, extra)
+        let mut server = Server::spawn(db, url.clone(), None, extra);
+        server.owned_database = url;
+        server
     }
 
     /// Another replica on the same PostgreSQL database.
@@ -153,7 +177,7 @@ impl Server {
         let admin = admin
             .unwrap_or_else(|| std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string());
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        Server { url, admin, db: db.to_string(), database_url, child, dir, port, extra }
+        Server { url, admin, db: db.to_string(), database_url, child, dir, port, extra, owned_database: None }
     }
 
     /// Sends a GraphQL request; returns the whole response body.

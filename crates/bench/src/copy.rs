@@ -14,7 +14,7 @@ use crate::{Target, open_bench};
 
 pub async fn run(events: usize, instances: usize, postgres_url: &str) -> Result<Vec<serde_json::Value>> {
     let dir = tempfile::tempdir()?;
-    let sqlite = Target { name: "sqlite", url: format!("sqlite://{}/source.db", dir.path().display()), _dir: None };
+    let sqlite = Target::sqlite(format!("sqlite://{}/source.db", dir.path().display()), None);
     let (rt, store) = open_bench(&sqlite).await?;
     crate::add_user(&store, "manager0", "manager").await?;
     let seeding = Instant::now();
@@ -38,8 +38,8 @@ pub async fn run(events: usize, instances: usize, postgres_url: &str) -> Result<
     let seed_secs = seeding.elapsed().as_secs_f64();
 
     let mut out = Vec::new();
-    let pg = crate::fresh_postgres_database(postgres_url).await?;
-    let to_pg = Store::connect(&pg).await?;
+    let pg = Target::fresh_postgres(postgres_url).await?;
+    let to_pg = Store::connect(&pg.url).await?;
     to_pg.migrate().await?;
     out.push(measure("sqlite -> postgres", &store, &to_pg, seed_secs).await?);
     let back = Store::connect(&format!("sqlite://{}/back.db", dir.path().display())).await?;

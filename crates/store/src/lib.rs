@@ -258,14 +258,33 @@ pub fn db_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc
 /// Creates a fresh PostgreSQL database next to `admin_url` (for test runs
 /// and benchmarks) and returns its URL.
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    safe_name(name)?;
+    on_server(admin_url, &format!("CREATE DATABASE {name}")).await?;
+    Ok(url_next_to(admin_url, name))
+}
+
+/// Drops a database `create_postgres_database` made (test runs and
+/// benchmarks clean up after themselves), closing its connections.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
+    safe_name(name)?;
+    on_server(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+}
+
+/// Runs one statement on a connection of its own to `admin_url`.
+async fn on_server(admin_url: &str, sql: &str) -> Result<()> {
     use sea_orm::ConnectionTrait;
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+    let admin = Database::connect(ConnectOptions::new(admin_url.to_string()).sqlx_logging(false).to_owned()).await?;
+    admin.execute_unprepared(sql).await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// A database name this process makes (spliced into `CREATE`/`DROP DATABASE`).
+fn safe_name(name: &str) -> Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(Error::Conflict(format!("`{name}` is not a safe database name")));
     }
-    let admin = Database::connect(ConnectOptions::new(admin_url.to_string()).sqlx_logging(false).to_owned()).await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    admin.close().await?;
-    Ok(url_next_to(admin_url, name))
+    Ok(())
 }
 
 /// The URL of database `name` on the server of `admin_url`, with the same
