@@ -67,15 +67,7 @@ pub fn databases() -> Vec<&'static str> {
 fn drop_pg_database(url: &str) {
     let admin = std::env::var("SMMFLOW_TEST_POSTGRES_URL").unwrap_or_default();
     let path = url.split('?').next().unwrap_or(url);
-    let name = path.rsplit('/').next().unwrap_or_default().to_string();
-    let dropped = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        rt.block_on(smmflow_store::drop_postgres_database(&admin, &name)).err()
-    })
-    .join();
-    if let Ok(Some(e)) = dropped {
-        eprintln!("a test database was not dropped: {e}");
-    }
+    smmflow_store::drop_postgres_database_now(&admin, path.rsplit('/').next().unwrap_or_default());
 }
 
 /// A fresh database for this server (on its own thread: callers may be async).

@@ -202,15 +202,8 @@ pub(crate) struct Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.fresh.take() else { return };
-        // On a thread of its own: the benchmark's runtime may be the caller.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(smmflow_store::drop_postgres_database(&admin, &name)).err()
-        })
-        .join();
-        if let Ok(Some(e)) = dropped {
-            eprintln!("the benchmark's database was not dropped: {e}");
+        if let Some((admin, name)) = self.fresh.take() {
+            smmflow_store::drop_postgres_database_now(&admin, &name);
         }
     }
 }

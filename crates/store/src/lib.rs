@@ -270,6 +270,23 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
     on_server(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
 }
 
+/// `drop_postgres_database` from a destructor (a test's guard, a bench's
+/// target): on a thread and runtime of its own, as the caller may be
+/// inside a runtime already. A failure is printed, not raised.
+pub fn drop_postgres_database_now(admin_url: &str, name: &str) {
+    let (admin, name) = (admin_url.to_string(), name.to_string());
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        rt.block_on(drop_postgres_database(&admin, &name)).map_err(|e| format!("{name}: {e}"))
+    })
+    .join();
+    match dropped {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("a database was not dropped: {e}"),
+        Err(_) => eprintln!("a database was not dropped: its thread panicked"),
+    }
+}
+
 /// Runs one statement on a connection of its own to `admin_url`.
 async fn on_server(admin_url: &str, sql: &str) -> Result<()> {
     use sea_orm::ConnectionTrait;

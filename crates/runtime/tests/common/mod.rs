@@ -20,16 +20,31 @@ pub fn library_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
 }
 
+/// What a test's database leaves behind until the test ends: SQLite's
+/// directory, or PostgreSQL's database (dropped then).
+pub enum Leftover {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Database { admin: String, name: String },
+}
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if let Leftover::Database { admin, name } = self {
+            smmflow_store::drop_postgres_database_now(admin, name);
+        }
+    }
+}
+
 /// Database URLs to run a test on: SQLite always, PostgreSQL when configured.
-pub async fn databases(test: &str) -> Vec<(String, String, Option<tempfile::TempDir>)> {
+pub async fn databases(test: &str) -> Vec<(String, String, Leftover)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}/smmflow.db", dir.path().display());
-    let mut out = vec![("sqlite".to_string(), sqlite, Some(dir))];
+    let mut out = vec![("sqlite".to_string(), sqlite, Leftover::Dir(dir))];
     match std::env::var("SMMFLOW_TEST_POSTGRES_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("smmflow_{}_{}", test, Uuid::new_v4().simple()).chars().take(60).collect::<String>();
             let url = smmflow_store::create_postgres_database(&admin, &name).await.unwrap();
-            out.push(("postgres".to_string(), url, None));
+            out.push(("postgres".to_string(), url, Leftover::Database { admin, name }));
         }
         _ => {
             assert!(
