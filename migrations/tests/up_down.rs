@@ -30,12 +30,14 @@ async fn snapshot_compression(db: &sea_orm_migration::sea_orm::DatabaseConnectio
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut urls = vec![format!("sqlite://{}/m.db?mode=rwc", dir.path().display())];
+    let mut made = None;
     match std::env::var("SMMFLOW_TEST_POSTGRES_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("smmflow_migrations_{}", uuid::Uuid::new_v4().simple());
             let db = Database::connect(&admin).await.unwrap();
             db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
             urls.push(format!("{}/{name}", admin.rsplit_once('/').unwrap().0));
+            made = Some((db, name));
         }
         _ => {
             assert!(
@@ -76,5 +78,9 @@ async fn migrations_go_up_down_and_up_again() {
         assert!(tables(&db).await.is_empty(), "{url}: down drops every table");
         Migrator::up(&db, None).await.unwrap();
         assert_eq!(tables(&db).await, all, "{url}");
+        db.close().await.unwrap();
+    }
+    if let Some((admin, name)) = made {
+        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
     }
 }

@@ -77,7 +77,7 @@ async fn a_postgres_dump_taken_while_serving_restores_to_a_working_server() {
         .output()
         .expect("pg_restore runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let restored = Server::start_on_with_admin(&target, &s.admin, &[]);
+    let restored = Server::start_on_with_admin(&target, &s.admin, &[]).owning_database();
     assert_eq!(restored.ok(&tokens["lena"], COUNTS, json!({})).await, before);
     // `data backup` says what to use on PostgreSQL.
     let (ok, _, err) = smmflow(&["data", "backup", "--database-url", &source, "--output", "x.db"], &[]);

@@ -225,7 +225,7 @@ async fn copy_across(from: &str, to: &str) {
     let (ok, out, err) = smmflow(&["data", "copy", "--database-url", &url_of(&s), "--to", &target], &[]);
     assert!(ok, "{from} -> {to}: {out}\n{err}");
     assert!(out.contains("verified:") && out.contains("6 event logs"), "{out}");
-    let t = Server::start_on_with_admin(&target, &s.admin, &args);
+    let t = Server::start_on_with_admin(&target, &s.admin, &args).owning_database();
     check_target(&t, &mut sink, &before, &format!("{from} -> {to}")).await;
 }
 

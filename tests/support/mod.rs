@@ -145,6 +145,13 @@ impl Server {
         Server::spawn(db, Some(database_url.to_string()), Some(admin.to_string()), extra)
     }
 
+    /// This server's PostgreSQL database is dropped with it (a database
+    /// `fresh_postgres` made for it).
+    pub fn owning_database(mut self) -> Server {
+        self.owned_database = self.database_url.clone().filter(|u| u.starts_with("postgres"));
+        self
+    }
+
     /// A fresh PostgreSQL database's URL (SMMFLOW_TEST_POSTGRES_URL must be set).
     pub fn fresh_postgres() -> String {
         create_pg_database()
