@@ -23,17 +23,17 @@ pub struct Server {
     dir: tempfile::TempDir,
     port: u16,
     extra: Vec<String>,
-    /// The PostgreSQL database this server was given fresh (not a
-    /// replica's): dropped with it.
-    owned_database: Option<String>,
+    /// Its PostgreSQL database was made fresh for it (not a replica's):
+    /// dropped with it.
+    owns_database: bool,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(url) = self.owned_database.take() {
-            drop_pg_database(&url);
+        if let Some(url) = self.database_url.as_deref().filter(|_| self.owns_database) {
+            drop_pg_database(url);
         }
     }
 }
@@ -89,8 +89,8 @@ impl Server {
 
     pub fn start_with(db: &str, extra: &[&str]) -> Server {
         let url = (db == "postgres").then(create_pg_database);
-        let mut server = Server::spawn(db, url.clone(), None, extra);
-        server.owned_database = url;
+        let mut server = Server::spawn(db, url, None, extra);
+        server.owns_database = server.database_url.is_some();
         server
     }
 
@@ -148,7 +148,7 @@ impl Server {
     /// This server's PostgreSQL database is dropped with it (a database
     /// `fresh_postgres` made for it).
     pub fn owning_database(mut self) -> Server {
-        self.owned_database = self.database_url.clone().filter(|u| u.starts_with("postgres"));
+        self.owns_database = self.database_url.as_deref().is_some_and(|u| u.starts_with("postgres"));
         self
     }
 
@@ -176,7 +176,7 @@ impl Server {
         let admin = admin
             .unwrap_or_else(|| std::fs::read_to_string(dir.path().join("admin-token")).unwrap().trim().to_string());
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        Server { url, admin, db: db.to_string(), database_url, child, dir, port, extra, owned_database: None }
+        Server { url, admin, db: db.to_string(), database_url, child, dir, port, extra, owns_database: false }
     }
 
     /// Sends a GraphQL request; returns the whole response body.
